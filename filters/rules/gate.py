@@ -1,0 +1,71 @@
+"""The `rules` gate: runs every configured heuristic rule and applies its thresholds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from filters.base import Gate, GateResult, Params, Rule, UnitContext
+from pipeline.batch import DocBatch
+from pipeline.errors import ConfigError
+from pipeline.registry import RULES, register_gate
+
+
+def build_rule(entry: Any, where: str) -> Rule:
+    from pipeline.config import lookup, validate_params
+
+    if not isinstance(entry, dict) or "rule" not in entry:
+        raise ConfigError(f"{where}: each rule needs a 'rule: NAME' key (allowed: {', '.join(sorted(RULES))})")
+    body = dict(entry)
+    name = body.pop("rule")
+    cls = lookup(RULES, "rule", name, f"{where}.rule")
+    return cls(validate_params(cls.Params, body, where))
+
+
+@register_gate("rules")
+class RulesGate(Gate):
+    """Heuristic rules: one `h_<rule>` value column per rule; a document fails on any threshold."""
+
+    class Params(Params):
+        rules: list[dict[str, Any]] = Field(
+            default_factory=list, description="ordered list of {rule: NAME, min/max/...}"
+        )
+
+    def __init__(self, params: Params, rules: list[Rule] | None = None):
+        super().__init__(params)
+        self.rules = rules if rules is not None else [
+            build_rule(r, f"rules[{i}]") for i, r in enumerate(params.rules)
+        ]
+
+    @classmethod
+    def build(cls, raw: dict[str, Any], where: str) -> RulesGate:
+        from pipeline.config import validate_params
+
+        params = validate_params(cls.Params, raw, where)
+        rules = [build_rule(r, f"{where}.rules[{i}]") for i, r in enumerate(params.rules)]
+        names = [r.name for r in rules]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ConfigError(f"{where}.rules: rule(s) listed twice: {', '.join(sorted(dup))}")
+        resolved = [{"rule": r.name, **r.params.model_dump(mode="json")} for r in rules]
+        return cls(cls.Params(rules=resolved), rules)
+
+    def output_fields(self) -> list[pa.Field]:
+        return [pa.field(r.column, pa.float64()) for r in self.rules]
+
+    def measure(self, batch: DocBatch) -> dict[str, np.ndarray]:
+        """Every rule's value per document (no thresholds applied)."""
+        return {r.name: np.asarray(r.measure(batch), dtype=np.float64) for r in self.rules}
+
+    def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
+        n = batch.num_rows
+        fails = np.zeros((n, len(self.rules)), dtype=bool)
+        columns: dict[str, pa.Array] = {}
+        for j, rule in enumerate(self.rules):
+            values = np.asarray(rule.measure(batch), dtype=np.float64)
+            fails[:, j] = rule.decide(values, batch)
+            columns[rule.column] = pa.array(values, type=pa.float64(), from_pandas=True)
+        return GateResult(columns, fails, [r.name for r in self.rules])

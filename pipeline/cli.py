@@ -1,0 +1,137 @@
+"""The `codesieve` command: run, dry-run, gates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from pipeline.errors import UserError
+
+RUN_HELP = """Run a pipeline config over Parquet/JSONL shards and write tiered Parquet output.
+
+Every input row lands in exactly one OUTPUT/tier=K/part-*.parquet with `tier`,
+`stage_failed`, `reasons` and the gates' score columns; OUTPUT/manifest.json is written
+last. Rerunning the same command after a crash finishes the job, redoing only
+unfinished work units; rerunning a finished job does nothing."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codesieve", description="Coarse-to-fine curation of code pretraining data."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="run a config over input shards", description=RUN_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--config", required=True, help="pipeline YAML (e.g. configs/default.yaml)")
+    run.add_argument("--input", required=True,
+                     help="folder, glob or URI (s3://...) of .parquet / .jsonl / .jsonl.gz / .jsonl.zst files")
+    run.add_argument("--output", required=True, help="output folder (tier=K/ parts, manifest.json, _work/)")
+    run.add_argument("--workers", type=_positive_int, default=None,
+                     help="Ray worker processes for the embedded local Ray (default: all cores)")
+    run.add_argument("--ray-address", default=None,
+                     help="join an existing Ray cluster at this address instead of starting one")
+    run.add_argument("--executor", choices=["ray", "local"], default="ray",
+                     help="ray: Ray core tasks (default); local: everything in this process, for debugging")
+    run.add_argument("--gates", default=None,
+                     help="comma-separated gates of the config to run; the others pass every row "
+                          "(e.g. --gates dedup for a dedup-only job)")
+    run.add_argument("--limit-rows", type=_positive_int, default=None,
+                     help="process only the first N input rows (for trying a config)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run.set_defaults(func=cmd_run)
+
+    gates = sub.add_parser("gates", help="list registered gates, rules and scorers with their parameters")
+    gates.add_argument("--json", action="store_true", help="print the registry as JSON")
+    gates.set_defaults(func=cmd_gates)
+
+    try:
+        from pipeline import dryrun
+    except ImportError:
+        dryrun = None  # type: ignore[assignment]
+    if dryrun is not None and hasattr(dryrun, "add_parser"):
+        dryrun.add_parser(sub)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from pipeline.executors import make_executor
+    from pipeline.runner import run
+
+    cfg = load_config(args.config)
+    gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates else None
+    if args.workers and args.executor == "local" and args.workers != 1:
+        raise UserError("--workers: the local executor runs one task at a time; use --executor ray")
+    executor = make_executor(args.executor, args.workers, args.ray_address)
+    try:
+        manifest = run(cfg, args.input, args.output, executor, gates=gates,
+                       limit_rows=args.limit_rows, quiet=args.quiet)
+    finally:
+        executor.close()
+    if not args.quiet:
+        print_summary(manifest, args.output)
+    return 0
+
+
+def print_summary(manifest: dict[str, Any], output: str) -> None:
+    names = manifest.get("tier_names", {})
+    rows_in = manifest["rows_in"] or 1
+    print(f"{manifest['rows_in']:,} rows ({manifest['bytes_in'] / 1e6:,.1f} MB) in -> {output}")
+    print(f"{'tier':>4}  {'first gate failed':<18} {'rows':>10} {'share':>7} {'MB':>9}")
+    for k, t in manifest["tiers"].items():
+        print(f"{k:>4}  {names.get(k, ''):<18} {t['rows']:>10,} {t['rows'] / rows_in:>7.1%} {t['bytes'] / 1e6:>9.1f}")
+    total = manifest.get("timings", {}).get("total")
+    if total:
+        mb = manifest["bytes_in"] / 1e6
+        print(f"{total:.1f} s, {mb / total:.1f} MB/s with {manifest.get('workers', 1)} worker(s)")
+
+
+def cmd_gates(args: argparse.Namespace) -> int:
+    from pipeline.registry import describe
+
+    reg = describe()
+    if args.json:
+        print(json.dumps(reg, indent=1, default=str))
+        return 0
+    for kind in ("gates", "rules", "scorers"):
+        print(f"{kind}:")
+        for item in reg[kind]:
+            params = ", ".join(f"{k}={v['default']!r}" for k, v in item["params"].items())
+            print(f"  {item['name']:<28} {item['doc']}")
+            if params:
+                print(f"  {'':<28} params: {params}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"codesieve: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("codesieve: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

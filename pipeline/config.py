@@ -1,0 +1,161 @@
+"""Pipeline configs: YAML recipes validated on load.
+
+A config is `input`, `output` and an ordered list of `gates`; each gate entry names a
+registered gate (`gate: rules`) and carries that gate's parameters inline. Any unknown
+key, gate, rule or scorer, or a bad value, is a one-line `ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from filters.base import Gate, Params
+from pipeline.errors import ConfigError
+from pipeline.registry import GATES, load_plugins
+
+GATE_ORDER_HINT = ("language", "rules", "dedup", "decontam", "quality")
+
+
+class InputConfig(Params):
+    text_column: str = Field("content", description="column holding the document text")
+    max_doc_bytes: int = Field(
+        10_000_000, gt=0, description="documents larger than this (UTF-8 bytes) go to tier 0"
+    )
+    unit_rows: int = Field(
+        5000, gt=0, description="target rows per work unit (Parquet row groups are merged or split)"
+    )
+    unit_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="target bytes per work unit for uncompressed JSONL"
+    )
+
+
+class OutputConfig(Params):
+    keep_text_from_tier: int = Field(
+        0, ge=0, description="drop the text of rows whose tier is below this (rows themselves stay)"
+    )
+    compression_level: int = Field(3, ge=1, le=22, description="zstd level of output Parquet")
+    row_group_rows: int = Field(10_000, gt=0, description="rows per Parquet row group in outputs")
+
+
+def _fmt_loc(where: str, loc: tuple[Any, ...]) -> str:
+    parts = [where] if where else []
+    for item in loc:
+        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
+    return ".".join(parts).replace(".[", "[")
+
+
+def validate_params(model: type[Params], raw: Any, where: str) -> Params:
+    """Validate `raw` against `model`; raise a one-line ConfigError naming the key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = _fmt_loc(where, tuple(err["loc"]))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(sorted(model.model_fields))
+            msg = f"unknown key (allowed: {allowed})"
+        elif "input" in err and err["type"] != "missing":
+            msg = f"{msg} (got {err['input']!r})"
+        raise ConfigError(f"{key}: {msg}") from None
+
+
+def lookup(table: dict[str, type], kind: str, name: Any, where: str) -> type:
+    if not isinstance(name, str) or name not in table:
+        allowed = ", ".join(sorted(table))
+        raise ConfigError(f"{where}: unknown {kind} {name!r} (allowed: {allowed})")
+    return table[name]
+
+
+@dataclass
+class PipelineConfig:
+    """A validated config: input/output settings and the ordered, built gates."""
+
+    input: InputConfig
+    output: OutputConfig
+    gates: list[Gate]
+    source: str = "<memory>"
+
+    def gate_names(self) -> list[str]:
+        return [g.name for g in self.gates]
+
+    def resolved(self) -> dict[str, Any]:
+        """The full config with every default filled in (JSON-able)."""
+        return {
+            "input": self.input.model_dump(mode="json"),
+            "output": self.output.model_dump(mode="json"),
+            "gates": [{"gate": g.name, **g.params.model_dump(mode="json")} for g in self.gates],
+        }
+
+    def hash(self) -> str:
+        return stable_hash(self.resolved())
+
+
+def stable_hash(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+TOP_KEYS = ("name", "description", "input", "output", "gates")
+
+
+def build_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
+    load_plugins()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: a config must be a mapping with keys {', '.join(TOP_KEYS)}")
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise ConfigError(f"{source}: unknown key {key!r} (allowed: {', '.join(TOP_KEYS)})")
+    inp = validate_params(InputConfig, raw.get("input"), "input")
+    out = validate_params(OutputConfig, raw.get("output"), "output")
+    gates_raw = raw.get("gates")
+    if not isinstance(gates_raw, list) or not gates_raw:
+        raise ConfigError(f"{source}: 'gates' must be a non-empty list of {{gate: NAME, ...}}")
+    gates: list[Gate] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(gates_raw):
+        where = f"gates[{i}]"
+        if not isinstance(entry, dict) or "gate" not in entry:
+            raise ConfigError(f"{where}: each gate needs a 'gate: NAME' key (allowed: {', '.join(sorted(GATES))})")
+        body = dict(entry)
+        name = body.pop("gate")
+        cls = lookup(GATES, "gate", name, f"{where}.gate")
+        if name in seen:
+            raise ConfigError(f"{where}.gate: gate {name!r} listed twice")
+        seen.add(name)
+        gates.append(cls.build(body, where))
+    return PipelineConfig(inp, out, gates, source)
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    try:
+        return build_config(raw, str(path))
+    except ConfigError as exc:
+        msg = str(exc)
+        if not msg.startswith(str(path)):
+            msg = f"{path}: {msg}"
+        raise ConfigError(msg) from None

@@ -1,0 +1,1 @@
+"""Quality scorers (small models). Each module registers with `@register_scorer(name)`."""
