@@ -312,7 +312,12 @@ def _read_jsonl(unit: Unit, text_column: str) -> tuple[pa.Table, np.ndarray, lis
             if text_column in obj and obj[text_column] is not None and not isinstance(obj[text_column], str):
                 err, obj = "text_not_string", {**obj, text_column: None}
         except UnicodeDecodeError:
-            obj, err = {text_column: line.decode("utf-8", "replace")}, "invalid_utf8"
+            try:  # keep the row's other fields; the text gets U+FFFD for the bad bytes
+                obj, err = json.loads(line.decode("utf-8", "replace")), "invalid_utf8"
+                if not isinstance(obj, dict):
+                    raise ValueError("not an object") from None
+            except ValueError:
+                obj, err = {text_column: line.decode("utf-8", "replace")}, "bad_json"
         except ValueError:
             obj, err = {text_column: line.decode("utf-8", "replace")}, "bad_json"
         rows.append(obj)
@@ -480,3 +485,23 @@ def write_json_atomic(obj: object, path: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def output_parts(output: str, tiers: list[int] | None = None) -> list[str]:
+    """The tier part files of a run's output folder, sorted (tier, unit)."""
+    import glob as _glob
+
+    parts = _glob.glob(os.path.join(output, "tier=*", "part-*.parquet"))
+    if tiers is not None:
+        parts = [p for p in parts if int(os.path.basename(os.path.dirname(p))[5:]) in tiers]
+    return sorted(parts, key=lambda p: (int(os.path.basename(os.path.dirname(p))[5:]), p))
+
+
+def output_dataset(output: str, tiers: list[int] | None = None):  # -> pyarrow.dataset.Dataset
+    """A run's output as one pyarrow dataset (the `tier` column comes from the files)."""
+    import pyarrow.dataset as ds
+
+    parts = output_parts(output, tiers)
+    if not parts:
+        raise UserError(f"{output}: no tier=K/part-*.parquet files (is it a codesieve output folder?)")
+    return ds.dataset(parts, format="parquet")

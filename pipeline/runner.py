@@ -335,7 +335,7 @@ def run(
         except (OSError, ValueError):
             old = {}
         if old.get("run_key") == run_key:
-            log(f"nothing to do: {output} is already complete for this input and config")
+            print(f"nothing to do: {output} is already complete for this input and config", file=sys.stderr)
             return old
         os.remove(manifest_path)  # this run will replace it
 

@@ -1,0 +1,30 @@
+# Two commands do everything on a fresh machine:
+#   make demo   - create .venv, install, run configs/default.yaml on data_samples/ into out/
+#   make test   - create .venv, install, run the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/codesieve run --config configs/default.yaml --input data_samples --output out
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pipeline_speed.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline filters scorers tests benchmarks
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,215 @@
+"""End-to-end `codesieve run` on the real sample shards: conservation, determinism across
+executors and worker counts, crash recovery (SIGKILL), input formats, carried columns."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from conftest import CONFIGS, tier_files
+from pipeline.config import build_config, load_config
+from pipeline.executors import LocalExecutor, RayExecutor
+from pipeline.io import output_dataset
+from pipeline.runner import run
+
+CLI = [sys.executable, "-m", "pipeline.cli"]
+
+
+def small_units_config(tmp_path: Path, unit_rows: int = 100) -> Path:
+    raw = yaml.safe_load((CONFIGS / "default.yaml").read_text())
+    raw["input"]["unit_rows"] = unit_rows
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def read_all(out: Path) -> pa.Table:
+    return output_dataset(str(out)).to_table()
+
+
+def input_rows(folder: Path) -> int:
+    n = sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("*.parquet"))
+    import zstandard
+
+    for p in folder.glob("*.jsonl.zst"):
+        data = zstandard.ZstdDecompressor().stream_reader(p.open("rb")).read()
+        n += sum(1 for line in data.splitlines() if line.strip())
+    return n
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import SAMPLES
+
+    out = tmp_path_factory.mktemp("local") / "out"
+    cfg = load_config(CONFIGS / "default.yaml")
+    run(cfg, str(SAMPLES), str(out), LocalExecutor(), quiet=True)
+    return out
+
+
+def test_conservation_and_unique_ids(local_run: Path) -> None:
+    from conftest import SAMPLES
+
+    table = read_all(local_run)
+    manifest = json.loads((local_run / "manifest.json").read_text())
+    assert table.num_rows == input_rows(SAMPLES) == manifest["rows_in"] == manifest["rows_out"]
+    assert pc.count_distinct(table.column("id")).as_py() == table.num_rows
+    # every row sits in the folder of its own tier, with reasons iff it failed a gate
+    for path in (local_run).glob("tier=*/part-*.parquet"):
+        k = int(path.parent.name[5:])
+        t = pq.read_table(path)
+        assert set(t.column("tier").to_pylist()) == {k}
+        n_gates = len(manifest["config"]["gates"])
+        if k < n_gates:
+            assert all(len(r) > 0 for r in t.column("reasons").to_pylist())
+            assert t.column("stage_failed").null_count == 0
+        else:
+            assert t.column("stage_failed").null_count == t.num_rows
+    assert sum(t["rows"] for t in manifest["tiers"].values()) == manifest["rows_in"]
+
+
+def test_messy_rows_are_quarantined_not_lost(local_run: Path) -> None:
+    table = read_all(local_run)
+    nul = table.filter(pc.match_substring(table.column("content"), "\x00"))
+    assert nul.num_rows >= 1  # data_samples carries real files with NUL bytes
+    assert set(nul.column("tier").to_pylist()) == {0}
+    assert all(r == ["nul_byte"] for r in nul.column("reasons").to_pylist())
+    assert set(nul.column("stage_failed").to_pylist()) == {"input"}
+
+
+def test_jsonl_zst_and_parquet_inputs_and_extra_columns(local_run: Path) -> None:
+    from conftest import SAMPLES
+
+    table = read_all(local_run)
+    src = pq.read_table(sorted(SAMPLES.glob("*.parquet")))
+    # extra input columns survive untouched (Parquet rows keep their ids)
+    joined = src.select(["id", "repo_name", "size", "source"]).join(
+        table.select(["id", "repo_name", "size", "source"]), "id", right_suffix="_out"
+    )
+    assert joined.num_rows == src.num_rows
+    for col in ("repo_name", "size", "source"):
+        assert joined.column(col).equals(joined.column(f"{col}_out"))
+    # JSONL.zst rows (no id column there) got stable generated 32-hex ids
+    markdown2 = table.filter(pc.equal(table.column("repo_name"), "pypi/markdown2@2.4.13"))
+    assert markdown2.num_rows > 100
+    assert all(len(i) == 32 for i in markdown2.column("id").to_pylist())
+    assert set(table.column_names) >= {"tier", "stage_failed", "reasons", "lang", "dup_cluster"}
+
+
+def test_identical_output_local_ray1_ray2(tmp_path: Path, local_run: Path) -> None:
+    from conftest import SAMPLES
+
+    expected = tier_files(local_run)
+    assert expected
+    cfg = load_config(CONFIGS / "default.yaml")
+    for workers in (1, 2):
+        out = tmp_path / f"ray{workers}"
+        ex = RayExecutor(workers=workers)
+        try:
+            run(cfg, str(SAMPLES), str(out), ex, quiet=True)
+        finally:
+            ex.close()
+        assert tier_files(out) == expected, f"Ray with {workers} worker(s) differs from local"
+
+
+def test_ray_with_many_small_units_matches_local(tmp_path: Path, samples: Path) -> None:
+    """Unit count changes ids nowhere and tiers nowhere: only file boundaries move."""
+    cfg_path = small_units_config(tmp_path, unit_rows=200)
+    out_small, out_big = tmp_path / "small", tmp_path / "big"
+    run(load_config(cfg_path), str(samples), str(out_small), LocalExecutor(), quiet=True)
+    run(load_config(CONFIGS / "default.yaml"), str(samples), str(out_big), LocalExecutor(), quiet=True)
+    a = read_all(out_small).sort_by("id")
+    b = read_all(out_big).sort_by("id")
+    assert a.column("id").equals(b.column("id"))
+    assert a.column("tier").equals(b.column("tier"))
+    assert len(list(out_small.glob("tier=*/part-*.parquet"))) > len(list(out_big.glob("tier=*/part-*.parquet")))
+
+
+def _count(folder: Path) -> int:
+    return len(list(folder.glob("*.json"))) if folder.exists() else 0
+
+
+def test_sigkill_then_rerun_gives_identical_output(tmp_path: Path, samples: Path) -> None:
+    cfg = small_units_config(tmp_path, unit_rows=60)
+    ref = tmp_path / "ref"
+    subprocess.run(CLI + ["run", "--config", str(cfg), "--input", str(samples), "--output", str(ref),
+                          "--executor", "local", "--quiet"], check=True)
+    out = tmp_path / "out"
+    args = CLI + ["run", "--config", str(cfg), "--input", str(samples), "--output", str(out),
+                  "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(args, start_new_session=False)
+    done = out / "_work" / "done" / "pass1"
+    deadline = time.time() + 120
+    while _count(done) < 4 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "run finished before it could be killed; make units smaller"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "manifest.json").exists()
+    assert 4 <= _count(done) < 28  # part-way: some units done, not all
+    res = subprocess.run(args[:-1], capture_output=True, text=True)  # without --quiet: says it resumes
+    assert res.returncode == 0, res.stderr
+    assert "resuming" in res.stderr
+    assert tier_files(out) == tier_files(ref)
+    again = subprocess.run(args, capture_output=True, text=True)
+    assert again.returncode == 0 and "nothing to do" in (again.stderr + again.stdout)
+
+
+def test_kill_during_pass2_then_rerun(tmp_path: Path, samples: Path) -> None:
+    """A crash after some tier files of a unit were written must not leave stale rows."""
+    cfg = load_config(small_units_config(tmp_path, unit_rows=300))
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    run(cfg, str(samples), str(ref), LocalExecutor(), quiet=True)
+    run(cfg, str(samples), str(out), LocalExecutor(), quiet=True)
+    # simulate a crash in pass 2: unit 1's completion record and manifest gone, one tier file half-done
+    (out / "manifest.json").unlink()
+    (out / "_work" / "done" / "pass2" / "unit-00001.json").unlink()
+    victim = next(out.glob("tier=*/part-00001.parquet"))
+    victim.write_bytes(b"PAR1 truncated")
+    run(cfg, str(samples), str(out), LocalExecutor(), quiet=True)
+    assert tier_files(out) == tier_files(ref)
+
+
+def test_changed_pass2_setting_keeps_pass1(tmp_path: Path, samples: Path) -> None:
+    raw = yaml.safe_load((CONFIGS / "default.yaml").read_text())
+    out = tmp_path / "out"
+    run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True)
+    done1 = {p: p.stat().st_mtime_ns for p in (out / "_work" / "done" / "pass1").glob("*.json")}
+    raw["output"]["keep_text_from_tier"] = 2  # only pass 2 depends on it
+    manifest = run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True)
+    assert {p: p.stat().st_mtime_ns for p in done1} == done1
+    low = output_dataset(str(out), tiers=[0, 1]).to_table()
+    high = output_dataset(str(out), tiers=[2, 3, 4, 5]).to_table()
+    assert low.column("content").null_count == low.num_rows
+    assert high.column("content").null_count == 0
+    assert manifest["rows_out"] == manifest["rows_in"]
+
+
+def test_gates_subset_runs_dedup_only(tmp_path: Path, samples: Path) -> None:
+    cfg = load_config(CONFIGS / "default.yaml")
+    out = tmp_path / "out"
+    m = run(cfg, str(samples), str(out), LocalExecutor(), gates=["dedup"], quiet=True)
+    table = read_all(out)
+    stages = set(table.column("stage_failed").drop_null().to_pylist())
+    assert stages <= {"dedup", "input"} and "dedup" in stages
+    assert table.column("lang").null_count == table.num_rows  # language gate did not run
+    assert m["gates_active"] == ["dedup"]
+    dup = table.filter(pc.equal(table.column("stage_failed"), "dedup"))
+    assert dup.num_rows > 0 and pc.min(dup.column("dup_cluster_size")).as_py() >= 2
+
+
+def test_limit_rows(tmp_path: Path, samples: Path) -> None:
+    cfg = load_config(CONFIGS / "default.yaml")
+    m = run(cfg, str(samples), str(tmp_path / "o"), LocalExecutor(), limit_rows=250, quiet=True)
+    assert m["rows_in"] == m["rows_out"] == 250
