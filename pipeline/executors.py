@@ -20,6 +20,19 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast with one line when a cluster address does not answer (Ray would retry for minutes)."""
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--ray-address {address}: no Ray cluster answers there ({exc})") from None
+
+
 class LocalExecutor:
     """Runs every call in this process, one after another (for debugging and tests)."""
 
@@ -47,6 +60,11 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, workers: int | None = None, address: str | None = None):
+        token = os.path.expanduser("~/.ray/auth_token")
+        if address and "RAY_AUTH_MODE" not in os.environ and os.path.exists(token):
+            # `ray start --head` enables token auth when this file exists, but
+            # ray.init(address=...) only sends the token when asked to (Ray >= 2.59)
+            os.environ["RAY_AUTH_MODE"] = "token"
         import ray
 
         self.workers = workers or os.cpu_count() or 1
@@ -59,12 +77,15 @@ class RayExecutor:
                 logging_level="ERROR",
             )
             if address:
+                _check_reachable(address)
+                if address.split(":")[0] in ("127.0.0.1", "localhost"):
+                    kwargs["_node_ip_address"] = "127.0.0.1"
                 try:
                     ray.init(address=address, **kwargs)
                 except Exception as exc:  # connection problems are user errors
                     raise UserError(f"--ray-address {address}: cannot join the Ray cluster ({exc})") from None
-            else:
-                ray.init(num_cpus=self.workers, **kwargs)
+            else:  # embedded: everything on loopback, nothing listens on other interfaces
+                ray.init(num_cpus=self.workers, _node_ip_address="127.0.0.1", **kwargs)
             self._started = True
         if address:
             self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
