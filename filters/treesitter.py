@@ -8,7 +8,7 @@ Matching runs as tree-sitter queries in C; Python only touches the captured node
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,7 @@ class ParseStats:
     comments: list[str]  # concatenated comment text ('' when none)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parser_and_query(lang: str) -> tuple[Any, Any] | None:
     if lang not in GRAMMARS:
         return None

@@ -34,8 +34,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("dry-run", help="what one rule / every rule / a gate would remove",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "dry-run",
+        help="what one rule / every rule / a gate would remove",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", required=True, help="pipeline YAML (its gates and thresholds are used)")
     p.add_argument("--input", required=True, help="folder, glob or URI of .parquet / .jsonl(.gz/.zst) files")
     what = p.add_mutually_exclusive_group(required=True)
@@ -43,13 +47,25 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     what.add_argument("--all-rules", action="store_true", help="one table for every rule of the config")
     what.add_argument("--gate", help="a whole shard-local gate of the config (per-check table)")
     what.add_argument("--scorer", help="a quality scorer (not available yet)")
-    p.add_argument("--threshold", type=float, nargs="+", default=None,
-                   help="thresholds for the sweep (the first is used when the config gives none)")
-    p.add_argument("--direction", choices=["max", "min"], default=None,
-                   help="fail above (max) or below (min) a threshold (default: from the config)")
-    p.add_argument("--lang-column", default=None,
-                   help="take `lang` from this input column and skip the gates before `rules` "
-                        "(for calibrating rules independently of language id)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        nargs="+",
+        default=None,
+        help="thresholds for the sweep (the first is used when the config gives none)",
+    )
+    p.add_argument(
+        "--direction",
+        choices=["max", "min"],
+        default=None,
+        help="fail above (max) or below (min) a threshold (default: from the config)",
+    )
+    p.add_argument(
+        "--lang-column",
+        default=None,
+        help="take `lang` from this input column and skip the gates before `rules` "
+        "(for calibrating rules independently of language id)",
+    )
     p.add_argument("--limit-rows", type=int, default=None, help="scan only the first N input rows")
     p.add_argument("--examples", type=int, default=5, help="documents shown on each side of the threshold")
     p.add_argument("--json", default=None, metavar="FILE", help="also save the numbers as JSON")
@@ -69,7 +85,10 @@ def _gate_index(cfg: PipelineConfig, name: str) -> int:
 
 
 def survivor_batches(
-    cfg: PipelineConfig, input_path: str, gate_name: str, lang_column: str | None = None,
+    cfg: PipelineConfig,
+    input_path: str,
+    gate_name: str,
+    lang_column: str | None = None,
     limit_rows: int | None = None,
 ) -> Any:
     """Yield (rows read, bytes read, DocBatch reaching `gate_name`) per work unit.
@@ -84,9 +103,13 @@ def survivor_batches(
     before: list[Gate] = [] if lang_column else cfg.gates[:idx]
     for g in before:
         if g.is_global:
-            raise UserError(f"gate {g.name!r} is global and comes before {gate_name!r}; a dry run cannot apply it")
+            raise UserError(
+                f"gate {g.name!r} is global and comes before {gate_name!r}; a dry run cannot apply it"
+            )
     for unit, (_src, batch) in enumerate(
-        iter_batches(input_path, cfg.input.text_column, limit_rows, cfg.input.max_doc_bytes, cfg.input.unit_rows)
+        iter_batches(
+            input_path, cfg.input.text_column, limit_rows, cfg.input.max_doc_bytes, cfg.input.unit_rows
+        )
     ):
         rows, nbytes = batch.num_rows, int(batch.byte_len.sum())
         if lang_column:
@@ -112,7 +135,9 @@ def survivor_batches(
 def escape_snippet(text: str, max_lines: int = 3, max_chars: int = 160) -> str:
     """First lines of a document, safe for a terminal: control characters shown as \\xNN."""
     head = "\n".join(text.split("\n", max_lines)[:max_lines])[:max_chars]
-    head = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", head)
+    head = _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", head
+    )
     return head.replace("\n", "\\n")
 
 
@@ -148,14 +173,22 @@ def _frac(a: float, b: float) -> float:
     return float(a) / b if b else 0.0
 
 
-def _examples(batch: DocBatch, idx: np.ndarray, values: np.ndarray, margin: np.ndarray) -> list[dict[str, Any]]:
+def _examples(
+    batch: DocBatch, idx: np.ndarray, values: np.ndarray, margin: np.ndarray
+) -> list[dict[str, Any]]:
     if len(idx) == 0:
         return []
     texts = batch.text.take(pa.array(idx)).to_pylist()
     paths = batch.path.take(pa.array(idx)).to_pylist()
     langs = batch.lang.take(pa.array(idx)).to_pylist()
     return [
-        {"path": p, "lang": lg, "value": float(values[i]), "margin": float(margin[i]), "head": escape_snippet(t)}
+        {
+            "path": p,
+            "lang": lg,
+            "value": float(values[i]),
+            "margin": float(margin[i]),
+            "head": escape_snippet(t),
+        }
         for i, t, p, lg in zip(idx, texts, paths, langs)
     ]
 
@@ -178,7 +211,9 @@ def _margin(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 # one rule
 
 
-def _resolve_rule(cfg: PipelineConfig, name: str, threshold: list[float] | None, direction: str | None) -> Rule:
+def _resolve_rule(
+    cfg: PipelineConfig, name: str, threshold: list[float] | None, direction: str | None
+) -> Rule:
     from filters.rules.gate import build_rule
     from pipeline.registry import RULES
 
@@ -237,7 +272,9 @@ def dry_run_rule(cfg: PipelineConfig, args: argparse.Namespace) -> dict[str, Any
             hi = np.full(len(v), t if direction == "max" else np.inf)
         m = _margin(v, lo, hi)
         fail_ex = sorted(fail_ex + _nearest(batch, f, v, m, k), key=lambda e: e["margin"])[:k]
-        pass_ex = sorted(pass_ex + _nearest(batch, a & ~f & np.isfinite(m), v, m, k), key=lambda e: e["margin"])[:k]
+        pass_ex = sorted(
+            pass_ex + _nearest(batch, a & ~f & np.isfinite(m), v, m, k), key=lambda e: e["margin"]
+        )[:k]
         vals.append(v)
         fails.append(f)
         applies.append(a)
@@ -246,30 +283,60 @@ def dry_run_rule(cfg: PipelineConfig, args: argparse.Namespace) -> dict[str, Any
     a = np.concatenate(applies) if applies else np.zeros(0, bool)
     lang, size = scan.lang, scan.size
     finite = v[a]
-    quant = {f"p{int(q * 100) if q * 100 == int(q * 100) else q * 100}": float(np.quantile(finite, q))
-             for q in QUANTILES} if len(finite) else {}
+    quant = (
+        {
+            f"p{int(q * 100) if q * 100 == int(q * 100) else q * 100}": float(np.quantile(finite, q))
+            for q in QUANTILES
+        }
+        if len(finite)
+        else {}
+    )
     sweep = []
     for t in _sweep_thresholds(finite, args.threshold):
         with np.errstate(invalid="ignore"):
             s = a & ((v > t) if direction == "max" else (v < t))
-        sweep.append({"threshold": t, "rows": int(s.sum()), "bytes": int(size[s].sum()),
-                      "frac_rows": _frac(s.sum(), scan.rows_reaching), "frac_bytes": _frac(size[s].sum(), scan.bytes_reaching)})
+        sweep.append(
+            {
+                "threshold": t,
+                "rows": int(s.sum()),
+                "bytes": int(size[s].sum()),
+                "frac_rows": _frac(s.sum(), scan.rows_reaching),
+                "frac_bytes": _frac(size[s].sum(), scan.bytes_reaching),
+            }
+        )
     per_lang = []
     for lg in sorted(set(lang[a].tolist()), key=lambda x: -int((lang == x).sum())):
         sel = lang == lg
-        per_lang.append({"lang": lg, "rows": int(sel.sum()), "removed": int((f & sel).sum()),
-                         "frac_rows": _frac((f & sel).sum(), sel.sum()),
-                         "frac_bytes": _frac(size[f & sel].sum(), size[sel].sum())})
+        per_lang.append(
+            {
+                "lang": lg,
+                "rows": int(sel.sum()),
+                "removed": int((f & sel).sum()),
+                "frac_rows": _frac((f & sel).sum(), sel.sum()),
+                "frac_bytes": _frac(size[f & sel].sum(), size[sel].sum()),
+            }
+        )
     return {
-        "mode": "rule", "rule": rule.name, "column": rule.column, "doc": (type(rule).__doc__ or "").strip(),
-        "params": rule.params.model_dump(mode="json"), "direction": direction,
-        "rows_scanned": scan.rows_in, "bytes_scanned": scan.bytes_in,
-        "rows_reaching": scan.rows_reaching, "bytes_reaching": scan.bytes_reaching,
+        "mode": "rule",
+        "rule": rule.name,
+        "column": rule.column,
+        "doc": (type(rule).__doc__ or "").strip(),
+        "params": rule.params.model_dump(mode="json"),
+        "direction": direction,
+        "rows_scanned": scan.rows_in,
+        "bytes_scanned": scan.bytes_in,
+        "rows_reaching": scan.rows_reaching,
+        "bytes_reaching": scan.bytes_reaching,
         "rows_applicable": int(a.sum()),
-        "removed_rows": int(f.sum()), "removed_bytes": int(size[f].sum()),
-        "frac_rows": _frac(f.sum(), scan.rows_reaching), "frac_bytes": _frac(size[f].sum(), scan.bytes_reaching),
-        "quantiles": quant, "sweep": sweep, "per_lang": per_lang,
-        "examples_failing": fail_ex, "examples_passing": pass_ex,
+        "removed_rows": int(f.sum()),
+        "removed_bytes": int(size[f].sum()),
+        "frac_rows": _frac(f.sum(), scan.rows_reaching),
+        "frac_bytes": _frac(size[f].sum(), scan.bytes_reaching),
+        "quantiles": quant,
+        "sweep": sweep,
+        "per_lang": per_lang,
+        "examples_failing": fail_ex,
+        "examples_passing": pass_ex,
     }
 
 
@@ -281,12 +348,16 @@ def dry_run_checks(cfg: PipelineConfig, args: argparse.Namespace, gate_name: str
     """Per check (rule or gate reason): removed rows/bytes and the rows only it removes."""
     gate = cfg.gates[_gate_index(cfg, gate_name)]
     if gate.is_global:
-        raise UserError(f"--gate {gate_name}: a global gate needs the whole run; use `codesieve run --gates {gate_name}`")
+        raise UserError(
+            f"--gate {gate_name}: a global gate needs the whole run; use `codesieve run --gates {gate_name}`"
+        )
     scan = Scan()
     fails_all: list[np.ndarray] = []
     names: list[str] | None = None
     for unit, (rows, nbytes, batch) in enumerate(
-        survivor_batches(cfg, args.input, gate_name, args.lang_column if gate_name == "rules" else None, args.limit_rows)
+        survivor_batches(
+            cfg, args.input, gate_name, args.lang_column if gate_name == "rules" else None, args.limit_rows
+        )
     ):
         scan.add(rows, nbytes, batch)
         if batch.num_rows == 0:
@@ -306,19 +377,30 @@ def dry_run_checks(cfg: PipelineConfig, args: argparse.Namespace, gate_name: str
         col = fails[:, j]
         only = col & (n_fail == 1)
         firsts = col & (first == j)
-        table.append({
-            "check": name, "rows": int(col.sum()), "bytes": int(size[col].sum()),
-            "frac_rows": _frac(col.sum(), scan.rows_reaching), "frac_bytes": _frac(size[col].sum(), scan.bytes_reaching),
-            "unique_rows": int(only.sum()), "unique_bytes": int(size[only].sum()),
-            "first_rows": int(firsts.sum()),
-        })
+        table.append(
+            {
+                "check": name,
+                "rows": int(col.sum()),
+                "bytes": int(size[col].sum()),
+                "frac_rows": _frac(col.sum(), scan.rows_reaching),
+                "frac_bytes": _frac(size[col].sum(), scan.bytes_reaching),
+                "unique_rows": int(only.sum()),
+                "unique_bytes": int(size[only].sum()),
+                "first_rows": int(firsts.sum()),
+            }
+        )
     table.sort(key=lambda r: (-r["rows"], -r["unique_rows"], r["check"]))
     return {
-        "mode": "gate", "gate": gate_name,
-        "rows_scanned": scan.rows_in, "bytes_scanned": scan.bytes_in,
-        "rows_reaching": scan.rows_reaching, "bytes_reaching": scan.bytes_reaching,
-        "removed_rows": int(any_fail.sum()), "removed_bytes": int(size[any_fail].sum()),
-        "frac_rows": _frac(any_fail.sum(), scan.rows_reaching), "frac_bytes": _frac(size[any_fail].sum(), scan.bytes_reaching),
+        "mode": "gate",
+        "gate": gate_name,
+        "rows_scanned": scan.rows_in,
+        "bytes_scanned": scan.bytes_in,
+        "rows_reaching": scan.rows_reaching,
+        "bytes_reaching": scan.bytes_reaching,
+        "removed_rows": int(any_fail.sum()),
+        "removed_bytes": int(size[any_fail].sum()),
+        "frac_rows": _frac(any_fail.sum(), scan.rows_reaching),
+        "frac_bytes": _frac(size[any_fail].sum(), scan.bytes_reaching),
         "checks": table,
     }
 
@@ -338,10 +420,14 @@ def _pct(x: float) -> str:
 def _header(out: dict[str, Any], what: str) -> list[str]:
     return [
         f"dry-run {what}",
-        f"  scanned: {out['rows_scanned']:,} rows, {_mb(out['bytes_scanned'])}; "
-        f"reaching it: {out['rows_reaching']:,} rows, {_mb(out['bytes_reaching'])}",
-        f"  removed: {out['removed_rows']:,} rows ({_pct(out['frac_rows'])}), "
-        f"{_mb(out['removed_bytes'])} ({_pct(out['frac_bytes'])}) of what reaches it",
+        (
+            f"  scanned: {out['rows_scanned']:,} rows, {_mb(out['bytes_scanned'])}; "
+            f"reaching it: {out['rows_reaching']:,} rows, {_mb(out['bytes_reaching'])}"
+        ),
+        (
+            f"  removed: {out['removed_rows']:,} rows ({_pct(out['frac_rows'])}), "
+            f"{_mb(out['removed_bytes'])} ({_pct(out['frac_bytes'])}) of what reaches it"
+        ),
     ]
 
 
@@ -349,9 +435,13 @@ def format_rule(out: dict[str, Any]) -> str:
     p = out["params"]
     bounds = {k: p[k] for k in ("min", "max") if p.get(k) is not None}
     if p.get("per_lang"):
-        bounds["per_lang"] = {lg: {k: v for k, v in b.items() if v is not None} for lg, b in p["per_lang"].items()}
+        bounds["per_lang"] = {
+            lg: {k: v for k, v in b.items() if v is not None} for lg, b in p["per_lang"].items()
+        }
     lines = _header(out, f"rule {out['rule']} (column {out['column']}; thresholds {bounds or 'none'})")
-    lines.append(f"  applies to {out['rows_applicable']:,} rows; {out['doc'].splitlines()[0] if out['doc'] else ''}")
+    lines.append(
+        f"  applies to {out['rows_applicable']:,} rows; {out['doc'].splitlines()[0] if out['doc'] else ''}"
+    )
     if out["quantiles"]:
         lines.append("\nvalue quantiles:")
         lines.append("  " + "  ".join(f"{k}={v:.4g}" for k, v in out["quantiles"].items()))
@@ -360,18 +450,24 @@ def format_rule(out: dict[str, Any]) -> str:
         lines.append(f"\nsweep (remove when value {op} threshold; per-language overrides ignored):")
         lines.append(f"  {'threshold':>12} {'rows':>8} {'% rows':>8} {'bytes':>12} {'% bytes':>8}")
         for s in out["sweep"]:
-            lines.append(f"  {s['threshold']:>12.6g} {s['rows']:>8,} {_pct(s['frac_rows']):>8} "
-                         f"{_mb(s['bytes']):>12} {_pct(s['frac_bytes']):>8}")
+            lines.append(
+                f"  {s['threshold']:>12.6g} {s['rows']:>8,} {_pct(s['frac_rows']):>8} "
+                f"{_mb(s['bytes']):>12} {_pct(s['frac_bytes']):>8}"
+            )
     if out["per_lang"]:
         lines.append("\nper language (rows the rule applies to):")
         lines.append(f"  {'language':<22} {'rows':>8} {'removed':>8} {'% rows':>8} {'% bytes':>8}")
         for r in out["per_lang"][:25]:
-            lines.append(f"  {r['lang'][:22]:<22} {r['rows']:>8,} {r['removed']:>8,} "
-                         f"{_pct(r['frac_rows']):>8} {_pct(r['frac_bytes']):>8}")
+            lines.append(
+                f"  {r['lang'][:22]:<22} {r['rows']:>8,} {r['removed']:>8,} "
+                f"{_pct(r['frac_rows']):>8} {_pct(r['frac_bytes']):>8}"
+            )
         if len(out["per_lang"]) > 25:
             lines.append(f"  ... {len(out['per_lang']) - 25} more languages (see --json)")
-    for title, key in (("removed, nearest the threshold", "examples_failing"),
-                       ("kept, nearest the threshold", "examples_passing")):
+    for title, key in (
+        ("removed, nearest the threshold", "examples_failing"),
+        ("kept, nearest the threshold", "examples_passing"),
+    ):
         lines.append(f"\n{title}:")
         if not out[key]:
             lines.append("  (none)")
@@ -384,14 +480,20 @@ def format_rule(out: dict[str, Any]) -> str:
 def format_checks(out: dict[str, Any]) -> str:
     what = "all rules" if out["gate"] == "rules" else f"gate {out['gate']}"
     lines = _header(out, what)
-    lines.append("\n  'only' = rows this check alone removes (its unique contribution); "
-                 "'first' = rows where it is the stage_failed detail")
-    lines.append(f"  {'check':<28} {'rows':>7} {'% rows':>7} {'bytes':>10} {'% bytes':>7} "
-                 f"{'only':>6} {'only MB':>8} {'first':>6}")
+    lines.append(
+        "\n  'only' = rows this check alone removes (its unique contribution); "
+        "'first' = rows where it is the stage_failed detail"
+    )
+    lines.append(
+        f"  {'check':<28} {'rows':>7} {'% rows':>7} {'bytes':>10} {'% bytes':>7} "
+        f"{'only':>6} {'only MB':>8} {'first':>6}"
+    )
     for r in out["checks"]:
-        lines.append(f"  {r['check']:<28} {r['rows']:>7,} {_pct(r['frac_rows']):>7} {_mb(r['bytes']):>10} "
-                     f"{_pct(r['frac_bytes']):>7} {r['unique_rows']:>6,} {r['unique_bytes'] / 1e6:>8.2f} "
-                     f"{r['first_rows']:>6,}")
+        lines.append(
+            f"  {r['check']:<28} {r['rows']:>7,} {_pct(r['frac_rows']):>7} {_mb(r['bytes']):>10} "
+            f"{_pct(r['frac_bytes']):>7} {r['unique_rows']:>6,} {r['unique_bytes'] / 1e6:>8.2f} "
+            f"{r['first_rows']:>6,}"
+        )
     return "\n".join(lines)
 
 

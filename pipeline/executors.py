@@ -7,7 +7,8 @@ in the order of `items`, whatever the completion order, so output is determinist
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from pipeline.errors import UserError
 

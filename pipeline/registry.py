@@ -6,7 +6,8 @@ refer to it by that name. `codesieve gates`, dry-run and report discover them he
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -50,7 +51,9 @@ def _params_schema(cls: type) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for fname, field in params.model_fields.items():
-        default = field.default if not field.is_required() else None
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
+        if hasattr(default, "model_dump"):
+            default = default.model_dump(mode="json")
         out[fname] = {
             "type": getattr(field.annotation, "__name__", str(field.annotation)),
             "default": default,

@@ -114,7 +114,7 @@ def _run_gates(
             state.fail(pos, tier, stage, reasons)
         counts = res.fails.sum(axis=0) if res.fails.size else []
         st["rows_in"] += len(alive)
-        st["rows_failed"] += int(len(pos))
+        st["rows_failed"] += len(pos)
         st["bytes_failed"] += int(pc.sum(pc.binary_length(batch.text.take(pa.array(np.flatnonzero(failed)))) ).as_py() or 0)
         for name, c in zip(res.reason_names, counts):
             if c:

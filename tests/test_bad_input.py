@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import CONFIGS
+
 from pipeline.config import load_config
 from pipeline.executors import LocalExecutor
 from pipeline.io import output_dataset

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-
 from conftest import SAMPLES
+
 from filters.base import UnitContext
 from filters.decontam import DecontamGate, _humaneval
 from pipeline.batch import DocBatch

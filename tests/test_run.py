@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from conftest import CONFIGS, tier_files
+
 from pipeline.config import build_config, load_config
 from pipeline.executors import LocalExecutor, RayExecutor
 from pipeline.io import output_dataset

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CONFIGS, SAMPLES, tier_files
 
 MOTO = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")

@@ -1,0 +1,87 @@
+"""StarCoder2's basic size and shape filters: line count and lengths, character classes.
+
+Every rule here also has a per-document pure-Python `reference` (same definition), used
+by the tests to check the vectorized `measure` and by `benchmarks/rules_speed.py` as the
+baseline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from filters.base import Rule
+from filters.rules.features import count_chars, lang_subset, safe_div
+from pipeline.batch import DocBatch
+from pipeline.registry import register_rule
+
+
+def ref_lines(text: str) -> list[str]:
+    """Lines as DocBatch counts them: split on '\\n', a final newline ends the last line."""
+    lines = text.split("\n")
+    if len(lines) > 1 and text.endswith("\n"):
+        lines.pop()
+    return lines
+
+
+@register_rule("num_lines")
+class NumLines(Rule):
+    """Number of lines in the document."""
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        return batch.num_lines.astype(np.float64)
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        return float(len(ref_lines(text)))
+
+
+@register_rule("max_line_length")
+class MaxLineLength(Rule):
+    """Longest line, in characters."""
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        return batch.per_doc(batch.line_len, np.maximum).astype(np.float64)
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        return float(max(len(line) for line in text.split("\n")))
+
+
+@register_rule("avg_line_length")
+class AvgLineLength(Rule):
+    """Mean line length in characters (newlines excluded)."""
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        lines = np.maximum(batch.num_lines, 1)
+        return (batch.char_len - (batch.num_lines - 1).clip(min=0)) / lines
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        n = len(ref_lines(text))
+        return (len(text) - max(n - 1, 0)) / max(n, 1)
+
+
+@register_rule("alpha_fraction")
+class AlphaFraction(Rule):
+    """Share of characters that are alphabetic (Unicode letters), 0..1."""
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        return safe_div(count_chars(batch, r"\pL"), batch.char_len)
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        return sum(c.isalpha() for c in text) / len(text) if text else 0.0
+
+
+@register_rule("alnum_fraction")
+class AlnumFraction(Rule):
+    """Share of characters that are letters or digits, 0..1 (StarCoder2 uses it instead
+    of `alpha_fraction` for assembly and WebAssembly)."""
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        if self.params.langs is None:
+            return safe_div(count_chars(batch, r"\pL\pN"), batch.char_len)
+        out = np.full(batch.num_rows, np.nan)  # only the configured languages are counted
+        rows, sub = lang_subset(batch, tuple(self.params.langs))
+        if len(rows):
+            out[rows] = safe_div(count_chars(sub, r"\pL\pN"), sub.char_len)
+        return out
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        return sum(c.isalpha() or c.isnumeric() for c in text) / len(text) if text else 0.0

@@ -1,0 +1,426 @@
+"""Shared, cached per-batch features for the heuristic rules (words, n-grams, regex spans).
+
+Rules in several families need the same intermediate arrays (whitespace words, their
+dictionary codes, per-line matches). `feature(batch, key, fn)` computes each once per
+`DocBatch` and keeps it on the batch object, so a rule never re-tokenizes. Everything
+here is vectorized over the whole batch with pyarrow.compute and numpy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.batch import DocBatch, segment_reduce
+
+#: a character that real text practically never contains; used to bracket regex matches
+MARK = "\ufdd0"
+
+_U64 = np.uint64
+
+
+def feature(batch: DocBatch, key: str, fn: Callable[[], Any]) -> Any:
+    """Compute `fn()` once per batch under `key` (cached on the batch object)."""
+    cache = batch.__dict__.setdefault("_rule_features", {})
+    if key not in cache:
+        cache[key] = fn()
+    return cache[key]
+
+
+def to_np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def offsets_of(lists: pa.ListArray | pa.LargeListArray) -> np.ndarray:
+    off = lists.offsets.to_numpy()
+    return (off - off[0]).astype(np.int64)
+
+
+def doc_ids(offsets: np.ndarray) -> np.ndarray:
+    """For flat elements grouped by `offsets`, the index of the owning document."""
+    return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+
+
+def per_doc_sum(batch_or_offsets: DocBatch | np.ndarray, flat: np.ndarray) -> np.ndarray:
+    off = batch_or_offsets.line_offsets if isinstance(batch_or_offsets, DocBatch) else batch_or_offsets
+    return segment_reduce(flat.astype(np.float64), off, np.add, 0.0)
+
+
+def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den with 0 where den == 0."""
+    den = np.asarray(den, dtype=np.float64)
+    out = np.zeros(len(den), dtype=np.float64)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+# --- character classes ---------------------------------------------------------------
+
+
+#: ASCII members of the character classes `count_chars` knows a byte-level fast path for
+_ASCII_CLASSES: dict[str, str] = {
+    r"\pL": "".join(chr(c) for c in range(128) if chr(c).isalpha()),
+    r"\pL\pN": "".join(chr(c) for c in range(128) if chr(c).isalnum()),
+    r"\p{Nd}": "0123456789",
+    "\t\n\v\f\r ": "\t\n\v\f\r ",
+}
+#: classes with no non-ASCII members: the byte count is exact for every document
+_ASCII_ONLY = {"\t\n\v\f\r "}
+
+
+def text_bytes(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes of all documents as one uint8 array, byte offsets per document)."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        arr = batch.text
+        width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+        _, off_buf, data_buf = arr.buffers()
+        off = np.frombuffer(off_buf, dtype=width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        return data[off[0] : off[-1]], off - off[0]
+
+    return feature(batch, "bytes", compute)
+
+
+def _byte_bits(batch: DocBatch) -> np.ndarray:
+    """One uint8 per text byte with bit k set when the byte is an ASCII member of the
+    k-th class of `_ASCII_CLASSES` (one gather serves every class)."""
+
+    def compute() -> np.ndarray:
+        lut = np.zeros(256, dtype=np.uint8)
+        for k, members in enumerate(_ASCII_CLASSES.values()):
+            lut[[ord(c) for c in members]] |= np.uint8(1 << k)
+        data, _ = text_bytes(batch)
+        return lut[data]
+
+    return feature(batch, "byte_bits", compute)
+
+
+def _byte_class_counts(batch: DocBatch, char_class: str) -> np.ndarray:
+    k = np.uint8(list(_ASCII_CLASSES).index(char_class))
+    _, off = text_bytes(batch)
+    member = (_byte_bits(batch) >> k) & np.uint8(1)
+    out = np.zeros(len(off) - 1, np.float64)
+    nonempty = off[1:] > off[:-1]
+    if nonempty.any():
+        out[nonempty] = np.add.reduceat(member, off[:-1][nonempty], dtype=np.int64)
+    return out
+
+
+#: Python predicates equal to the RE2 classes above, for non-ASCII code points
+_PREDICATES: dict[str, Callable[[str], bool]] = {
+    r"\pL": str.isalpha,
+    r"\pL\pN": lambda c: c.isalpha() or c.isnumeric(),
+    r"\p{Nd}": str.isdecimal,
+}
+
+
+def non_ascii_codepoints(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(code point, owning document) of every non-ASCII character, decoded from UTF-8
+    with numpy (lead bytes >= 0xC0; continuation bytes folded in)."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        data, off = text_bytes(batch)
+        pos = np.flatnonzero(data >= 0xC0)
+        if len(pos) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        padded = np.concatenate([data, np.zeros(4, np.uint8)]).astype(np.int64)
+        b0, b1, b2, b3 = (padded[pos + k] for k in range(4))
+        cp = np.where(
+            b0 < 0xE0,
+            ((b0 & 0x1F) << 6) | (b1 & 0x3F),
+            np.where(
+                b0 < 0xF0,
+                ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F),
+                ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F),
+            ),
+        )
+        doc = np.searchsorted(off, pos, side="right") - 1
+        return cp, doc
+
+    return feature(batch, "non_ascii_cp", compute)
+
+
+def count_chars(batch: DocBatch, char_class: str) -> np.ndarray:
+    """Code points per document matching the RE2 character class `char_class` (e.g. `\\pL`).
+
+    Known classes are counted without regex: ASCII bytes through a lookup table, non-ASCII
+    code points decoded with numpy and classified once per distinct code point.
+    """
+
+    def compute() -> np.ndarray:
+        if len(char_class) == 1:  # one literal character: a substring count, no regex
+            return to_np(pc.count_substring(batch.text, char_class)).astype(np.float64)
+        if char_class not in _ASCII_CLASSES:
+            kept = pc.replace_substring_regex(batch.text, f"[^{char_class}]+", "")
+            return to_np(pc.utf8_length(kept)).astype(np.float64)
+        counts = _byte_class_counts(batch, char_class)
+        if char_class not in _ASCII_ONLY:
+            cp, doc = non_ascii_codepoints(batch)
+            if len(cp):
+                uniq, inv = np.unique(cp, return_inverse=True)
+                pred = _PREDICATES[char_class]
+                member = np.array([pred(chr(int(u))) if u < 0x110000 else False for u in uniq], dtype=bool)
+                counts += np.bincount(doc[member[inv]], minlength=batch.num_rows)
+        return counts
+
+    return feature(batch, f"chars:{char_class}", compute)
+
+
+def ascii_docs(batch: DocBatch) -> np.ndarray:
+    """Bool per document: the text is pure ASCII."""
+    return feature(batch, "ascii", lambda: to_np(pc.string_is_ascii(batch.text)))
+
+
+# --- lines ---------------------------------------------------------------------------
+
+
+_LITERALS = re.compile(r"^\(\?i\)[a-z0-9 _]+(?:\|[a-z0-9 _]+)*$")
+
+
+def line_matches(batch: DocBatch, pattern: str) -> np.ndarray:
+    """Bool per flat line: the line matches the RE2 `pattern` (search, not full match).
+
+    A case-insensitive alternation of plain words (`(?i)todo|fixme`) takes a fast path:
+    the lines are lower-cased once and searched with substring kernels, no regex.
+    """
+
+    def compute() -> np.ndarray:
+        if _LITERALS.match(pattern):
+            lowered = feature(batch, "lines_lower", lambda: pc.ascii_lower(batch.flat_lines))
+            hit = np.zeros(len(batch.flat_lines), dtype=bool)
+            for word in pattern[4:].split("|"):
+                hit |= to_np(pc.match_substring(lowered, word))
+            return hit
+        return to_np(pc.match_substring_regex(batch.flat_lines, pattern))
+
+    return feature(batch, f"lm:{pattern}", compute)
+
+
+def nonblank_lines(batch: DocBatch) -> np.ndarray:
+    """Bool per flat line: the line has a non-whitespace character."""
+    return line_matches(batch, r"\S")
+
+
+def lang_subset(batch: DocBatch, langs: tuple[str, ...] | list[str]) -> tuple[np.ndarray, DocBatch]:
+    """(row indices, sub-batch) of the documents whose `lang` is in `langs`; cached, so
+    rules of one language share the sub-batch and its features."""
+
+    def compute() -> tuple[np.ndarray, DocBatch]:
+        mask = to_np(pc.fill_null(pc.is_in(batch.lang, pa.array(list(langs), pa.string())), False))
+        rows = np.flatnonzero(mask)
+        return rows, batch.take(mask)
+
+    return feature(batch, f"subset:{sorted(langs)}", compute)
+
+
+def line_fraction(batch: DocBatch, pattern: str) -> np.ndarray:
+    """Share of a document's non-blank lines matching `pattern` (0..1; 0 for empty docs)."""
+    nb = nonblank_lines(batch)
+    hit = line_matches(batch, pattern) & nb
+    return safe_div(per_doc_sum(batch, hit), per_doc_sum(batch, nb))
+
+
+def head_text(batch: DocBatch, n_lines: int) -> pa.Array:
+    """The first `n_lines` lines of each document, joined with '\\n'."""
+    return feature(
+        batch,
+        f"head:{n_lines}",
+        lambda: pc.binary_join(pc.list_slice(batch.lines, 0, n_lines), pa.scalar("\n", batch.text.type)),
+    )
+
+
+# --- regex match spans ---------------------------------------------------------------
+
+
+def match_lengths(batch: DocBatch, pattern: str) -> tuple[np.ndarray, np.ndarray]:
+    """Lengths (code points) of all non-overlapping matches of `pattern` in each document.
+
+    Returns (flat lengths, offsets): document i owns lengths[off[i]:off[i+1]]. Matches
+    are bracketed with a marker character by one RE2 global replace, then split out.
+    """
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        marked = pc.replace_substring_regex(batch.text, f"(?:{pattern})", f"{MARK}\\0{MARK}")
+        pieces = pc.split_pattern(marked, MARK)
+        off = offsets_of(pieces)
+        lens = to_np(pc.utf8_length(pieces.flatten())).astype(np.int64)
+        # pieces alternate: text, match, text, match, ..., text  -> matches at odd positions
+        local = np.arange(len(lens), dtype=np.int64) - np.repeat(off[:-1], np.diff(off))
+        is_match = (local % 2) == 1
+        counts = segment_reduce(is_match.astype(np.int64), off, np.add, 0)
+        m_off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return lens[is_match], m_off
+
+    return feature(batch, f"spans:{pattern}", compute)
+
+
+# --- words and n-grams ---------------------------------------------------------------
+
+
+#: the whitespace that separates words (ASCII, as Arrow's `ascii_split_whitespace`)
+WORD_SPACE = "\t\n\v\f\r "
+
+
+def word_stats(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(words, word characters) per document, counted on the UTF-8 bytes: a word is a
+    maximal run of non-`WORD_SPACE` characters (same words as `Words`, without building them)."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        data, off = text_bytes(batch)
+        lut = np.zeros(256, dtype=bool)
+        lut[[ord(c) for c in WORD_SPACE]] = True
+        space = lut[data]
+        start = ~space
+        start[1:] &= space[:-1]
+        start[off[:-1][off[:-1] < len(data)]] = ~space[off[:-1][off[:-1] < len(data)]]
+        n_words = segment_reduce(start.astype(np.int64), off, np.add, 0).astype(np.float64)
+        chars = batch.char_len - count_chars(batch, WORD_SPACE)
+        return n_words, chars.astype(np.float64)
+
+    return feature(batch, "word_stats", compute)
+
+
+class Words:
+    """Whitespace-separated words of every document in a batch (flattened).
+
+    codes: dictionary id of each word (equal words share an id across the batch);
+    lengths: code points per word; offsets: document i owns words [off[i], off[i+1]).
+    """
+
+    def __init__(self, batch: DocBatch):
+        words = pc.ascii_split_whitespace(batch.text)
+        flat = words.flatten()
+        lengths = to_np(pc.utf8_length(flat)).astype(np.int64)
+        # leading/trailing whitespace yields empty pieces: drop them
+        keep = lengths > 0
+        self.offsets = np.concatenate(
+            [[0], np.cumsum(segment_reduce(keep.astype(np.int64), offsets_of(words), np.add, 0))]
+        ).astype(np.int64)
+        flat = flat.filter(pa.array(keep)) if not keep.all() else flat
+        self.flat = flat
+        self.lengths = lengths[keep]
+        enc = pc.dictionary_encode(flat)
+        self.codes = to_np(enc.indices).astype(np.uint64)
+        self.doc = doc_ids(self.offsets)
+        self.total_chars = segment_reduce(self.lengths, self.offsets, np.add, 0).astype(np.float64)
+        self.count = np.diff(self.offsets).astype(np.float64)
+        self._mixed = _splitmix(self.codes ^ _U64(0x5851F42D4C957F2D))
+        self._chains: dict[int, np.ndarray] = {}
+
+    def ngram_keys(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, keys): every n-gram start inside its document and a 64-bit key
+        hashing (document, words) — equal keys mean the same n-gram in the same document.
+
+        Keys are built incrementally (the n-gram key extends the (n-1)-gram key by one
+        multiply-add of the next word's random 64-bit code), so all n cost one pass each.
+        """
+        w = len(self.codes)
+        if w < n:
+            return np.zeros(0, np.int64), np.zeros(0, _U64)
+        chain = self._chain(n)  # chain[i] hashes words i..i+n-1 (garbage past doc ends)
+        pos = np.arange(w - n + 1, dtype=np.int64)
+        pos = pos[pos + n <= self.offsets[1:][self.doc[: w - n + 1]]]
+        return pos, chain[pos]
+
+    def _chain(self, n: int) -> np.ndarray:
+        if n in self._chains:
+            return self._chains[n]
+        if n == 1:
+            with np.errstate(over="ignore"):
+                out = _splitmix(self.codes) ^ _splitmix(self.doc.astype(_U64) + _U64(0x9E3779B97F4A7C15))
+        else:
+            prev = self._chain(n - 1)
+            mixed = self._mixed
+            out = prev.copy()
+            with np.errstate(over="ignore"):
+                out[: len(out) - n + 1] *= _U64(0x100000001B3)
+                out[: len(out) - n + 1] += mixed[n - 1 :]
+        self._chains[n] = out
+        return out
+
+    def ngram_counts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, count): how often the n-gram starting at each position occurs in its doc."""
+        pos, key = self.ngram_keys(n)
+        return pos, group_counts(key)
+
+
+def group_counts(keys: np.ndarray) -> np.ndarray:
+    """For each element, how many elements share its key (sort-based: numpy's SIMD
+    argsort beats Arrow's hash table ~4x when most keys are distinct)."""
+    if len(keys) == 0:
+        return np.zeros(0, np.int64)
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    start = np.empty(len(sk), dtype=bool)
+    start[0] = True
+    np.not_equal(sk[1:], sk[:-1], out=start[1:])
+    run = np.cumsum(start) - 1
+    sizes = np.diff(np.append(np.flatnonzero(start), len(sk)))
+    out = np.empty(len(keys), np.int64)
+    out[order] = sizes[run]
+    return out
+
+
+def words(batch: DocBatch) -> Words:
+    return feature(batch, "words", lambda: Words(batch))
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finalizer (vectorized, wrapping uint64 arithmetic)."""
+    with np.errstate(over="ignore"):
+        x = x.astype(_U64, copy=True)
+        x ^= x >> _U64(30)
+        x *= _U64(0xBF58476D1CE4E5B9)
+        x ^= x >> _U64(27)
+        x *= _U64(0x94D049BB133111EB)
+        x ^= x >> _U64(31)
+    return x
+
+
+def top_ngram_char_fraction(batch: DocBatch, n: int) -> np.ndarray:
+    """Chars covered by the most frequent word n-gram (count × its length incl. spaces),
+    over the document's chars; 0 when no n-gram repeats. Ties: the longest n-gram."""
+
+    def compute() -> np.ndarray:
+        w = words(batch)
+        nd = batch.num_rows
+        pos, cnt = w.ngram_counts(n)
+        out = np.zeros(nd, np.float64)
+        if len(pos) == 0:
+            return out
+        cs = np.concatenate([[0], np.cumsum(w.lengths)])
+        gram_len = cs[pos + n] - cs[pos] + (n - 1)
+        doc = w.doc[pos]
+        off = np.searchsorted(doc, np.arange(nd + 1)).astype(np.int64)  # pos is doc-sorted
+        best = segment_reduce(cnt, off, np.maximum, 0)
+        top = (cnt == best[doc]) & (cnt > 1)
+        covered = segment_reduce(np.where(top, cnt * gram_len, 0), off, np.maximum, 0)
+        return safe_div(covered.astype(np.float64), batch.char_len)
+
+    return feature(batch, f"topgram:{n}", compute)
+
+
+def dupe_ngram_char_fraction(batch: DocBatch, n: int) -> np.ndarray:
+    """Share of word characters inside word n-grams that occur more than once in the
+    document (each word counted once however many duplicated n-grams cover it)."""
+
+    def compute() -> np.ndarray:
+        w = words(batch)
+        pos, cnt = w.ngram_counts(n)
+        if len(pos) == 0:
+            return np.zeros(batch.num_rows, np.float64)
+        dpos = pos[cnt > 1]
+        diff = np.zeros(len(w.lengths) + 1, np.int64)
+        diff[dpos] += 1  # positions are unique, so plain fancy-index adds are exact
+        diff[dpos + n] -= 1
+        covered = np.cumsum(diff[:-1]) > 0
+        chars = segment_reduce(np.where(covered, w.lengths, 0), w.offsets, np.add, 0)
+        return safe_div(chars.astype(np.float64), w.total_chars)
+
+    return feature(batch, f"dupegram:{n}", compute)

@@ -1,0 +1,136 @@
+"""Format-specific rules from The Stack v2 / StarCoder2 (§3): XML headers, HTML with
+little visible text, size of data files, and which plain-text files are worth keeping.
+
+Sizes of JSON/YAML files and the line cap on Text/data files are per-language bounds
+of the general `num_chars` / `num_lines` rules (see the configs).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from filters.base import Rule, RuleParams
+from filters.rules.features import feature, safe_div, to_np
+from pipeline.batch import DocBatch
+from pipeline.registry import register_rule
+
+
+class XmlParams(RuleParams):
+    head_chars: int = Field(100, gt=0, description="search this many first characters (StarCoder2: 100)")
+
+
+@register_rule("xml_header")
+class XmlHeader(Rule):
+    """1.0 when `<?xml version=` occurs in the first `head_chars` characters, else 0.0
+    (StarCoder2 drops these outside XSLT: XML data mislabeled as code)."""
+
+    Params = XmlParams
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        head = pc.utf8_slice_codeunits(batch.text, 0, self.params.head_chars)
+        return to_np(pc.match_substring(head, "<?xml version=")).astype(np.float64)
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        return float("<?xml version=" in text[: self.params.head_chars])
+
+
+#: HTML parts that are never visible: comments, scripts, styles, then every tag
+_HTML_HIDDEN = [
+    r"(?s)<!--.*?-->",
+    r"(?is)<script\b[^>]*>.*?</script\s*>",
+    r"(?is)<style\b[^>]*>.*?</style\s*>",
+    r"(?s)<[^>]*>",
+]
+
+
+def _visible_chars(batch: DocBatch) -> np.ndarray:
+    """Visible characters of HTML documents (nan for the others: only they are scanned)."""
+
+    def compute() -> np.ndarray:
+        out = np.full(batch.num_rows, np.nan)
+        rows = np.flatnonzero(to_np(pc.fill_null(pc.equal(batch.lang, "HTML"), False)))
+        if len(rows) == 0:
+            return out
+        text = batch.text.take(pa.array(rows))
+        for pat in _HTML_HIDDEN:
+            text = pc.replace_substring_regex(text, pat, " ")
+        text = pc.replace_substring_regex(text, r"[\t\n\f\r ]+", "")
+        out[rows] = to_np(pc.utf8_length(text))
+        return out
+
+    return feature(batch, "html_visible", compute)
+
+
+def _ref_visible(text: str) -> int:
+    flags = {"(?s)": re.DOTALL, "(?is)": re.IGNORECASE | re.DOTALL}
+    for pat in _HTML_HIDDEN:
+        prefix = pat[: pat.index(")") + 1]
+        text = re.sub(pat[len(prefix) :], " ", text, flags=flags[prefix])
+    return len(re.sub(r"[\t\n\f\r ]+", "", text))
+
+
+@register_rule("html_visible_text_fraction")
+class HtmlVisibleTextFraction(Rule):
+    """Share of an HTML document's characters that are visible text (outside tags,
+    scripts, styles and comments; whitespace not counted), 0..1."""
+
+    native_langs = ("HTML",)
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        vis = _visible_chars(batch)
+        return np.where(np.isnan(vis), np.nan, safe_div(np.nan_to_num(vis), batch.char_len))
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        if lang != "HTML":
+            return float("nan")
+        return _ref_visible(text) / len(text) if text else 0.0
+
+
+@register_rule("html_visible_text_chars")
+class HtmlVisibleTextChars(Rule):
+    """Visible (non-whitespace) text characters of an HTML document."""
+
+    native_langs = ("HTML",)
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        return _visible_chars(batch)
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        return float(_ref_visible(text)) if lang == "HTML" else float("nan")
+
+
+#: StarCoder2 keeps a Text file only if it is one of these (file stem, lower-case) ...
+TEXT_NAMES = ["readme", "notes", "todo", "description", "cmakelists"]
+#: ... or its name contains one of these
+TEXT_SUBSTRINGS = ["requirement"]
+
+
+class TextNameParams(RuleParams):
+    names: list[str] = Field(default_factory=lambda: list(TEXT_NAMES), description="allowed stems")
+    substrings: list[str] = Field(default_factory=lambda: list(TEXT_SUBSTRINGS), description="allowed parts")
+
+
+@register_rule("text_name_allowed")
+class TextNameAllowed(Rule):
+    """1.0 when a Text file's name is README/notes/TODO/... or mentions requirements, else 0.0."""
+
+    Params = TextNameParams
+    native_langs = ("Text",)
+
+    def _pattern(self) -> str:
+        names = "|".join(re.escape(n) for n in self.params.names)
+        subs = "|".join(re.escape(s) for s in self.params.substrings) or "(?!)"
+        return f"(?i)^(?:(?:{names})(?:\\.[^.]*)?|.*(?:{subs}).*)$"
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        hit = pc.fill_null(pc.match_substring_regex(batch.filename, self._pattern()), False)
+        return to_np(hit).astype(np.float64)
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        name = (path or "").rsplit("/", 1)[-1]
+        return float(bool(name) and re.match(self._pattern(), name) is not None)
