@@ -110,7 +110,8 @@ def parse_stats(texts: list[str], lang: str, max_bytes: int = 1_000_000) -> Pars
         root = tree.root_node
         caps = ts.QueryCursor(query).captures(root)
         errors = [(nd.start_byte, max(nd.end_byte, nd.start_byte + 1)) for nd in caps.get("error", [])]
-        cnodes = caps.get("comment", [])
+        # captures come back unordered: sort, or the joined comment text varies run to run
+        cnodes = sorted(caps.get("comment", []), key=lambda nd: nd.start_byte)
         err[i] = min(_covered(errors) / len(data), 1.0)
         com[i] = _covered([(nd.start_byte, nd.end_byte) for nd in cnodes]) / len(data)
         if cnodes:

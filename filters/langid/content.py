@@ -1,0 +1,99 @@
+"""The content model: a quantized fastText classifier over a code-aware token stream.
+
+Text is cut to a prefix, punctuation is split into tokens and newlines become a `␤` token,
+all with Arrow compute (no per-row Python); fastText's C++ `predict` then runs over the list.
+The same `prepare` is used for training (`filters.langid.train`) and inference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MODEL_PATH = Path(__file__).with_name("lang_content.ftz")
+META_PATH = Path(__file__).with_name("lang_content.json")
+#: fastText labels cannot hold spaces; "Unix Assembly" is stored as "Unix_Assembly"
+LABEL_PREFIX = "__label__"
+NEWLINE_TOKEN = " \u2424 "
+
+
+def label_of(lang: str) -> str:
+    return LABEL_PREFIX + lang.replace(" ", "_")
+
+
+def lang_of(label: str) -> str:
+    return label[len(LABEL_PREFIX) :].replace("_", " ")
+
+
+def prepare(texts: pa.Array | pa.ChunkedArray, max_chars: int) -> list[str]:
+    """Token stream per document: the first `max_chars` code points, punctuation split off."""
+    s = pc.utf8_slice_codeunits(texts, 0, max_chars)
+    s = pc.replace_substring_regex(s, r"([^\p{L}\p{N}_\s])", r" \1 ")
+    s = pc.replace_substring_regex(s, r"\r?\n", NEWLINE_TOKEN)
+    return pc.fill_null(s, "").to_pylist()
+
+
+@dataclass
+class Prediction:
+    """Top-1 content prediction per document (label strings, probabilities in [0, 1])."""
+
+    lang: list[str]
+    score: np.ndarray
+
+
+class ContentModel:
+    """Loads the shipped `.ftz` lazily; predicts Linguist-style language names."""
+
+    def __init__(self, path: str | os.PathLike = MODEL_PATH):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(
+                f"content model {self.path} is missing; rebuild it with `python -m filters.langid.train`"
+            )
+        import fasttext
+
+        fasttext.FastText.eprint = lambda *a, **k: None  # silence the load-time warning
+        self.model = fasttext.load_model(str(self.path))
+        self.labels = [lang_of(x) for x in self.model.get_labels()]
+        meta = json.loads(META_PATH.read_text()) if META_PATH.exists() else {}
+        self.max_chars: int = int(meta.get("max_chars", 4096))
+
+    def predict(self, texts: pa.Array) -> Prediction:
+        """Top-1 language and probability per document."""
+        if len(texts) == 0:
+            return Prediction([], np.zeros(0, np.float32))
+        labels, probs = self.model.predict(prepare(texts, self.max_chars), k=1)
+        langs = [lang_of(x[0]) if x else "" for x in labels]
+        score = np.array([p[0] if len(p) else 0.0 for p in probs], dtype=np.float32)
+        return Prediction(langs, np.clip(score, 0.0, 1.0))
+
+    def probabilities(self, texts: pa.Array) -> tuple[list[str], np.ndarray]:
+        """Full distribution: (label order, matrix n x labels) — for ambiguous rows only."""
+        n = len(texts)
+        out = np.zeros((n, len(self.labels)), dtype=np.float32)
+        if n == 0:
+            return self.labels, out
+        index = {lab: j for j, lab in enumerate(self.labels)}
+        labels, probs = self.model.predict(prepare(texts, self.max_chars), k=-1)
+        for i, (labs, ps) in enumerate(zip(labels, probs)):
+            for lab, p in zip(labs, ps):
+                out[i, index[lang_of(lab)]] = p
+        return self.labels, out
+
+    def fingerprint(self) -> dict[str, str]:
+        import hashlib
+
+        return {"lang_content_sha256": hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]}
+
+
+@lru_cache(maxsize=4)
+def load_content_model(path: str = str(MODEL_PATH)) -> ContentModel:
+    """One model per process (Ray workers each load it once)."""
+    return ContentModel(path)

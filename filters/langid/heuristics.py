@@ -1,0 +1,72 @@
+"""Content rules that settle ambiguous extensions, after GitHub Linguist's heuristics.yml.
+
+For an extension with several candidate languages (`paths.AMBIGUOUS`), the rules are tried
+in order on a prefix of the text; the first that matches names the language. Each rule
+is one RE2 regex run by Arrow over the rows with that extension (no per-row Python).
+A rule with an empty pattern always matches (the extension's rules are conclusive).
+When no rule matches, the gate falls back to the content model restricted to the
+candidates, and then to the first (most common) candidate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: extension -> ordered (language, RE2 pattern); patterns are multi-line ((?m) where needed)
+RULES: dict[str, list[tuple[str, str]]] = {
+    "h": [
+        ("Objective-C", r"(?m)^\s*(@interface|@implementation|@protocol|@end\b|@property\b|#import\s)"),
+        # a header that guards its C++ parts (`#ifdef __cplusplus`) is a C header usable from C++
+        ("C", r"(?m)^\s*#\s*(ifdef|ifndef|if|elif)\s*!?\s*(defined\s*\(?\s*)?__cplusplus"),
+        (
+            "C++",
+            (
+                r"(?m)^\s*(template\s*<|namespace\s+\w*\s*\{|class\s+\w+\s*(final\s*)?[:{]|"
+                r"using\s+namespace\s|#include\s*<(iostream|string|vector|memory|map|algorithm|cstdint|"
+                r"cstdio|cstdlib|cstring|type_traits|utility|functional|array|tuple|mutex|thread)>|"
+                r"(public|private|protected):)|\bstd::\w|\bconstexpr\b|\bnullptr\b"
+            ),
+        ),
+    ],
+    "m": [
+        ("Objective-C", r"(?m)^\s*(@interface|@implementation|@protocol|@end\b|#import\s|#include\s)"),
+        ("MATLAB", r"(?m)^\s*(function\b|%|end\s*$|classdef\b|disp\s*\(|fprintf\s*\()"),
+    ],
+    "pl": [
+        ("Perl", r"(?m)^\s*(use\s+(strict|warnings|v?5)\b|my\s+[$@%]|sub\s+\w+\s*\{|package\s+[\w:]+;)"),
+        ("Prolog", r"(?m)(^[^#%\n]*:-|^\w+\([^)]*\)\s*\.\s*$)"),
+    ],
+    "ts": [
+        ("XML", r"^(\x{FEFF}|\s)*(<\?xml|<!DOCTYPE\s+TS|<TS\b)"),
+        ("TypeScript", ""),  # conclusive: anything else is TypeScript
+    ],
+    "v": [
+        (
+            "Coq",
+            (
+                r"(?m)^\s*(Require\s+(Import|Export)|From\s+\S+\s+Require|Theorem\s|Lemma\s|Proof\.|Qed\.|"
+                r"Inductive\s|Fixpoint\s|Definition\s|Module\s+\w+\.|Section\s)"
+            ),
+        ),
+        ("Verilog", r"(?m)^\s*(module\s+\w+|endmodule\b|always\s*@|assign\s|input\s|output\s|`timescale)"),
+    ],
+    "t": [("Raku", r"(?m)^\s*(use\s+v6|unit\s+(module|class))")],
+    "pm": [("Raku", r"(?m)^\s*(use\s+v6|unit\s+(module|class|role)|(my\s+)?class\s+[\w:]+\s+(is|does)\s)")],
+    "inc": [("PHP", r"<\?php"), ("C", r"(?m)^\s*#\s*(include|define|if|ifdef|ifndef)\b")],
+}
+
+
+def disambiguate(texts: pa.Array, ext: str) -> pa.Array:
+    """Language per text by the first matching rule for `ext` (null where none matches)."""
+    rules = RULES.get(ext, [])
+    out = pa.nulls(len(texts), pa.string())
+    decided = np.zeros(len(texts), dtype=bool)
+    for lang, pattern in rules:
+        hit = pc.fill_null(pc.match_substring_regex(texts, pattern), False).to_numpy(zero_copy_only=False)
+        new = hit & ~decided
+        if new.any():
+            out = pc.if_else(pa.array(new), pa.scalar(lang, pa.string()), out)
+            decided |= new
+    return out

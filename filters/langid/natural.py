@@ -1,0 +1,100 @@
+"""Natural language of comments (code files) or of the whole text (prose files).
+
+lingua-language-detector carries its models inside the wheel (no download). To keep it
+cheap the detector is built once per process over a configured language set, sees at most
+`max_chars` code points per document, and code is parsed (tree-sitter) only on a prefix.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filters.treesitter import GRAMMARS, _parser_and_query
+
+#: comment markers stripped before detection (they are not words of any language)
+_COMMENT_MARKS = r"(?m)(^\s*(//+|#+|/\*+|\*+/?|--+|;+|%+|\"\"\"|''')|\*+/)"
+#: URLs, e-mail addresses, @handles and identifiers with digits/underscores/camelCase say
+#: nothing about the natural language and fool short-text detectors
+_NOT_WORDS = r"(\S+://\S+|www\.\S+|\S+@\S+|@\w+|\w*[\d_]\w*|\w*\p{Ll}\p{Lu}\w*)"
+
+
+@lru_cache(maxsize=8)
+def _detector(iso_codes: tuple[str, ...], low_accuracy: bool):
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = [getattr(IsoCode639_1, c.upper()) for c in iso_codes]
+    builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models()
+    if low_accuracy:
+        builder = builder.with_low_accuracy_mode()
+    return builder.build()
+
+
+def _comments_of(texts: list[str], lang: str) -> list[str]:
+    """Comment text of each document in source order ('' when none or no grammar)."""
+    pq = _parser_and_query(lang)
+    if pq is None:
+        return [""] * len(texts)
+    import tree_sitter as ts
+
+    parser, query = pq
+    out = []
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        nodes = ts.QueryCursor(query).captures(parser.parse(data).root_node).get("comment", [])
+        # captures come in no guaranteed order: sort so the output is deterministic
+        spans = sorted({(nd.start_byte, nd.end_byte) for nd in nodes})
+        out.append("\n".join(data[a:b].decode("utf-8", "replace") for a, b in spans))
+    return out
+
+
+def comment_text(texts: pa.Array, langs: pa.Array, parse_chars: int) -> list[str]:
+    """Comment text per document, from tree-sitter on the first `parse_chars` code points.
+
+    Documents whose language has no grammar in `filters.treesitter.GRAMMARS` get ''.
+    Parsing is grouped by language (one parser per group); a per-document loop, since
+    tree-sitter parses one buffer at a time (benchmarks/langid_speed.py measures it).
+    """
+    out = [""] * len(texts)
+    by_lang: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs.to_pylist()):
+        if lang in GRAMMARS:
+            by_lang.setdefault(lang, []).append(i)
+    for lang, idx in sorted(by_lang.items()):
+        sub = pc.utf8_slice_codeunits(texts.take(pa.array(idx)), 0, parse_chars).to_pylist()
+        for i, c in zip(idx, _comments_of(sub, lang)):
+            out[i] = c
+    return out
+
+
+def detect(
+    texts: list[str], iso_codes: tuple[str, ...], max_chars: int, min_letters: int, low_accuracy: bool = False
+) -> tuple[pa.Array, np.ndarray]:
+    """(ISO 639-1 code or null, confidence in [0, 1]) per text.
+
+    Texts with fewer than `min_letters` letters after stripping comment markers, URLs and
+    identifiers get null / nan.
+    """
+    n = len(texts)
+    codes: list[str | None] = [None] * n
+    score = np.full(n, np.nan, dtype=np.float32)
+    if n == 0:
+        return pa.array(codes, pa.string()), score
+    arr = pc.utf8_slice_codeunits(pa.array(texts, pa.string()), 0, max_chars)
+    arr = pc.replace_substring_regex(arr, _COMMENT_MARKS, " ")
+    arr = pc.replace_substring_regex(arr, _NOT_WORDS, " ")
+    letters = pc.count_substring_regex(arr, r"\p{L}").to_numpy(zero_copy_only=False)
+    todo = np.flatnonzero(letters >= min_letters)
+    if len(todo) == 0:
+        return pa.array(codes, pa.string()), score
+    detector = _detector(tuple(iso_codes), low_accuracy)
+    sub = arr.take(pa.array(todo)).to_pylist()
+    results = detector.compute_language_confidence_values_in_parallel(sub)
+    for i, res in zip(todo, results):
+        if res:
+            codes[i] = res[0].language.iso_code_639_1.name.lower()
+            score[i] = res[0].value
+    return pa.array(codes, pa.string()), score
