@@ -92,6 +92,8 @@ class GlobalGate(Gate):
     """A gate that needs all shards at once (dedup): prepare -> resolve -> apply."""
 
     is_global = True
+    #: params that only the global step reads: changing them does not redo pass 1
+    resolve_only: ClassVar[tuple[str, ...]] = ()
 
     def prepare(self, batch: DocBatch, ctx: UnitContext) -> pa.Table:
         """Pass 1: per-document keys (must include `id`) saved for the global step."""

@@ -280,4 +280,4 @@ class LanguageGate(Gate):
 
 def _notnull(values: np.ndarray) -> np.ndarray:
     """Bool mask of non-None entries in an object array."""
-    return np.asarray(values != None, dtype=bool)
+    return np.asarray(values != None, dtype=bool)  # noqa: E711 (elementwise on an object array)

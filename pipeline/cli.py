@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(e.g. --gates dedup for a dedup-only job)")
     run.add_argument("--limit-rows", type=_positive_int, default=None,
                      help="process only the first N input rows (for trying a config)")
+    run.add_argument("--dedup-index", default=None, metavar="DIR",
+                     help="persistent dedup index: dedup against the runs recorded in DIR "
+                          "(without re-reading their data), then add this run to it")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     run.set_defaults(func=cmd_run)
 
@@ -73,7 +76,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.executors import make_executor
     from pipeline.runner import run
 
-    cfg = load_config(args.config)
+    overrides = {"dedup": {"index_dir": os.path.abspath(args.dedup_index)}} if args.dedup_index else None
+    cfg = load_config(args.config, overrides)
     gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates else None
     if args.workers and args.executor == "local" and args.workers != 1:
         raise UserError("--workers: the local executor runs one task at a time; use --executor ray")

@@ -138,7 +138,8 @@ def build_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
     return PipelineConfig(inp, out, gates, source)
 
 
-def load_config(path: str | Path) -> PipelineConfig:
+def load_config(path: str | Path, overrides: dict[str, dict[str, Any]] | None = None) -> PipelineConfig:
+    """Load and validate a YAML config; `overrides` maps a gate name to params to set on it."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -152,6 +153,12 @@ def load_config(path: str | Path) -> PipelineConfig:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: invalid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    for gate_name, params in (overrides or {}).items():
+        entries = raw.get("gates") if isinstance(raw, dict) else None
+        hits = [g for g in entries or [] if isinstance(g, dict) and g.get("gate") == gate_name]
+        if not hits:
+            raise ConfigError(f"{path}: has no {gate_name!r} gate to apply {', '.join(params)} to")
+        hits[0].update(params)
     try:
         return build_config(raw, str(path))
     except ConfigError as exc:

@@ -86,7 +86,8 @@ class RayExecutor:
                 except Exception as exc:  # connection problems are user errors
                     raise UserError(f"--ray-address {address}: cannot join the Ray cluster ({exc})") from None
             else:  # embedded: everything on loopback, nothing listens on other interfaces
-                ray.init(num_cpus=self.workers, _node_ip_address="127.0.0.1", **kwargs)
+                # address="local": never join a cluster left running on this machine
+                ray.init(address="local", num_cpus=self.workers, _node_ip_address="127.0.0.1", **kwargs)
             self._started = True
         if address:
             self.workers = workers or int(ray.cluster_resources().get("CPU", 1))

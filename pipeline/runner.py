@@ -311,15 +311,19 @@ def run(
     first, global_gate, rest = _split(cfg)
     version = _code_version()
 
-    def gate_key(gs: list[tuple[int, Gate]]) -> list[Any]:
-        return [[i, g.name, g.name in active, g.params.model_dump(mode="json"), g.fingerprint()] for i, g in gs]
+    def gate_key(gs: list[tuple[int, Gate]], drop: tuple[str, ...] = ()) -> list[Any]:
+        return [
+            [i, g.name, g.name in active, g.params.model_dump(mode="json", exclude=set(drop)), g.fingerprint()]
+            for i, g in gs
+        ]
 
+    global_entry = [(names.index(global_gate.name), global_gate)] if global_gate else []
     base1 = {
         "v": version, "input": resolved["input"], "gates": gate_key(first),
-        "global": gate_key([(names.index(global_gate.name), global_gate)]) if global_gate else None,
+        "global": gate_key(global_entry, global_gate.resolve_only) if global_gate else None,
     }
     keys1 = [stable_hash({**base1, "unit": u.describe()}) for u in units]
-    global_key = stable_hash({"pass1": keys1, "v": version})
+    global_key = stable_hash({"pass1": keys1, "v": version, "global": gate_key(global_entry)})
     base2 = {
         "v": version, "global": global_key, "gates": gate_key(rest), "output": resolved["output"],
         "tiers": names, "nunits": len(units),

@@ -1,0 +1,326 @@
+"""The global dedup step: exact groups, LSH banding, components, verified clusters.
+
+Inputs are *sources*: the per-unit key tables written in pass 1 (plus, for incremental
+runs, the parts of a persistent index). Every document gets a global integer `g` =
+offset of its source + row; `g` lives only inside this step (verdicts are written by the
+documents' stable ids), so no positional id ties pass 1 to pass 2.
+
+Steps (each a list of independent tasks for `executor.map`; no task holds the corpus):
+1. exact: per 128-bit-hash range, group equal content hashes; the best document of each
+   group (by `rank_keys`) represents it, the others are exact duplicates;
+2. banding: per (band, hash range), documents with an equal band hash become candidate
+   edges; scipy's `connected_components` reduces each task's edges to a forest
+   (node -> smallest node of its component), and forests are merged as they arrive;
+3. clusters: per group of components, documents are visited best-first; each joins the
+   first already-kept document whose Jaccard similarity with it reaches the threshold
+   (verified on the exact shingle sets for components up to `verify_max_cluster`, else
+   estimated from signatures), or is kept itself. So every removed document has a kept
+   near-duplicate, which transitive chains (A~B~C, A!~C) would not give.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from filters.dedup.minhash import band_hashes, estimated_jaccard
+from filters.dedup.shingles import ShingleConfig
+
+KIND_NONE, KIND_EXACT, KIND_NEAR = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Parameters of the global step (built from the gate's Params)."""
+
+    exact: bool = True
+    near: bool = True
+    threshold: float = 0.7
+    num_perm: int = 128
+    bands: int = 20
+    rows: int = 6
+    shingles: ShingleConfig = field(default_factory=ShingleConfig)
+    verify: str = "exact"  # exact | signature | none
+    verify_max_cluster: int = 1000
+    prefilter_margin: float = 0.15
+    priority: tuple[str, ...] = ()
+    partitions: int = 2
+    level: str = "file"  # file | repo
+
+
+@dataclass(frozen=True)
+class Source:
+    """One key table: a pass-1 unit (unit >= 0) or a persistent-index part (unit = -1)."""
+
+    path: str
+    rows: int
+    unit: int
+    indexed: bool = False
+
+
+def band_column(j: int) -> str:
+    return f"band_{j:03d}"
+
+
+def rank_keys(priority: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
+    """Best-first order: indexed (seen in an earlier run) first, then the configured
+    priority columns ('col' = highest wins, '-col' = lowest wins), longest, smallest id."""
+    order = [("_indexed", "descending")]
+    for p in priority:
+        col, desc = (p[1:], "ascending") if p.startswith("-") else (p, "descending")
+        order.append((f"prio_{col}", desc))
+    return order + [("bytes", "descending"), ("id", "ascending")]
+
+
+def _read(src: Source, columns: list[str], priority: tuple[str, ...]) -> pa.Table:
+    """Read `columns` of a source; missing priority columns become nulls."""
+    schema = pq.read_schema(src.path)
+    have = [c for c in columns if c in schema.names]
+    table = pq.read_table(src.path, columns=have)
+    for c in columns:
+        if c not in schema.names:
+            if c.startswith("prio_"):
+                table = table.append_column(c, pa.nulls(table.num_rows))
+            else:
+                raise KeyError(f"{src.path}: no column {c!r}")
+    return table
+
+
+def _rank_columns(priority: tuple[str, ...]) -> list[str]:
+    return ["id", "bytes"] + [f"prio_{p.lstrip('-')}" for p in priority]
+
+
+def _h_words(h: pa.Array) -> np.ndarray:
+    """fixed_size_binary(16) hashes as an (n, 2) uint64 array."""
+    h = h.combine_chunks() if isinstance(h, pa.ChunkedArray) else h
+    buf = np.frombuffer(h.buffers()[1], dtype=np.uint64)
+    return buf[2 * h.offset : 2 * (h.offset + len(h))].reshape(-1, 2)
+
+
+# ------------------------------------------------------------------------------------
+# 1. exact
+
+
+def exact_task(sources: list[Source], offsets: list[int], part: int, cfg: DedupConfig) -> pa.Table:
+    """Exact-duplicate groups among documents whose hash falls in partition `part`.
+
+    Returns (g, id, rep_g, rep_id, size) for members of groups of two or more.
+    """
+    cols = _rank_columns(cfg.priority)
+    pieces = []
+    for src, off in zip(sources, offsets):
+        t = _read(src, ["h"] + cols, cfg.priority)
+        words = _h_words(t.column("h"))
+        mask = (words[:, 0] % np.uint64(cfg.partitions)) == part
+        rows = np.flatnonzero(mask)
+        t = t.take(pa.array(rows)).drop_columns(["h"])
+        t = t.append_column("h0", pa.array(words[rows, 0])).append_column("h1", pa.array(words[rows, 1]))
+        t = t.append_column("g", pa.array(rows + off, pa.int64()))
+        t = t.append_column("_indexed", pa.array(np.full(len(rows), src.indexed)))
+        pieces.append(t)
+    t = pa.concat_tables(pieces, promote_options="permissive")
+    t = t.sort_by([("h0", "ascending"), ("h1", "ascending")] + rank_keys(cfg.priority))
+    h0, h1 = t.column("h0").to_numpy(), t.column("h1").to_numpy()
+    first = np.ones(len(h0), dtype=bool)
+    first[1:] = (h0[1:] != h0[:-1]) | (h1[1:] != h1[:-1])
+    group = np.cumsum(first) - 1
+    sizes = np.bincount(group) if len(group) else np.zeros(0, np.int64)
+    starts = np.flatnonzero(first)
+    keep = sizes[group] > 1 if len(group) else np.zeros(0, bool)
+    g = t.column("g").to_numpy()
+    ids = t.column("id").combine_chunks()
+    rep = starts[group]
+    return pa.table(
+        {
+            "g": pa.array(g[keep]),
+            "id": ids.filter(pa.array(keep)),
+            "rep_g": pa.array(g[rep][keep]),
+            "rep_id": ids.take(pa.array(rep[keep])),
+            "size": pa.array(sizes[group][keep].astype(np.int64)),
+        }
+    )
+
+
+# ------------------------------------------------------------------------------------
+# 2. banding
+
+
+def forest(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of the edges (a[i], b[i]) as (node, smallest node of its
+    component) pairs, for every node that is not its component's smallest."""
+    if len(a) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+    n = len(nodes)
+    m = len(a)
+    graph = coo_matrix((np.ones(m, np.int8), (inv[:m], inv[m:])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    root = np.full(labels.max() + 1, n, np.int64)
+    np.minimum.at(root, labels, np.arange(n))  # nodes are sorted: smallest index = smallest g
+    r = root[labels]
+    child = r != np.arange(n)
+    return nodes[child], nodes[r[child]]
+
+
+def band_task(
+    sources: list[Source], offsets: list[int], band: int, part: int, excluded: np.ndarray, cfg: DedupConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs of band `band`, hash partition `part`, reduced to a forest.
+
+    `excluded` (sorted g) are exact duplicates already represented by another document.
+    """
+    col = band_column(band)
+    gs, hs = [], []
+    for src, off in zip(sources, offsets):
+        t = pq.read_table(src.path, columns=[col, "n_shingles"])
+        bh = t.column(col).to_numpy()
+        g = np.arange(len(bh), dtype=np.int64) + off
+        mask = (bh % np.uint64(cfg.partitions) == part) & (t.column("n_shingles").to_numpy() > 0)
+        mask &= ~np.isin(g, excluded, assume_unique=True)
+        gs.append(g[mask])
+        hs.append(bh[mask])
+    g = np.concatenate(gs)
+    bh = np.concatenate(hs)
+    order = np.lexsort((g, bh))
+    g, bh = g[order], bh[order]
+    first = np.ones(len(bh), dtype=bool)
+    first[1:] = bh[1:] != bh[:-1]
+    head = g[np.flatnonzero(first)[np.cumsum(first) - 1]]  # first document of each bucket
+    edge = ~first
+    return forest(head[edge], g[edge])
+
+
+# ------------------------------------------------------------------------------------
+# 3. verified clusters
+
+
+def _exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of two sorted unique arrays (binary search, no merge sort)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) == 0:
+        return 1.0 if len(b) == 0 else 0.0
+    pos = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    inter = int(np.count_nonzero(b[pos] == a))
+    return inter / (len(a) + len(b) - inter)
+
+
+def cluster_task(
+    sources: list[Source], offsets: list[int], g: np.ndarray, comp: np.ndarray, weight: np.ndarray, cfg: DedupConfig
+) -> pa.Table:
+    """Assign each candidate document to a kept representative (see module docstring).
+
+    g, comp, weight: candidate documents, their component label and how many documents
+    each stands for (1 + its exact duplicates). Returns (g, id, rep_g, rep_id, size, kind).
+    """
+    cols = _rank_columns(cfg.priority) + ["sig"]
+    starts = np.asarray(offsets + [offsets[-1] + sources[-1].rows], np.int64)
+    which = np.searchsorted(starts, g, side="right") - 1
+    pieces = []
+    for s in np.unique(which):
+        src = sources[s]
+        sel = np.flatnonzero(which == s)
+        want = cols + (["shingles"] if cfg.verify == "exact" and not src.indexed else [])
+        t = _read(src, want, cfg.priority).take(pa.array(g[sel] - starts[s]))
+        if "shingles" not in t.column_names:
+            t = t.append_column("shingles", pa.nulls(t.num_rows, pa.list_(pa.uint32())))
+        t = t.append_column("g", pa.array(g[sel])).append_column("comp", pa.array(comp[sel]))
+        t = t.append_column("w", pa.array(weight[sel])).append_column("_indexed", pa.array(np.full(len(sel), src.indexed)))
+        pieces.append(t)
+    t = pa.concat_tables(pieces, promote_options="permissive")
+    t = t.sort_by([("comp", "ascending")] + rank_keys(cfg.priority))
+    n = t.num_rows
+    comp_s = t.column("comp").to_numpy()
+    sigs = np.asarray(t.column("sig").combine_chunks().flatten().to_numpy(), np.uint32).reshape(n, -1)
+    bands = band_hashes(sigs, cfg.bands, cfg.rows)
+    w = t.column("w").to_numpy()
+    sh = t.column("shingles").combine_chunks()
+    sh_off = sh.offsets.to_numpy()
+    sh_val = sh.values.to_numpy(zero_copy_only=False)
+    sh_ok = sh.is_valid().to_numpy(zero_copy_only=False)
+    rep = np.arange(n)
+    bounds = np.flatnonzero(np.r_[True, comp_s[1:] != comp_s[:-1], True])
+    for a, b in itertools.pairwise(bounds):
+        _greedy(a, b, rep, sigs, bands, sh_off, sh_val, sh_ok, cfg)
+    size = np.bincount(rep, weights=w, minlength=n).astype(np.int64)
+    ids = t.column("id").combine_chunks()
+    gg = t.column("g").to_numpy()
+    return pa.table(
+        {
+            "g": pa.array(gg),
+            "id": ids,
+            "rep_g": pa.array(gg[rep]),
+            "rep_id": ids.take(pa.array(rep)),
+            "size": pa.array(size[rep]),
+            "kind": pa.array(np.where(rep != np.arange(n), KIND_NEAR, KIND_NONE).astype(np.int8)),
+        }
+    )
+
+
+def _greedy(
+    a: int, b: int, rep: np.ndarray, sigs: np.ndarray, bands: np.ndarray,
+    sh_off: np.ndarray, sh_val: np.ndarray, sh_ok: np.ndarray, cfg: DedupConfig,
+) -> None:
+    """Best-first greedy clustering of one component (rows a..b-1, already ranked).
+
+    Small components (<= verify_max_cluster): each member is compared with every kept
+    document whose MinHash estimate is within `prefilter_margin` of the threshold, then
+    verified on the exact shingle sets. Large ones: only kept documents sharing an LSH
+    bucket, judged by the estimate. A Python loop over LSH candidates only, a few numpy
+    calls per step (timed as 'clusters' in benchmarks/dedup_speed.py).
+    """
+    small = (b - a) <= cfg.verify_max_cluster
+    exact = cfg.verify == "exact" and small
+    kept: list[int] = []
+    kept_sigs = np.empty((b - a, sigs.shape[1]), sigs.dtype) if small else sigs[:0]
+    buckets: dict[tuple[int, int], list[int]] = {}
+    sets: dict[int, np.ndarray] = {}
+
+    def shingle_set(i: int) -> np.ndarray | None:
+        if not sh_ok[i]:
+            return None
+        if i not in sets:
+            sets[i] = np.unique(sh_val[sh_off[i] : sh_off[i + 1]])
+        return sets[i]
+
+    for i in range(a, b):
+        if cfg.verify == "none":
+            if kept:
+                rep[i] = kept[0]
+            else:
+                kept.append(i)
+            continue
+        found = -1
+        if small and kept:
+            est = (kept_sigs[: len(kept)] == sigs[i]).mean(axis=1)
+            floor = cfg.threshold - (cfg.prefilter_margin if exact else 0.0)
+            for pos in np.flatnonzero(est >= floor):  # best-ranked kept document first
+                k = kept[pos]
+                sa, sb = (shingle_set(i), shingle_set(k)) if exact else (None, None)
+                sim = _exact_jaccard(sa, sb) if sa is not None and sb is not None else est[pos]
+                if sim >= cfg.threshold:
+                    found = k
+                    break
+        elif kept:
+            cands: set[int] = set()
+            for j, bh in enumerate(bands[i]):
+                cands.update(buckets.get((j, int(bh)), ()))
+            for k in sorted(cands):
+                if estimated_jaccard(sigs[i], sigs[k : k + 1])[0] >= cfg.threshold:
+                    found = k
+                    break
+        if found >= 0:
+            rep[i] = found
+            continue
+        if small:
+            kept_sigs[len(kept)] = sigs[i]
+        else:
+            for j, bh in enumerate(bands[i]):
+                buckets.setdefault((j, int(bh)), []).append(i)
+        kept.append(i)

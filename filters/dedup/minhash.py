@@ -1,0 +1,72 @@
+"""MinHash signatures (compiled, via rensa), LSH band hashes and banding parameters."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from scipy.integrate import quad
+
+from filters.dedup.shingles import splitmix64
+
+EMPTY = np.uint32(0xFFFFFFFF)  # signature value of a document without shingles
+
+
+def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signatures (n_docs, num_perm) uint32 of flat shingle hashes.
+
+    Document i's shingles are hashes[offsets[i]:offsets[i+1]]. rensa's RMinHash applies
+    num_perm universal hash permutations in Rust (~30 M shingles/s on one core); documents
+    without shingles get all-EMPTY rows.
+    """
+    import rensa
+
+    n = len(offsets) - 1
+    if n == 0:
+        return np.zeros((0, num_perm), np.uint32)
+    mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+        np.ascontiguousarray(hashes, dtype=np.uint64), offsets.astype(np.uint64), num_perm, seed
+    )
+    return np.asarray(mat.to_rows(), dtype=np.uint32).reshape(n, num_perm)
+
+
+def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n_docs, bands) uint64: band j hashes signature values [j*rows, (j+1)*rows) and j."""
+    n = sigs.shape[0]
+    out = np.empty((n, bands), np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(bands):
+            acc = np.full(n, np.uint64(j + 1) * np.uint64(0x9E3779B97F4A7C15), np.uint64)
+            for v in sigs[:, j * rows : (j + 1) * rows].T:
+                acc = splitmix64(acc ^ v.astype(np.uint64))
+            out[:, j] = acc
+    return out
+
+
+def estimated_jaccard(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Share of equal signature values between one signature and each row of `others`."""
+    return (others == sig[None, :]).mean(axis=1)
+
+
+def _collision(s: float, b: int, r: int) -> float:
+    return 1.0 - (1.0 - s ** float(r)) ** float(b)
+
+
+@lru_cache(maxsize=64)
+def optimal_bands(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
+    """(bands, rows) minimizing fp_weight*FP + fn_weight*FN area under the S-curve.
+
+    The rule of datasketch's `MinHashLSH._optimal_param` (same integrals, same search over
+    b*r <= num_perm), reimplemented so that nothing private is imported.
+    """
+    best, opt = float("inf"), (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = quad(_collision, 0.0, threshold, args=(b, r))[0]
+            fn = (1.0 - threshold) - quad(_collision, threshold, 1.0, args=(b, r))[0]
+            err = fp * fp_weight + fn * fn_weight
+            if err < best:
+                best, opt = err, (b, r)
+    return opt

@@ -1,0 +1,309 @@
+"""Orchestrates the global dedup step over an executor and writes per-unit verdicts.
+
+The driver holds only per-task results that concern duplicates and candidates (a forest
+of LSH candidates, exact groups), never the key tables themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from filters.dedup import index as dindex
+from filters.dedup.cluster import (
+    KIND_EXACT,
+    KIND_NEAR,
+    DedupConfig,
+    Source,
+    band_task,
+    cluster_task,
+    exact_task,
+    forest,
+)
+
+VERDICT_FIELDS = [
+    ("id", pa.string()), ("dup_cluster", pa.string()), ("dup_cluster_size", pa.int32()),
+    ("is_dup", pa.bool_()), ("kind", pa.int8()),
+]
+
+
+def verdict_path(work_dir: str, unit: int) -> str:
+    """Verdicts of one unit (`work_dir` = the dedup folder, `<out>/_work/dedup`)."""
+    return os.path.join(work_dir, "verdicts", f"unit-{unit:05d}.parquet")
+
+
+def _unit_of(path: str) -> int:
+    t = pq.read_table(path, columns=["_unit"])
+    if t.num_rows:
+        return int(t.column(0)[0].as_py())
+    return int(os.path.basename(path).split("-")[1].split(".")[0])
+
+
+def _empty(fields: list[tuple[str, pa.DataType]]) -> pa.Table:
+    return pa.table({n: pa.array([], t) for n, t in fields})
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table | None:
+    tables = [t for t in tables if t.num_rows]
+    return pa.concat_tables(tables) if tables else None
+
+
+class _Clock:
+    """Wall and CPU seconds per step (CPU covers all work when the executor is local)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._start = time.perf_counter()
+        self._t, self._c = self._start, time.process_time()
+
+    def lap(self, step: str) -> None:
+        t, c = time.perf_counter(), time.process_time()
+        self.wall[step], self.cpu[step] = t - self._t, c - self._c
+        self._t, self._c = t, c
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        wall = {**self.wall, "total": time.perf_counter() - self._start}
+        return {
+            "seconds": {k: round(v, 3) for k, v in wall.items()},
+            "cpu_seconds": {k: round(v, 3) for k, v in self.cpu.items()},
+        }
+
+
+@dataclass
+class _Plan:
+    """The sources of one global step and their global document offsets."""
+
+    sources: list[Source]  # this run's (units, or merged repositories)
+    indexed: list[Source]  # parts of the persistent index
+    held: int = 0  # peak bytes of task results the driver held at once
+
+    @property
+    def all(self) -> list[Source]:
+        return self.sources + self.indexed
+
+    @property
+    def offsets(self) -> list[int]:
+        """Start of each source in the global numbering, plus the total."""
+        return np.cumsum([0] + [s.rows for s in self.all]).tolist()
+
+    @property
+    def starts(self) -> list[int]:
+        return self.offsets[:-1]
+
+    def hold(self, *objs: Any) -> None:
+        self.held = max(self.held, sum(getattr(o, "nbytes", 0) for o in objs if o is not None))
+
+
+def resolve(
+    key_files: list[str], work_dir: str, executor: Any, cfg: DedupConfig, index_dir: str | None = None
+) -> dict[str, Any]:
+    """Exact + near dedup over all key files; write verdicts; append to the index.
+
+    Returns statistics for the manifest (counts, seconds per step, driver bytes).
+    """
+    clock = _Clock()
+    # absolute paths: tasks may run in processes with another working directory
+    work_dir = os.path.abspath(work_dir)
+    index_dir = os.path.abspath(index_dir) if index_dir else None
+    units_src = [Source(os.path.abspath(f), pq.read_metadata(f).num_rows, _unit_of(f)) for f in key_files]
+    units = [s.unit for s in units_src]
+    sources = [s for s in units_src if s.rows]
+    if cfg.level == "repo":
+        sources = _merge_repositories(sources, work_dir, executor, cfg)
+    run = dindex.run_tag(work_dir)
+    plan = _Plan(sources, dindex.open_index(index_dir, cfg, run) if index_dir else [])
+    stats: dict[str, Any] = {
+        "docs": sum(s.rows for s in plan.sources), "level": cfg.level,
+        "index_docs": sum(s.rows for s in plan.indexed), "exact_clusters": 0, "exact_duplicates": 0,
+        "near_clusters": 0, "near_duplicates": 0, "candidates": 0,
+    }
+    exact = _exact_step(plan, executor, cfg) if cfg.exact and plan.offsets[-1] else None
+    clock.lap("exact")
+    near = None
+    if cfg.near and plan.offsets[-1]:
+        g, comp = _banding_step(plan, exact, executor, cfg)
+        clock.lap("banding")
+        stats["candidates"] = len(g)
+        near = _cluster_step(plan, g, comp, exact, executor, cfg)
+        clock.lap("clusters")
+    verdicts = _combine(exact, near)
+    plan.hold(verdicts, exact, near)
+    stats.update(_counts(exact, near, verdicts))
+    dup_rows = _write_verdicts(plan, verdicts, units, work_dir, cfg)
+    clock.lap("verdicts")
+    if index_dir:  # the index remembers what this run kept
+        names = [dindex.part_name(run, s) for s in range(len(plan.sources))]
+        items = [
+            (src, dup_rows[s], os.path.join(index_dir, "parts", names[s]), cfg) for s, src in enumerate(plan.sources)
+        ]
+        stats["index_added"] = int(sum(executor.map(dindex.index_part_task, items)))
+        dindex.commit_run(index_dir, run, names, stats["index_added"])
+        clock.lap("index")
+    stats["driver_bytes"] = plan.held
+    stats.update(clock.stats())
+    return stats
+
+
+def _merge_repositories(sources: list[Source], work_dir: str, executor: Any, cfg: DedupConfig) -> list[Source]:
+    """Repository level: one row per repository, merged over units (`repo.merge_task`)."""
+    from filters.dedup.repo import merge_task
+
+    paths = [os.path.join(work_dir, "repos", f"part-{p:05d}.parquet") for p in range(cfg.partitions)]
+    rows = executor.map(merge_task, [(sources, p, cfg, paths[p]) for p in range(cfg.partitions)])
+    return [Source(path, r, -1) for path, r in zip(paths, rows) if r]
+
+
+def _exact_step(plan: _Plan, executor: Any, cfg: DedupConfig) -> pa.Table | None:
+    """Exact groups (g, id, rep_g, rep_id, size), one task per hash partition."""
+    parts = executor.map(exact_task, [(plan.all, plan.starts, p, cfg) for p in range(cfg.partitions)])
+    return _concat(parts)
+
+
+def _exact_groups(exact: pa.Table | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted g of exact duplicates that are not representatives, representatives' g,
+    their group sizes)."""
+    if exact is None:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    eg, er = exact.column("g").to_numpy(), exact.column("rep_g").to_numpy()
+    reps, sizes = np.unique(er, return_counts=True)
+    return np.sort(eg[eg != er]), reps, sizes
+
+
+def _banding_step(
+    plan: _Plan, exact: pa.Table | None, executor: Any, cfg: DedupConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """LSH candidates as (g, component): band tasks' forests merged as they arrive, so the
+    driver holds at most one forest over the candidates plus one round of results."""
+    excluded, _, _ = _exact_groups(exact)
+    tasks = [(plan.all, plan.starts, j, p, excluded, cfg) for j in range(cfg.bands) for p in range(cfg.partitions)]
+    child, root = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    step = max(2 * getattr(executor, "workers", 1), 2)
+    for i in range(0, len(tasks), step):
+        res = executor.map(band_task, tasks[i : i + step])
+        a = np.concatenate([child] + [r[0] for r in res])
+        b = np.concatenate([root] + [r[1] for r in res])
+        plan.hold(a, b, exact, excluded)
+        child, root = forest(a, b)
+    roots = np.unique(root)
+    return np.concatenate([child, roots]), np.concatenate([root, roots])
+
+
+def _cluster_step(
+    plan: _Plan, g: np.ndarray, comp: np.ndarray, exact: pa.Table | None, executor: Any, cfg: DedupConfig
+) -> pa.Table | None:
+    """Verified clusters of the candidates, components spread over tasks by label."""
+    if not len(g):
+        return None
+    _, reps, sizes = _exact_groups(exact)
+    weight = np.ones(len(g), np.int64)  # documents each candidate stands for
+    hit = np.isin(g, reps)
+    weight[hit] = sizes[np.searchsorted(reps, g[hit])]
+    n_tasks = max(cfg.partitions, getattr(executor, "workers", 1))  # the output does not depend on it
+    task_of = comp % n_tasks
+    items = []
+    for p in range(n_tasks):
+        m = task_of == p
+        if m.any():
+            items.append((plan.all, plan.starts, g[m], comp[m], weight[m], cfg))
+    near = _concat(executor.map(cluster_task, items))
+    plan.hold(near, exact, g, comp, weight)
+    return near
+
+
+def _counts(exact: pa.Table | None, near: pa.Table | None, verdicts: pa.Table | None) -> dict[str, int]:
+    out = {"exact_duplicates": 0, "near_duplicates": 0, "exact_clusters": 0, "near_clusters": 0}
+    if verdicts is not None:
+        kind = verdicts.column("kind").to_numpy()
+        out["exact_duplicates"] = int((kind == KIND_EXACT).sum())
+        out["near_duplicates"] = int((kind == KIND_NEAR).sum())
+    if exact is not None:
+        out["exact_clusters"] = len(_exact_groups(exact)[1])
+    if near is not None:
+        nk = near.column("kind").to_numpy()
+        out["near_clusters"] = len(np.unique(near.column("rep_g").to_numpy()[nk == KIND_NEAR]))
+    out["removed"] = out["exact_duplicates"] + out["near_duplicates"]
+    return out
+
+
+def _write_verdicts(
+    plan: _Plan, verdicts: pa.Table | None, units: list[int], work_dir: str, cfg: DedupConfig
+) -> dict[int, np.ndarray]:
+    """One verdict file per unit (empty when it has no duplicates). Returns, per source of
+    this run, the rows that are duplicates (for the index)."""
+    if verdicts is None:
+        verdicts = _empty([("g", pa.int64())] + VERDICT_FIELDS)
+    which = np.searchsorted(np.asarray(plan.offsets), verdicts.column("g").to_numpy(), side="right") - 1
+    dup_rows: dict[int, np.ndarray] = {}
+    per_unit: dict[int, list[pa.Table]] = {u: [] for u in units}
+    for s, src in enumerate(plan.sources):
+        part = verdicts.filter(pa.array(which == s))
+        local = part.column("g").to_numpy() - plan.starts[s]
+        dup_rows[s] = local[part.column("is_dup").to_numpy(zero_copy_only=False)]
+        part = part.drop_columns(["g"])
+        if cfg.level == "repo":  # a repository's verdict goes to every unit holding its files
+            lists = pq.read_table(src.path, columns=["units"]).column(0).combine_chunks().take(pa.array(local))
+            part = part.take(pc.list_parent_indices(lists))
+            unit_of = lists.flatten().to_numpy()
+            for u in np.unique(unit_of):
+                per_unit[int(u)].append(part.filter(pa.array(unit_of == u)))
+        else:
+            per_unit[src.unit].append(part)
+    empty = _empty(VERDICT_FIELDS)
+    for u, parts in per_unit.items():
+        _write(pa.concat_tables([empty] + parts), verdict_path(work_dir, u))
+    return dup_rows
+
+
+def _combine(exact: pa.Table | None, near: pa.Table | None) -> pa.Table | None:
+    """One verdict row per document in a cluster of two or more (g, id, dup_cluster,
+    dup_cluster_size, is_dup, kind)."""
+    out = []
+    if near is not None:
+        nk = near.column("kind")
+        out.append(
+            pa.table({
+                "g": near.column("g"), "id": near.column("id"), "dup_cluster": near.column("rep_id"),
+                "dup_cluster_size": near.column("size"), "is_dup": pc.equal(nk, KIND_NEAR), "kind": nk,
+            })
+        )
+    if exact is not None:
+        eg, erg = exact.column("g"), exact.column("rep_g")
+        is_rep = pc.equal(eg, erg)
+        rep_id, size = exact.column("rep_id"), exact.column("size")
+        if near is not None:
+            # exact groups whose representative took part in near dedup follow its verdict
+            pos = pc.index_in(erg, near.column("g"))
+            found = pc.is_valid(pos)
+            idx = pc.fill_null(pos, 0)
+            rep_id = pc.if_else(found, pc.take(near.column("rep_id"), idx), rep_id)
+            size = pc.if_else(found, pc.take(near.column("size"), idx), size)
+            in_near = pc.is_in(eg, near.column("g"))
+        else:
+            in_near = pa.array(np.zeros(len(eg), bool))
+        keep = pc.invert(pc.and_(is_rep, in_near))  # near rows already carry those reps
+        out.append(
+            pa.table({
+                "g": eg, "id": exact.column("id"), "dup_cluster": rep_id, "dup_cluster_size": size,
+                "is_dup": pc.invert(is_rep),
+                "kind": pc.if_else(is_rep, pa.scalar(0, pa.int8()), pa.scalar(KIND_EXACT, pa.int8())),
+            }).filter(keep)
+        )
+    if not out:
+        return None
+    t = pa.concat_tables([x.cast(pa.schema([("g", pa.int64())] + VERDICT_FIELDS)) for x in out])
+    return t.filter(pc.greater(t.column("dup_cluster_size"), 1)).sort_by([("g", "ascending")])
+
+
+def _write(table: pa.Table, path: str) -> None:
+    from pipeline.io import write_parquet_atomic
+
+    write_parquet_atomic(table, path)

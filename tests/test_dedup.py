@@ -1,0 +1,284 @@
+"""Global exact + near dedup: planted near-duplicates on real files, across units and workers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from filters.dedup.gate import DedupGate
+from filters.dedup.local import run_dedup
+from filters.dedup.minhash import optimal_bands
+from filters.dedup.shingles import ShingleConfig, shingle_hashes
+from pipeline.batch import DocBatch
+from pipeline.errors import ConfigError
+from pipeline.executors import LocalExecutor
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dedup"
+SOURCES = json.loads((FIXTURES / "SOURCES.json").read_text())
+FILES = {s["file"]: (FIXTURES / s["file"]).read_text() for s in SOURCES}
+NAMES = sorted(FILES)
+
+
+def edit(text: str, lines: int, seed: int) -> str:
+    """Rewrite `lines` random non-empty lines (each keeps its first half: a shorter file)."""
+    rng = np.random.default_rng(seed)
+    out = text.split("\n")
+    full = [i for i, line in enumerate(out) if len(line.split()) > 1]
+    for i in rng.choice(full, size=lines, replace=False):
+        out[i] = out[i][: len(out[i]) // 2] + f" x{seed}"
+    return "\n".join(out)
+
+
+def docs_table(rows: list[tuple[str, str]], **extra: list) -> pa.Table:
+    cols = {"id": pa.array([r[0] for r in rows], pa.string()), "content": pa.array([r[1] for r in rows], pa.string())}
+    cols.update(extra)
+    return pa.table(cols)
+
+
+def corpus() -> list[tuple[str, str]]:
+    """Every fixture file once, plus planted near-duplicates (3-line edits) and one exact copy."""
+    rows = [(f"orig-{n}", FILES[n]) for n in NAMES]
+    for k, n in enumerate(NAMES[:4]):
+        rows.append((f"edit-{n}", edit(FILES[n], 3, k)))
+    rows.append((f"copy-{NAMES[5]}", FILES[NAMES[5]]))
+    return rows
+
+
+def split_units(table: pa.Table, n_units: int) -> list[DocBatch]:
+    """Interleave rows over units so that every original and its edit land in different units."""
+    idx = np.arange(table.num_rows)
+    return [DocBatch(table.take(pa.array(idx[idx % n_units == u]))) for u in range(n_units)]
+
+
+def by_id(out: pa.Table) -> dict[str, dict]:
+    return {r["id"]: r for r in out.to_pylist()}
+
+
+def test_shingles_match_a_regex_reference() -> None:
+    for cfg, pattern in [
+        (ShingleConfig(tokens="code", lowercase=False), rb"[A-Za-z0-9_\x80-\xff]+|[^A-Za-z0-9_\x80-\xff\s]"),
+        (ShingleConfig(tokens="words", lowercase=True), rb"[a-z0-9_\x80-\xff]+"),
+    ]:
+        texts = [FILES[n] for n in NAMES] + ["", "  \n", "one two", "a[i]+=1; f(x, y)"]
+        hashes, off = shingle_hashes(pa.array(texts), cfg)
+        for i, text in enumerate(texts):
+            raw = text.lower().encode() if cfg.lowercase else text.encode()
+            toks = re.findall(pattern, raw)
+            n = 0 if not toks else max(len(toks) - cfg.ngram + 1, 1)
+            grams = {tuple(toks[j : j + cfg.ngram]) for j in range(n)}
+            assert off[i + 1] - off[i] == n
+            assert len(set(hashes[off[i] : off[i + 1]].tolist())) == len(grams)
+
+
+def test_optimal_bands_is_datasketch_rule() -> None:
+    from datasketch.lsh import _optimal_param
+
+    for args in [(0.7, 128, 0.5, 0.5), (0.7, 256, 0.1, 0.9), (0.85, 64, 0.5, 0.5)]:
+        assert optimal_bands(*args) == _optimal_param(*args)
+
+
+def test_planted_near_duplicates_found_across_units(tmp_path: Path) -> None:
+    table = docs_table(corpus())
+    out, stats = run_dedup(split_units(table, 3), {}, str(tmp_path), LocalExecutor())
+    res = by_id(out)
+    for n in NAMES[:4]:
+        assert res[f"edit-{n}"]["reason"] == "near_duplicate", n
+        assert res[f"edit-{n}"]["dup_cluster"] == f"orig-{n}"  # the original is longer
+        assert res[f"orig-{n}"]["reason"] is None
+        assert res[f"orig-{n}"]["dup_cluster_size"] == 2
+    # an exact copy: same length, so the smaller id ('copy-' < 'orig-') represents both
+    assert res[f"orig-{NAMES[5]}"]["reason"] == "duplicate"
+    assert res[f"orig-{NAMES[5]}"]["dup_cluster"] == f"copy-{NAMES[5]}"
+    assert res[f"copy-{NAMES[5]}"]["dup_cluster_size"] == 2
+    for n in NAMES[4:5] + NAMES[6:]:  # unrelated files are not merged
+        assert res[f"orig-{n}"]["reason"] is None
+    assert stats["near_duplicates"] == 4 and stats["exact_duplicates"] == 1
+
+
+def reference_jaccard(a: str, b: str, n: int = 5) -> float:
+    """Jaccard of lower-cased word 5-grams, computed with Python sets (no codesieve code)."""
+    def grams(t: str) -> set:
+        toks = re.findall(r"[a-z0-9_]+", t.lower())
+        return {tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+
+    ga, gb = grams(a), grams(b)
+    return len(ga & gb) / len(ga | gb)
+
+
+def test_half_files_and_unrelated_files_are_not_merged(tmp_path: Path) -> None:
+    rows = []
+    for n in NAMES[3:]:
+        lines = FILES[n].split("\n")
+        half = "\n".join(lines[: len(lines) // 2])
+        if reference_jaccard(FILES[n], half) < 0.6:  # clearly below the 0.7 threshold
+            rows += [(f"whole-{n}", FILES[n]), (f"half-{n}", half)]
+    assert len(rows) >= 6
+    out, stats = run_dedup(split_units(docs_table(rows), 2), {}, str(tmp_path), LocalExecutor())
+    assert out.column("reason").null_count == len(rows)
+    assert stats["removed"] == 0
+
+
+@pytest.mark.parametrize("priority, winner", [(["version"], "v3"), (["-version"], "v1"), ([], "v2")])
+def test_representative_follows_priority(tmp_path: Path, priority: list[str], winner: str) -> None:
+    base = FILES[NAMES[2]]
+    rows = [("v1", edit(base, 2, 1)), ("v2", edit(base, 2, 2) + "\n// the longest one"), ("v3", edit(base, 2, 3))]
+    table = docs_table(rows, version=[1, 2, 3])
+    out, _ = run_dedup(split_units(table, 3), {"priority": priority}, str(tmp_path), LocalExecutor())
+    res = by_id(out)
+    assert {r["dup_cluster"] for r in res.values()} == {winner}
+    assert [k for k, r in res.items() if r["reason"] is None] == [winner]
+
+
+def test_empty_units_empty_texts_and_missing_priority_column(tmp_path: Path) -> None:
+    text = FILES[NAMES[0]]
+    units = [
+        DocBatch(docs_table([("e1", ""), ("w1", "  \n\t"), ("a", text)], version=["2", None, "1"])),
+        DocBatch(docs_table([], version=pa.array([], pa.string()))),
+        DocBatch(docs_table([("e2", ""), ("b", text + "\n")])),  # no `version` column here
+        DocBatch(docs_table([("t1", "x = 1"), ("t2", "x = 1 ")])),
+    ]
+    out, _ = run_dedup(units, {"priority": ["version"]}, str(tmp_path), LocalExecutor())
+    res = by_id(out)
+    assert res["e2"]["reason"] == "duplicate" and res["e2"]["dup_cluster"] == "e1"
+    assert res["w1"]["reason"] is None  # whitespace-only: not a copy of the empty file
+    assert res["b"]["reason"] == "near_duplicate" and res["b"]["dup_cluster"] == "a"  # a has a version
+    # tiny files: one shingle of all their tokens; equal tokens, so the longer one stays
+    assert res["t1"]["reason"] == "near_duplicate" and res["t1"]["dup_cluster"] == "t2"
+
+
+def test_unknown_param_and_inconsistent_bands_are_config_errors() -> None:
+    with pytest.raises(ConfigError):
+        DedupGate.build({"treshold": 0.7}, "gates[2]")
+    with pytest.raises(ConfigError):
+        DedupGate.build({"bands": 10}, "gates[2]")
+    with pytest.raises(ConfigError):
+        DedupGate.build({"bands": 100, "rows": 10, "num_perm": 128}, "gates[2]")
+
+
+def test_same_output_for_any_unit_and_partition_count(tmp_path: Path) -> None:
+    table = docs_table(corpus())
+    ref, _ = run_dedup(split_units(table, 1), {"partitions": 1}, str(tmp_path / "a"), LocalExecutor())
+    ref = ref.sort_by("id")
+    for units, parts in [(2, 3), (5, 2)]:
+        out, _ = run_dedup(split_units(table, units), {"partitions": parts}, str(tmp_path / f"u{units}"), LocalExecutor())
+        assert out.sort_by("id").equals(ref)
+
+
+def test_incremental_index_removes_files_seen_before(tmp_path: Path) -> None:
+    index = str(tmp_path / "index")
+    old = docs_table([(f"old-{n}", FILES[n]) for n in NAMES[:5]])
+    out1, s1 = run_dedup([DocBatch(old)], {"index_dir": index}, str(tmp_path / "run1"), LocalExecutor())
+    assert out1.column("reason").null_count == 5 and s1["index_added"] == 5
+    new = docs_table(
+        [("new-copy", FILES[NAMES[0]]), ("new-edit", edit(FILES[NAMES[1]], 3, 7))]
+        + [(f"new-{n}", FILES[n]) for n in NAMES[5:]]
+    )
+    run2 = str(tmp_path / "run2")
+    for _ in range(2):  # a rerun into the same output must not dedup against its own entry
+        out2, s2 = run_dedup([DocBatch(new)], {"index_dir": index}, run2, LocalExecutor())
+        res = by_id(out2)
+        assert res["new-copy"]["reason"] == "duplicate" and res["new-copy"]["dup_cluster"] == f"old-{NAMES[0]}"
+        assert res["new-edit"]["reason"] == "near_duplicate" and res["new-edit"]["dup_cluster"] == f"old-{NAMES[1]}"
+        assert all(res[f"new-{n}"]["reason"] is None for n in NAMES[5:])
+        assert s2["index_docs"] == 5 and s2["index_added"] == len(NAMES) - 5
+    assert sum(pq.read_metadata(p).num_rows for p in (tmp_path / "index" / "parts").glob("*.parquet")) == len(NAMES)
+    with pytest.raises(Exception, match="other dedup parameters"):
+        run_dedup([DocBatch(new)], {"index_dir": index, "ngram": 3}, str(tmp_path / "run3"), LocalExecutor())
+
+
+def test_repository_level_removes_whole_repositories(tmp_path: Path) -> None:
+    rows, repos = [], []
+    for repo, names in [("a@1", NAMES[:4]), ("a@2", NAMES[:4]), ("b@1", NAMES[4:])]:
+        for n in names:
+            text = FILES[n] if repo != "a@2" or n != NAMES[0] else edit(FILES[n], 3, 1)
+            rows.append((f"{repo}/{n}", text))
+            repos.append(repo)
+    table = docs_table(rows, repo_name=repos)
+    out, stats = run_dedup(split_units(table, 2), {"level": "repo"}, str(tmp_path), LocalExecutor())
+    res = by_id(out)
+    removed = {k for k, r in res.items() if r["reason"] is not None}
+    assert removed == {f"a@1/{n}" for n in NAMES[:4]} or removed == {f"a@2/{n}" for n in NAMES[:4]}
+    assert stats["docs"] == 3  # repositories
+
+
+def test_runner_dedup_only_job(tmp_path: Path) -> None:
+    from pipeline.config import build_config
+    from pipeline.runner import run
+
+    src = tmp_path / "in"
+    src.mkdir()
+    table = docs_table(corpus())
+    for u, b in enumerate(split_units(table, 2)):
+        pq.write_table(b.table, src / f"part-{u}.parquet")
+    cfg = build_config({"input": {"unit_rows": 4}, "gates": [{"gate": "dedup"}]})
+    run(cfg, str(src), str(tmp_path / "out"), LocalExecutor(), gates=["dedup"], quiet=True)
+    from pipeline.io import output_dataset
+
+    out = output_dataset(str(tmp_path / "out")).to_table().to_pylist()
+    res = {r["id"]: r for r in out}
+    assert len(res) == table.num_rows
+    for n in NAMES[:4]:
+        assert res[f"edit-{n}"]["stage_failed"] == "dedup"
+        assert res[f"edit-{n}"]["dup_cluster"] == f"orig-{n}"
+    assert sum(r["stage_failed"] == "dedup" for r in out) == 5
+
+
+# --- Ray: 1 and 2 workers give the local result -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_executors():
+    import os
+
+    from pipeline.executors import RayExecutor
+
+    # start an embedded Ray even when `ray start` left a cluster address in /tmp/ray
+    had = "RAY_ADDRESS" in os.environ
+    os.environ.setdefault("RAY_ADDRESS", "local")
+    ex2 = RayExecutor(workers=2)
+    ex1 = RayExecutor(workers=1)  # joins the same embedded Ray; submits one task at a time
+    yield ex1, ex2
+    ex2.close()
+    if not had:
+        del os.environ["RAY_ADDRESS"]
+
+
+def test_same_output_local_ray1_ray2(tmp_path: Path, ray_executors) -> None:
+    table = docs_table(corpus())
+    ref, _ = run_dedup(split_units(table, 3), {}, str(tmp_path / "local"), LocalExecutor())
+    for i, ex in enumerate(ray_executors):
+        out, _ = run_dedup(split_units(table, 3), {}, str(tmp_path / f"ray{i}"), ex)
+        assert out.equals(ref)
+
+
+@pytest.mark.parametrize(
+    "params", [{"verify": "signature"}, {"verify_max_cluster": 1}, {"num_perm": 256}, {"tokens": "code", "lowercase": False}]
+)
+def test_other_verification_modes_find_the_planted_duplicates(tmp_path: Path, params: dict) -> None:
+    table = docs_table(corpus())
+    out, stats = run_dedup(split_units(table, 2), params, str(tmp_path), LocalExecutor())
+    res = by_id(out)
+    assert all(res[f"edit-{n}"]["dup_cluster"] == f"orig-{n}" for n in NAMES[:4])
+    assert stats["removed"] == 5
+
+
+def test_repository_level_is_independent_of_the_unit_split(tmp_path: Path) -> None:
+    rows, repos = [], []
+    for repo in ("a@1", "a@2", "b@1", "c@1"):
+        names = NAMES[4:] if repo == "b@1" else NAMES[:4] if repo != "c@1" else NAMES[2:6]
+        rows += [(f"{repo}/{n}", FILES[n]) for n in names]
+        repos += [repo] * len(names)
+    table = docs_table(rows, repo_name=repos)
+    results = []
+    for units in (1, 3, 5):
+        out, _ = run_dedup(split_units(table, units), {"level": "repo"}, str(tmp_path / str(units)), LocalExecutor())
+        results.append(out.sort_by("id"))
+    assert results[0].equals(results[1]) and results[0].equals(results[2])
+    removed = {r["id"].split("/")[0] for r in results[0].to_pylist() if r["reason"]}
+    assert removed == {"a@2"}  # exact copy of a@1 (same files); ties go to the smaller name
