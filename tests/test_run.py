@@ -213,3 +213,26 @@ def test_limit_rows(tmp_path: Path, samples: Path) -> None:
     cfg = load_config(CONFIGS / "default.yaml")
     m = run(cfg, str(samples), str(tmp_path / "o"), LocalExecutor(), limit_rows=250, quiet=True)
     assert m["rows_in"] == m["rows_out"] == 250
+
+
+def test_dedup_index_flag_dedups_against_an_earlier_run(tmp_path: Path, samples: Path) -> None:
+    index = tmp_path / "index"
+    first = samples / "code-00000.parquet"
+    base = CLI + ["run", "--config", str(CONFIGS / "default.yaml"), "--executor", "local", "--quiet",
+                  "--dedup-index", str(index)]
+    subprocess.run(base + ["--input", str(first), "--output", str(tmp_path / "crawl1")], check=True)
+    kept = set(output_dataset(str(tmp_path / "crawl1"), tiers=[3, 4, 5]).to_table().column("id").to_pylist())
+    assert kept
+    subprocess.run(base + ["--input", str(samples), "--output", str(tmp_path / "crawl2")], check=True)
+    second = read_all(tmp_path / "crawl2")
+    again = second.filter(pc.is_in(second.column("id"), pa.array(sorted(kept))))
+    # every file kept by the first crawl is now a duplicate of the index's copy
+    assert again.num_rows == len(kept)
+    assert set(again.column("stage_failed").to_pylist()) == {"dedup"}
+    # without the index, the same second run keeps them
+    subprocess.run(CLI + ["run", "--config", str(CONFIGS / "default.yaml"), "--executor", "local", "--quiet",
+                          "--input", str(samples), "--output", str(tmp_path / "noindex")], check=True)
+    alone = read_all(tmp_path / "noindex")
+    alone = alone.filter(pc.is_in(alone.column("id"), pa.array(sorted(kept))))
+    dup_alone = pc.sum(pc.equal(alone.column("stage_failed"), "dedup")).as_py() or 0
+    assert dup_alone < len(kept) // 2
