@@ -10,6 +10,7 @@ heuristics and the content model settle (`filters.langid.heuristics`).
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -158,9 +159,20 @@ class PathGuess:
 
 
 @cache
+def _dotless_patterns() -> tuple[str, ...]:
+    """Pygments filename patterns that can match a name without a dot (`Makefile`, `*akefile`)."""
+    from pygments.lexers._mapping import LEXERS
+
+    return tuple(sorted({pat for entry in LEXERS.values() for pat in entry[3] if "." not in pat}))
+
+
+@cache
 def _pygments_lang(filename: str) -> str | None:
     from pygments.lexers import find_lexer_class_for_filename
     from pygments.util import ClassNotFound
+
+    if "." not in filename and not any(fnmatch.fnmatchcase(filename, p) for p in _dotless_patterns()):
+        return None  # pygments would scan ~600 lexers to find nothing (~2 ms per distinct name)
 
     try:
         cls = find_lexer_class_for_filename(filename)
