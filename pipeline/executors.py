@@ -34,18 +34,18 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise UserError(f"--ray-address {address}: no Ray cluster answers there ({exc})") from None
 
 
-class LocalExecutor:
-    """Runs every call in this process, one after another (for debugging and tests)."""
+class Executor:
+    """Runs `fn(*args)` for every args tuple; subclasses implement `imap`."""
 
-    name = "local"
+    name = "base"
     workers = 1
 
     def imap(self, fn: Callable[..., Any], items: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
-        """Yield (index, result) as calls finish (here: in order)."""
-        for i, args in enumerate(items):
-            yield i, fn(*args)
+        """Yield (index, result) as calls finish, in any order."""
+        raise NotImplementedError
 
     def map(self, fn: Callable[..., Any], items: Sequence[tuple]) -> list[Any]:
+        """All results, in the order of `items` whatever the completion order."""
         out: list[Any] = [None] * len(items)
         for i, r in self.imap(fn, items):
             out[i] = r
@@ -55,7 +55,17 @@ class LocalExecutor:
         pass
 
 
-class RayExecutor:
+class LocalExecutor(Executor):
+    """Runs every call in this process, one after another (for debugging and tests)."""
+
+    name = "local"
+
+    def imap(self, fn: Callable[..., Any], items: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+        for i, args in enumerate(items):
+            yield i, fn(*args)
+
+
+class RayExecutor(Executor):
     """Ray core tasks, one CPU each. Starts an embedded local Ray unless given an address."""
 
     name = "ray"
@@ -128,18 +138,12 @@ class RayExecutor:
             for ref in pending:
                 ray.cancel(ref, force=True)
 
-    def map(self, fn: Callable[..., Any], items: Sequence[tuple]) -> list[Any]:
-        out: list[Any] = [None] * len(items)
-        for i, r in self.imap(fn, items):
-            out[i] = r
-        return out
-
     def close(self) -> None:
         if self._started:
             self._ray.shutdown()
 
 
-def make_executor(kind: str, workers: int | None, address: str | None) -> LocalExecutor | RayExecutor:
+def make_executor(kind: str, workers: int | None, address: str | None) -> Executor:
     if kind == "local":
         return LocalExecutor()
     if kind == "ray":

@@ -17,7 +17,7 @@ import os
 import resource
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,8 +54,6 @@ class RunSpec:
     active: list[str]  # names of gates that run; the others pass every row
     output: str
     text_column: str
-    index_dir: str | None = None
-    _built: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def pipeline(self) -> PipelineConfig:
         cfg = _CONFIG_CACHE.get(stable_hash(self.config))
@@ -100,10 +98,7 @@ def _run_gates(
         if gate.name not in active or len(alive) == 0:
             continue
         t0 = time.perf_counter()
-        batch = DocBatch(table.take(pa.array(alive)), text_column)
-        # later gates see the scores of earlier ones (e.g. rules read `lang`)
-        for name, col in state.columns.items():
-            batch = batch.with_column(name, col.take(pa.array(alive)))
+        batch = _alive_batch(table, state, alive, text_column)
         res = gate.apply(batch, ctx)
         state.add_columns(res.columns, alive, fields)
         failed = ~res.passed
@@ -120,6 +115,15 @@ def _run_gates(
             if c:
                 st["reasons"][name] = st["reasons"].get(name, 0) + int(c)
         st["seconds"] += time.perf_counter() - t0
+
+
+def _alive_batch(table: pa.Table, state: UnitState, alive: np.ndarray, text_column: str) -> DocBatch:
+    """The rows at `alive`, with the columns earlier gates added (later gates read e.g. `lang`)."""
+    idx = pa.array(alive)
+    batch = DocBatch(table.take(idx), text_column)
+    for name, col in state.columns.items():
+        batch = batch.with_column(name, col.take(idx))
+    return batch
 
 
 def _paths(spec: RunSpec, unit: int) -> dict[str, str]:
@@ -164,10 +168,7 @@ def pass1_task(spec: RunSpec, unit: Unit, key: str) -> dict[str, Any]:
     _run_gates(first, spec.active, table, state, ctx, stats["gates"], fields, tc)
     p = _paths(spec, unit.index)
     if global_gate is not None and global_gate.name in spec.active:
-        alive = np.flatnonzero(state.alive)
-        batch = DocBatch(table.take(pa.array(alive)), tc)
-        for name, col in state.columns.items():
-            batch = batch.with_column(name, col.take(pa.array(alive)))
+        batch = _alive_batch(table, state, np.flatnonzero(state.alive), tc)
         keys_table = global_gate.prepare(batch, ctx)
         keys_table = keys_table.append_column("_unit", pa.array(np.full(keys_table.num_rows, unit.index, np.int32)))
         write_parquet_atomic(keys_table, p["keys"])
