@@ -32,10 +32,13 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+DEV_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -130,35 +133,21 @@ def same_path_recall(table: pa.Table, removed: np.ndarray, pairs: set[tuple[int,
 def datasketch_removed(texts: list[str], threshold: float, ngram: int, num_perm: int = 128) -> np.ndarray:
     """The ANCHORS datasketch row: MinHash + MinHashLSH (optimal bands) + union-find; every
     document but the first of its component is removed. Same shingles as the ground truth."""
-    from datasketch import MinHash, MinHashLSH
+    from baselines import datasketch_lsh_removed
+    from datasketch import MinHash
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     sigs = []
-    for i, text in enumerate(texts):
+    for text in texts:
         toks = TOKENS["words"].findall(text.lower())
         m = MinHash(num_perm=num_perm)
         m.update_batch([" ".join(toks[j : j + ngram]).encode() for j in range(max(len(toks) - ngram + 1, 1))])
-        lsh.insert(i, m)
         sigs.append(m)
-    parent = list(range(len(texts)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, m in enumerate(sigs):
-        for j in lsh.query(m):
-            a, b = find(i), find(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    return np.array([find(i) != i for i in range(len(texts))])
+    return datasketch_lsh_removed(sigs, threshold, num_perm)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus", default="/work/shared/corpus/dev")
+    ap.add_argument("--corpus", default=str(DEV_CORPUS))
     ap.add_argument("--threshold", type=float, default=0.7)
     ap.add_argument("--ngram", type=int, default=5)
     ap.add_argument("--gt-tokens", choices=sorted(TOKENS), default="words",

@@ -26,11 +26,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+DEV_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -71,7 +74,8 @@ class RssSampler:
 def datasketch_run(texts: list[str], num_perm: int, threshold: float, ngram: int) -> dict[str, float]:
     """datasketch MinHash + MinHashLSH + union-find on the same documents: CPU seconds per
     stage, files removed (every non-root of a union-find component)."""
-    from datasketch import MinHash, MinHashLSH
+    from baselines import datasketch_lsh_removed
+    from datasketch import MinHash
 
     word = re.compile(r"\w+")
     c0 = time.process_time()
@@ -87,23 +91,7 @@ def datasketch_run(texts: list[str], num_perm: int, threshold: float, ngram: int
         m.update_batch(sh)
         sigs.append(m)
     c2 = time.process_time()
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    for i, m in enumerate(sigs):
-        lsh.insert(str(i), m)
-    parent = list(range(len(sigs)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, m in enumerate(sigs):
-        for j in lsh.query(m):
-            a, b = find(i), find(int(j))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    removed = sum(1 for i in range(len(sigs)) if find(i) != i)
+    removed = int(datasketch_lsh_removed(sigs, threshold, num_perm).sum())
     c3 = time.process_time()
     return {"shingling": c1 - c0, "update_batch": c2 - c1, "lsh+clusters": c3 - c2, "removed": removed}
 
@@ -151,7 +139,7 @@ def best_of(n: int, fn: Callable[[], Any]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus", default="/work/shared/corpus/dev")
+    ap.add_argument("--corpus", default=str(DEV_CORPUS))
     ap.add_argument("--limit", type=int, default=None, help="first N rows only")
     ap.add_argument("--ds-rows", type=int, default=None, help="rows for datasketch (default: all)")
     args = ap.parse_args()

@@ -33,6 +33,8 @@ from filters.base import UnitContext
 from filters.language import LanguageGate
 from pipeline.batch import DocBatch
 
+DEV_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
+
 MODES = {
     "path only": {"content_model": False, "nl_detect": False},
     "path + content (ambiguous/missing paths)": {"nl_detect": False},
@@ -56,7 +58,7 @@ def load(input_path: str, rows: int) -> pa.Table:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--input", default="/work/shared/corpus/dev")
+    ap.add_argument("--input", default=str(DEV_CORPUS))
     ap.add_argument("--rows", type=int, default=10000)
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=1, help="timed passes; the best is reported (caches warm after the first)")

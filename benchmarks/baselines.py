@@ -1,0 +1,32 @@
+"""The comparison baseline the dedup benchmarks share: datasketch's MinHashLSH plus a
+union-find over its candidates (the ANCHORS "datasketch" row)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def datasketch_lsh_removed(sigs: list[Any], threshold: float, num_perm: int) -> np.ndarray:
+    """Index datasketch MinHash objects in a MinHashLSH (its optimal bands/rows), join every
+    candidate pair with union-find, and mark every document but its component's root removed."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    for i, m in enumerate(sigs):
+        lsh.insert(i, m)
+    parent = list(range(len(sigs)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, m in enumerate(sigs):
+        for j in lsh.query(m):
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return np.array([find(i) != i for i in range(len(sigs))], dtype=bool)
