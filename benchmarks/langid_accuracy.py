@@ -10,7 +10,8 @@ left out of the truth (their label is a guess) and reported separately.
 Tables (markdown on stdout):
   1. content model alone, paths hidden: per-language precision / recall / F1 for the 30
      most common held-out languages; accuracy overall and for files >= 200 bytes in the
-     top 20 languages;
+     top 20 languages (the content model = fastText plus the content-only rules of
+     `heuristics.CONTENT_RULES` and the shebang line; the fastText part alone is shown too);
   2. the full decision (`language` gate's identify: name, shebang, extension, heuristics,
      content model) with paths, and with paths hidden;
   3. what the gate decides for ambiguous extensions over the whole corpus.
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     pred = model.predict(test["content"])
     content_s = time.perf_counter() - t0
     yh = np.array(pred.lang, dtype=object)
+    yh_ft = np.array(model.model_only(test["content"]).lang, dtype=object)
     per_lang = prf(y, yh, common[:30])
     top20 = np.isin(y, common[:20])
 
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
         "content_accuracy": float((yh == y).mean()),
         "content_accuracy_top20_ge200B": float((yh == y)[top20 & big].mean()),
         "content_files_top20_ge200B": int((top20 & big).sum()),
+        "fasttext_only_accuracy_top20_ge200B": float((yh_ft == y)[top20 & big].mean()),
         "content_accuracy_top20_code_ge200B": float((yh == y)[top20 & big & ~np.isin(y, PROSE)].mean()),
         "content_files_top20_code_ge200B": int((top20 & big & ~np.isin(y, PROSE)).sum()),
         "full_accuracy_with_path": float((full == y).mean()),
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"| content model alone, all held-out files | {len(y)} | {res['content_accuracy']:.3f} |")
     print(f"| content model alone, >= 200 bytes, top 20 languages | {res['content_files_top20_ge200B']} "
           f"| {res['content_accuracy_top20_ge200B']:.3f} |")
+    print(f"| fastText alone (no content rules), >= 200 bytes, top 20 languages "
+          f"| {res['content_files_top20_ge200B']} | {res['fasttext_only_accuracy_top20_ge200B']:.3f} |")
     print(f"| content model alone, >= 200 bytes, top 20 minus prose ({', '.join(PROSE)}) "
           f"| {res['content_files_top20_code_ge200B']} | {res['content_accuracy_top20_code_ge200B']:.3f} |")
     print(f"| full decision, path hidden (shebang + content) | {len(y)} | {res['full_accuracy_no_path']:.3f} |")

@@ -95,6 +95,44 @@ def test_no_path_uses_content_model(fixture, expected):
     assert reasons == [[]]
 
 
+#: (fixture, language): texts the fastText model alone gets wrong and a content rule settles
+CONTENT_RULE_CASES = [
+    ("condense_example.cpp", "C++"),  # `using namespace` / `Writer<...>`: the model says C
+    ("user_guide.rst", "reStructuredText"),  # titles, `.. note::`, `:func:`: the model says Text
+    ("changelog_notes.md", "Markdown"),  # `## 1.5.2` headings: the model says Shell
+    ("numbers.json", "JSON"),  # an array of numbers: the model says M4
+    ("fix_crash.patch", "Diff"),
+    ("cjs_module.js", "JavaScript"),
+]
+
+
+def test_content_rules_correct_the_model_without_a_path():
+    model = load_content_model()
+    texts = pa.array([_fixture(f) for f, _ in CONTENT_RULE_CASES])
+    expected = [lang for _, lang in CONTENT_RULE_CASES]
+    pred = model.predict(texts)
+    assert pred.lang == expected
+    assert ((pred.score > 0) & (pred.score <= 1)).all()
+    assert model.predict(texts).lang == pred.lang  # deterministic
+    # the rules only move answers: fastText alone errs on the first four
+    assert model.model_only(texts).lang[:4] != expected[:4]
+    cols, reasons = _run([(None, _fixture(f)) for f, _ in CONTENT_RULE_CASES])
+    assert cols["lang"].to_pylist() == expected
+    assert reasons == [[]] * len(expected)
+
+
+def test_content_rules_respect_vetoes_and_shebangs():
+    model = load_content_model()
+    # reST markup inside a Python module's docstring stays Python
+    assert model.predict(pa.array([_fixture("docstring_rst.py")])).lang == ["Python"]
+    # a shebang line in the text names the interpreter
+    text = "#!/bin/sh\nset -e\nif [ -e /etc/app.conf ]; then\n\t. /etc/app.conf\nfi\n" * 3
+    assert model.predict(pa.array([text])).lang == ["Shell"]
+    # a chunked column gives the same answers
+    chunks = pa.chunked_array([[_fixture("numbers.json")], [_fixture("fix_crash.patch")]])
+    assert model.predict(chunks).lang == ["JSON", "Diff"]
+
+
 def test_binary_content_is_rejected():
     blob = "GIF89a\x00\x01\x00\x01\x00\x80\x00\x00" + "\x00" * 64
     garbled = "\ufffd" * 50 + "PNG" + "\ufffd" * 50

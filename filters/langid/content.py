@@ -3,6 +3,10 @@
 Text is cut to a prefix, punctuation is split into tokens and newlines become a `␤` token,
 all with Arrow compute (no per-row Python); fastText's C++ `predict` then runs over the list.
 The same `prepare` is used for training (`filters.langid.train`) and inference.
+`predict` then corrects the top-1 answer from the same prefix, content only: a shebang line
+names its interpreter, and `heuristics.CONTENT_RULES` settle the pairs the bag of n-grams
+confuses (C/C++, JSON/JavaScript, Text/Markdown/reStructuredText, diffs...).
+`model_only` gives the fastText answer alone.
 """
 
 from __future__ import annotations
@@ -51,8 +55,10 @@ class Prediction:
 class ContentModel:
     """Loads the shipped `.ftz` lazily; predicts Linguist-style language names."""
 
-    def __init__(self, path: str | os.PathLike = MODEL_PATH):
+    def __init__(self, path: str | os.PathLike = MODEL_PATH, rules: bool = True):
         self.path = Path(path)
+        #: correct the model's answer with the shebang line and `heuristics.CONTENT_RULES`
+        self.rules = rules
         if not self.path.exists():
             raise FileNotFoundError(
                 f"content model {self.path} is missing; rebuild it with `python -m filters.langid.train`"
@@ -66,7 +72,20 @@ class ContentModel:
         self.max_chars: int = int(meta.get("max_chars", 4096))
 
     def predict(self, texts: pa.Array) -> Prediction:
-        """Top-1 language and probability per document."""
+        """Top-1 language and probability per document: the model, then content rules."""
+        if len(texts) == 0:
+            return Prediction([], np.zeros(0, np.float32))
+        pred = self.model_only(texts)
+        if not self.rules:
+            return pred
+        from filters.langid.heuristics import refine_prediction
+
+        prefix = pc.utf8_slice_codeunits(texts, 0, self.max_chars)
+        langs, score = refine_prediction(prefix, pred.lang, pred.score, self.labels)
+        return Prediction(langs, score)
+
+    def model_only(self, texts: pa.Array) -> Prediction:
+        """Top-1 of the fastText model alone (no shebang / content rules)."""
         if len(texts) == 0:
             return Prediction([], np.zeros(0, np.float32))
         labels, probs = self.model.predict(prepare(texts, self.max_chars), k=1)

@@ -32,7 +32,8 @@ import pyarrow.parquet as pq
 from filters.langid.content import MODEL_PATH, label_of, prepare
 from filters.langid.paths import AMBIGUOUS
 
-DEFAULT_INPUTS = ["/work/shared/corpus/dev", "data_samples"]
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_INPUTS = [str(REPO.parent / "shared" / "corpus" / "dev"), str(REPO / "data_samples")]
 
 
 @dataclass
@@ -47,9 +48,9 @@ class TrainConfig:
     test_share: float = 0.25  # share of files held out (by package)
     max_label_test_share: float = 0.5  # never hold out more than this share of one language
     dim: int = 32
-    epoch: int = 20
+    epoch: int = 30
     lr: float = 0.5
-    word_ngrams: int = 2
+    word_ngrams: int = 3  # token trigrams: `std :: vector`, `module . exports`, `# # #`
     bucket: int = 200_000
     min_count: int = 2
     thread: int = 1  # one thread keeps the recipe deterministic
