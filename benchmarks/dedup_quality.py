@@ -145,6 +145,19 @@ def datasketch_removed(texts: list[str], threshold: float, ngram: int, num_perm:
     return datasketch_lsh_removed(sigs, threshold, num_perm)
 
 
+def print_row(label: str, split: str, removed: np.ndarray, secs: float, order: np.ndarray,
+              pairs: set[tuple[int, int]], table: pa.Table) -> None:
+    """One markdown row: files removed (`split` details them), then the scores."""
+    m = score(removed, order, pairs)
+    n_sp, sp_rec = same_path_recall(table, removed, pairs)
+    print(
+        f"| {label} | {m['removed']:,}{split} | {m['ideal_removals']:,} | {m['precision']:.3f} | "
+        f"{m['recall']:.3f} | {m['precision_any']:.3f} | {m['recall_pairs']:.3f} | {n_sp:,} ({sp_rec:.3f}) | "
+        f"{secs:.0f} |",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=str(DEV_CORPUS))
@@ -195,27 +208,13 @@ def main() -> None:
             out, stats = run_dedup(batches, params, work, LocalExecutor())
         secs = time.perf_counter() - t0
         removed = out.column("reason").is_valid().to_numpy(zero_copy_only=False)
-        m = score(removed, order, pairs)
-        n_sp, sp_rec = same_path_recall(table, removed, pairs)
-        print(
-            f"| {variant or 'defaults'} | {m['removed']:,} ({stats['exact_duplicates']:,} + "
-            f"{stats['near_duplicates']:,}) | {m['ideal_removals']:,} | {m['precision']:.3f} | "
-            f"{m['recall']:.3f} | {m['precision_any']:.3f} | {m['recall_pairs']:.3f} | {n_sp:,} ({sp_rec:.3f}) | "
-            f"{secs:.0f} |",
-            flush=True,
-        )
+        split = f" ({stats['exact_duplicates']:,} + {stats['near_duplicates']:,})"
+        print_row(variant or "defaults", split, removed, secs, order, pairs, table)
     if args.datasketch:
         t0 = time.perf_counter()
         removed = datasketch_removed(texts, args.threshold, args.ngram)
         secs = time.perf_counter() - t0
-        m = score(removed, order, pairs)
-        n_sp, sp_rec = same_path_recall(table, removed, pairs)
-        print(
-            f"| datasketch 2.0, 128 perms, union-find | {m['removed']:,} | {m['ideal_removals']:,} | "
-            f"{m['precision']:.3f} | {m['recall']:.3f} | {m['precision_any']:.3f} | {m['recall_pairs']:.3f} | "
-            f"{n_sp:,} ({sp_rec:.3f}) | {secs:.0f} |"
-        )
-
+        print_row("datasketch 2.0, 128 perms, union-find", "", removed, secs, order, pairs, table)
 
 if __name__ == "__main__":
     main()

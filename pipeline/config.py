@@ -20,8 +20,6 @@ from filters.base import Gate, Params
 from pipeline.errors import ConfigError
 from pipeline.registry import GATES, load_plugins
 
-GATE_ORDER_HINT = ("language", "rules", "dedup", "decontam", "quality")
-
 
 class InputConfig(Params):
     text_column: str = Field("content", description="column holding the document text")

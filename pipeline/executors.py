@@ -7,7 +7,7 @@ in the order of `items`, whatever the completion order, so output is determinist
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pipeline.errors import UserError
@@ -150,7 +150,3 @@ def make_executor(kind: str, workers: int | None, address: str | None) -> Execut
         return RayExecutor(workers, address)
     raise UserError(f"--executor: unknown executor {kind!r} (allowed: local, ray)")
 
-
-def chunked(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]

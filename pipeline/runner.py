@@ -35,6 +35,7 @@ from pipeline.io import (
     Unit,
     discover,
     normalize,
+    output_parts,
     plan_units,
     read_unit,
     write_json_atomic,
@@ -87,6 +88,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _new_gate_stats() -> dict[str, Any]:
+    return {"rows_in": 0, "rows_failed": 0, "bytes_failed": 0, "reasons": {}, "seconds": 0.0}
+
+
 def _run_gates(
     gates: list[tuple[int, Gate]], active: list[str], table: pa.Table, state: UnitState,
     ctx: UnitContext, stats: dict[str, Any], fields: dict[str, pa.DataType], text_column: str,
@@ -94,7 +99,7 @@ def _run_gates(
     """Run `gates` in order on the rows still alive, recording failures and columns."""
     for tier, gate in gates:
         alive = np.flatnonzero(state.alive)
-        st = stats.setdefault(gate.name, {"rows_in": 0, "rows_failed": 0, "bytes_failed": 0, "reasons": {}, "seconds": 0.0})
+        st = stats.setdefault(gate.name, _new_gate_stats())
         if gate.name not in active or len(alive) == 0:
             continue
         t0 = time.perf_counter()
@@ -394,7 +399,7 @@ def _merge_gate_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for part in parts:
         for gate, st in part.items():
-            o = out.setdefault(gate, {"rows_in": 0, "rows_failed": 0, "bytes_failed": 0, "reasons": {}, "seconds": 0.0})
+            o = out.setdefault(gate, _new_gate_stats())
             for k in ("rows_in", "rows_failed", "bytes_failed", "seconds"):
                 o[k] += st[k]
             for r, c in st["reasons"].items():
@@ -407,7 +412,7 @@ def _finalize(
     global_stats: dict[str, Any], input_path: str, files: list[Any],
 ) -> dict[str, Any]:
     expected = {f"part-{u.index:05d}.parquet" for u in units}
-    parts = sorted(glob.glob(os.path.join(spec.output, "tier=*", "part-*.parquet")))
+    parts = output_parts(spec.output)
     for path in parts:
         if os.path.basename(path) not in expected:
             os.remove(path)  # left by an earlier run over more units
