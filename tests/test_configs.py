@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import CONFIGS
+
 from pipeline.config import load_config
 from pipeline.executors import LocalExecutor
 from pipeline.io import output_dataset
