@@ -24,7 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_speed.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline filters scorers tests benchmarks
+	$(BIN)/ruff check codesieve pipeline filters scorers configs tests benchmarks
 
 clean:
 	rm -rf out .pytest_cache

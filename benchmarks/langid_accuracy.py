@@ -32,9 +32,9 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from filters.langid.content import META_PATH, load_content_model
-from filters.langid.paths import AMBIGUOUS
-from filters.langid.train import (
+from codesieve.filters.langid.content import META_PATH, load_content_model
+from codesieve.filters.langid.paths import AMBIGUOUS
+from codesieve.filters.langid.train import (
     DEFAULT_INPUTS,
     TrainConfig,
     cap_per_package,
@@ -42,8 +42,9 @@ from filters.langid.train import (
     read_inputs,
     usable_rows,
 )
-from filters.language import LanguageGate
-from pipeline.batch import DocBatch
+from codesieve.filters.language import LanguageGate
+
+from codesieve.core.batch import DocBatch
 
 PROSE = ["Text", "Markdown", "reStructuredText"]
 

@@ -29,7 +29,7 @@ def run_once(config: str, input_path: str, extra: list[str], pin: bool) -> tuple
     pin: run on one CPU (taskset), so that library thread pools cannot borrow a second core."""
     out = tempfile.mkdtemp(prefix="codesieve-bench-")
     try:
-        cmd = [sys.executable, "-m", "pipeline.cli", "run", "--config", config, "--input", input_path,
+        cmd = [sys.executable, "-m", "codesieve", "run", "--config", config, "--input", input_path,
                "--output", out, "--quiet", *extra]
         if pin and shutil.which("taskset"):
             cmd = ["taskset", "-c", "0", *cmd]

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from filters.dedup.gate import content_hashes
-from pipeline.io import make_ids
-from pipeline.runner import _id_hashes
+from codesieve.filters.dedup.gate import content_hashes
+from codesieve.pipeline.io import make_ids
+from codesieve.pipeline.runner import _id_hashes
 
 DEV_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
 

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from codesieve.filters.rules.gate import RulesGate
+from codesieve.pipeline.config import load_config
+from codesieve.pipeline.io import iter_batches
 
-from filters.rules.gate import RulesGate
-from pipeline.batch import DocBatch
-from pipeline.config import load_config
-from pipeline.io import iter_batches
-from pipeline.registry import RULES
+from codesieve.core.batch import DocBatch
+from codesieve.core.registry import RULES
 
 
 def load_sample(input_path: str, mb: float, lang_column: str) -> list[pa.Table]:

@@ -1,4 +1,4 @@
-"""The gates of the hierarchy, in order: language, rules, dedup, decontam, quality."""
+"""The shard-local and global gates: language, rules, dedup, decontam (quality lives in scorers)."""
 
-from filters import decontam, language, quality, rules  # noqa: F401
-from filters.dedup import gate as _dedup_gate  # noqa: F401
+from codesieve.filters import decontam, language, rules  # noqa: F401
+from codesieve.filters.dedup import gate as _dedup_gate  # noqa: F401

@@ -1,3 +1,1 @@
-"""codesieve orchestration: config, I/O, plan, executors, tiers, manifest, CLI."""
-
-__version__ = "0.1.0"
+"""Orchestration: config, I/O, plan, executors, tiers, manifest, CLI. Never names a gate."""

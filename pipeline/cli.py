@@ -8,7 +8,8 @@ import os
 import sys
 from typing import Any
 
-from pipeline.errors import UserError
+from codesieve import version_string
+from codesieve.core.errors import UserError
 
 RUN_HELP = """Run a pipeline config over Parquet/JSONL shards and write tiered Parquet output.
 
@@ -32,12 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codesieve", description="Coarse-to-fine curation of code pretraining data."
     )
+    parser.add_argument("--version", action="version", version=version_string())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     run = sub.add_parser("run", help="run a config over input shards", description=RUN_HELP,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--config", required=True, help="pipeline YAML (e.g. configs/default.yaml)")
+    run.add_argument("--config", required=True,
+                     help="pipeline YAML, or a shipped config by name: default, starcoder2, opencoder")
     run.add_argument("--input", required=True,
                      help="folder, glob or URI (s3://...) of .parquet / .jsonl / .jsonl.gz / .jsonl.zst files")
     run.add_argument("--output", required=True, help="output folder (tier=K/ parts, manifest.json, _work/)")
@@ -63,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     gates.set_defaults(func=cmd_gates)
 
     try:
-        from pipeline import dryrun
+        from codesieve.pipeline import dryrun
     except ImportError:
         dryrun = None  # type: ignore[assignment]
     if dryrun is not None and hasattr(dryrun, "add_parser"):
@@ -72,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.config import load_config
-    from pipeline.executors import make_executor
-    from pipeline.runner import run
+    from codesieve.pipeline.config import load_config
+    from codesieve.pipeline.executors import make_executor
+    from codesieve.pipeline.runner import run
 
     overrides = {"dedup": {"index_dir": os.path.abspath(args.dedup_index)}} if args.dedup_index else None
     cfg = load_config(args.config, overrides)
@@ -106,9 +109,14 @@ def print_summary(manifest: dict[str, Any], output: str) -> None:
 
 
 def cmd_gates(args: argparse.Namespace) -> int:
-    from pipeline.registry import describe
+    from codesieve.pipeline.config import shipped_configs
+    from codesieve.pipeline.plugins import load_plugins
 
+    from codesieve.core.registry import describe
+
+    load_plugins()
     reg = describe()
+    reg["configs"] = sorted(shipped_configs())
     if args.json:
         print(json.dumps(reg, indent=1, default=str))
         return 0
@@ -119,6 +127,7 @@ def cmd_gates(args: argparse.Namespace) -> int:
             print(f"  {item['name']:<28} {item['doc']}")
             if params:
                 print(f"  {'':<28} params: {params}")
+    print("configs (--config NAME): " + ", ".join(reg["configs"]))
     return 0
 
 

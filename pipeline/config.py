@@ -7,18 +7,19 @@ key, gate, rule or scorer, or a bad value, is a one-line `ConfigError` naming th
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from codesieve.pipeline.plugins import load_plugins
+from pydantic import Field
 
-from filters.base import Gate, Params
-from pipeline.errors import ConfigError
-from pipeline.registry import GATES, load_plugins
+from codesieve.core.base import Gate
+from codesieve.core.errors import ConfigError
+from codesieve.core.params import Params, lookup, stable_hash, validate_params
+from codesieve.core.registry import GATES
 
 
 class InputConfig(Params):
@@ -40,40 +41,6 @@ class OutputConfig(Params):
     )
     compression_level: int = Field(3, ge=1, le=22, description="zstd level of output Parquet")
     row_group_rows: int = Field(10_000, gt=0, description="rows per Parquet row group in outputs")
-
-
-def _fmt_loc(where: str, loc: tuple[Any, ...]) -> str:
-    parts = [where] if where else []
-    for item in loc:
-        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
-    return ".".join(parts).replace(".[", "[")
-
-
-def validate_params(model: type[Params], raw: Any, where: str) -> Params:
-    """Validate `raw` against `model`; raise a one-line ConfigError naming the key."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = _fmt_loc(where, tuple(err["loc"]))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            allowed = ", ".join(sorted(model.model_fields))
-            msg = f"unknown key (allowed: {allowed})"
-        elif "input" in err and err["type"] != "missing":
-            msg = f"{msg} (got {err['input']!r})"
-        raise ConfigError(f"{key}: {msg}") from None
-
-
-def lookup(table: dict[str, type], kind: str, name: Any, where: str) -> type:
-    if not isinstance(name, str) or name not in table:
-        allowed = ", ".join(sorted(table))
-        raise ConfigError(f"{where}: unknown {kind} {name!r} (allowed: {allowed})")
-    return table[name]
 
 
 @dataclass
@@ -98,11 +65,6 @@ class PipelineConfig:
 
     def hash(self) -> str:
         return stable_hash(self.resolved())
-
-
-def stable_hash(obj: Any) -> str:
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 TOP_KEYS = ("name", "description", "input", "output", "gates")
@@ -136,9 +98,34 @@ def build_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
     return PipelineConfig(inp, out, gates, source)
 
 
+def shipped_configs() -> dict[str, Path]:
+    """The configs that ship with codesieve (`--config NAME`), by name."""
+    folder = resources.files("codesieve.configs")
+    return {
+        entry.name[: -len(".yaml")]: Path(str(entry))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml")
+    }
+
+
+def resolve_config_path(name: str | Path) -> Path:
+    """A config file path, or the shipped config called `name` (e.g. `default`)."""
+    path = Path(name)
+    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in str(name):
+        return path
+    shipped = shipped_configs()
+    if str(name) in shipped:
+        return shipped[str(name)]
+    raise ConfigError(
+        f"--config {name}: no such file and no shipped config of that name "
+        f"(shipped: {', '.join(sorted(shipped))})"
+    )
+
+
 def load_config(path: str | Path, overrides: dict[str, dict[str, Any]] | None = None) -> PipelineConfig:
-    """Load and validate a YAML config; `overrides` maps a gate name to params to set on it."""
-    path = Path(path)
+    """Load and validate a YAML config (a path or a shipped name); `overrides` maps a gate
+    name to params to set on it."""
+    path = resolve_config_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

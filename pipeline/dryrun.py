@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from codesieve.pipeline.config import PipelineConfig, load_config
 
-from filters.base import Gate, Rule, UnitContext
-from pipeline.batch import DocBatch
-from pipeline.config import PipelineConfig, load_config
-from pipeline.errors import UserError
+from codesieve.core.base import Gate, Rule, UnitContext
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import UserError
 
 HELP = """Show what a rule (or every rule, or a gate) of a config would remove, without
 writing any dataset: rows and bytes scanned, fraction removed overall and per language,
@@ -97,7 +97,7 @@ def survivor_batches(
     added, exactly as `run` does; with `lang_column`, they are skipped and `lang` is that
     input column.
     """
-    from pipeline.io import iter_batches
+    from codesieve.pipeline.io import iter_batches
 
     idx = _gate_index(cfg, gate_name)
     before: list[Gate] = [] if lang_column else cfg.gates[:idx]
@@ -214,8 +214,9 @@ def _margin(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def _resolve_rule(
     cfg: PipelineConfig, name: str, threshold: list[float] | None, direction: str | None
 ) -> Rule:
-    from filters.rules.gate import build_rule
-    from pipeline.registry import RULES
+    from codesieve.filters.rules.gate import build_rule
+
+    from codesieve.core.registry import RULES
 
     gate = cfg.gates[_gate_index(cfg, "rules")]
     for rule in gate.rules:  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from pipeline.errors import UserError
+from codesieve.core.errors import UserError
 
 
 def _unwrap(exc: BaseException) -> BaseException:

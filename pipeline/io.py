@@ -12,7 +12,6 @@ import gzip
 import io as _io
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
@@ -24,8 +23,8 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import xxhash
 
-from pipeline.batch import DocBatch
-from pipeline.errors import InputError, UserError
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import InputError, UserError
 
 SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".jsonl.zst")
 TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary())
@@ -454,42 +453,6 @@ def iter_batches(
 
 # ------------------------------------------------------------------------------------
 # writing
-
-
-def write_parquet_atomic(
-    table: pa.Table, path: str, compression_level: int = 3, row_group_rows: int = 10_000
-) -> None:
-    """Write to a temporary name in the target folder, fsync, then rename into place."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
-    try:
-        # dictionary-encoding document text or unique ids only costs time (2x on write and read)
-        dictionary = [
-            f.name for f in table.schema
-            if f.name != "id" and f.type not in (pa.large_string(), pa.large_binary())
-        ]
-        pq.write_table(
-            table, tmp, compression="zstd", compression_level=compression_level,
-            row_group_size=row_group_rows, write_statistics=True, use_dictionary=dictionary,
-        )
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_json_atomic(obj: object, path: str) -> None:
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=1, sort_keys=True, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def output_parts(output: str, tiers: list[int] | None = None) -> list[str]:

@@ -24,13 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from filters.base import Gate, UnitContext
-from pipeline import __version__
-from pipeline.batch import DocBatch
-from pipeline.config import PipelineConfig, build_config, stable_hash
-from pipeline.errors import UserError
-from pipeline.io import (
+from codesieve.pipeline.config import PipelineConfig, build_config, stable_hash
+from codesieve.pipeline.io import (
     QUARANTINE_REASONS,
     Unit,
     discover,
@@ -38,11 +33,15 @@ from pipeline.io import (
     output_parts,
     plan_units,
     read_unit,
-    write_json_atomic,
-    write_parquet_atomic,
 )
-from pipeline.progress import Progress
-from pipeline.tiers import STATE_FIELDS, UnitState, reason_lists
+from codesieve.pipeline.progress import Progress
+from codesieve.pipeline.tiers import STATE_FIELDS, UnitState, reason_lists
+
+from codesieve import __version__, code_fingerprint
+from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
+from codesieve.core.base import Gate, UnitContext
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import UserError
 
 INPUT_STAGE = "input"
 
@@ -282,7 +281,7 @@ def _read_done(path: str, key: str) -> dict[str, Any] | None:
 
 
 def _code_version() -> str:
-    return f"codesieve {__version__}"
+    return f"codesieve {__version__} code {code_fingerprint()}"
 
 
 def run(

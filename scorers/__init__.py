@@ -1,1 +1,6 @@
-"""Quality scorers (small models). Each module registers with `@register_scorer(name)`."""
+"""Quality scorers (small models) and the `quality` gate that combines them.
+
+Each scorer module registers with `@register_scorer(name)`.
+"""
+
+from codesieve.scorers import gate  # noqa: F401

@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from filters.base import Params
-from pipeline.batch import DocBatch
+from codesieve.core.base import Params
+from codesieve.core.batch import DocBatch
 
 
 class Scorer:

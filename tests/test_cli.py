@@ -6,13 +6,14 @@ import json
 import subprocess
 import sys
 
-CLI = [sys.executable, "-m", "pipeline.cli"]
+CLI = [sys.executable, "-m", "codesieve"]
 
 
 def test_gates_json_lists_registry() -> None:
     res = subprocess.run(CLI + ["gates", "--json"], capture_output=True, text=True, check=True)
     reg = json.loads(res.stdout)
-    assert set(reg) == {"gates", "rules", "scorers"}
+    assert set(reg) == {"gates", "rules", "scorers", "configs"}
+    assert {"default", "starcoder2", "opencoder"} <= set(reg["configs"])
     names = {g["name"] for g in reg["gates"]}
     assert {"language", "rules", "dedup", "quality"} <= names
     for item in reg["gates"] + reg["rules"]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from codesieve.pipeline.config import load_config
+from codesieve.pipeline.executors import LocalExecutor
+from codesieve.pipeline.io import output_dataset
+from codesieve.pipeline.runner import run
 from conftest import CONFIGS
-
-from pipeline.config import load_config
-from pipeline.executors import LocalExecutor
-from pipeline.io import output_dataset
-from pipeline.runner import run
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)

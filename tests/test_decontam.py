@@ -9,14 +9,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from codesieve.filters.decontam import DecontamGate, _humaneval
+from codesieve.pipeline.config import build_config
+from codesieve.pipeline.io import iter_batches
 from conftest import SAMPLES
 
-from filters.base import UnitContext
-from filters.decontam import DecontamGate, _humaneval
-from pipeline.batch import DocBatch
-from pipeline.config import build_config
-from pipeline.errors import ConfigError
-from pipeline.io import iter_batches
+from codesieve.core.base import UnitContext
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import ConfigError
 
 
 def gate(**params: object) -> DecontamGate:

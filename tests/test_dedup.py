@@ -10,14 +10,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from codesieve.filters.dedup.gate import DedupGate
+from codesieve.filters.dedup.local import run_dedup
+from codesieve.filters.dedup.minhash import optimal_bands
+from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
+from codesieve.pipeline.executors import LocalExecutor
 
-from filters.dedup.gate import DedupGate
-from filters.dedup.local import run_dedup
-from filters.dedup.minhash import optimal_bands
-from filters.dedup.shingles import ShingleConfig, shingle_hashes
-from pipeline.batch import DocBatch
-from pipeline.errors import ConfigError
-from pipeline.executors import LocalExecutor
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import ConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedup"
 SOURCES = json.loads((FIXTURES / "SOURCES.json").read_text())
@@ -208,8 +208,8 @@ def test_repository_level_removes_whole_repositories(tmp_path: Path) -> None:
 
 
 def test_runner_dedup_only_job(tmp_path: Path) -> None:
-    from pipeline.config import build_config
-    from pipeline.runner import run
+    from codesieve.pipeline.config import build_config
+    from codesieve.pipeline.runner import run
 
     src = tmp_path / "in"
     src.mkdir()
@@ -218,7 +218,7 @@ def test_runner_dedup_only_job(tmp_path: Path) -> None:
         pq.write_table(b.table, src / f"part-{u}.parquet")
     cfg = build_config({"input": {"unit_rows": 4}, "gates": [{"gate": "dedup"}]})
     run(cfg, str(src), str(tmp_path / "out"), LocalExecutor(), gates=["dedup"], quiet=True)
-    from pipeline.io import output_dataset
+    from codesieve.pipeline.io import output_dataset
 
     out = output_dataset(str(tmp_path / "out")).to_table().to_pylist()
     res = {r["id"]: r for r in out}
@@ -236,7 +236,7 @@ def test_runner_dedup_only_job(tmp_path: Path) -> None:
 def ray_executors():
     import os
 
-    from pipeline.executors import RayExecutor
+    from codesieve.pipeline.executors import RayExecutor
 
     # start an embedded Ray even when `ray start` left a cluster address in /tmp/ray
     had = "RAY_ADDRESS" in os.environ

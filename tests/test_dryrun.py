@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from codesieve.pipeline.cli import main as cli
+from codesieve.pipeline.dryrun import escape_snippet
+from codesieve.pipeline.executors import LocalExecutor
+from codesieve.pipeline.io import output_dataset
+from codesieve.pipeline.runner import run
 from conftest import CONFIGS, SAMPLES
-
-from pipeline.cli import main as cli
-from pipeline.dryrun import escape_snippet
-from pipeline.executors import LocalExecutor
-from pipeline.io import output_dataset
-from pipeline.runner import run
 
 DEFAULT = str(CONFIGS / "default.yaml")
 
@@ -28,7 +27,7 @@ def dry(tmp_path: Path, *args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def run_table(tmp_path_factory: pytest.TempPathFactory):
-    from pipeline.config import load_config
+    from codesieve.pipeline.config import load_config
 
     out = tmp_path_factory.mktemp("run") / "out"
     run(

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from codesieve.filters.langid.content import MODEL_PATH, load_content_model
+from codesieve.filters.language import LanguageGate
 
-from filters.base import UnitContext
-from filters.langid.content import MODEL_PATH, load_content_model
-from filters.language import LanguageGate
-from pipeline.batch import DocBatch
+from codesieve.core.base import UnitContext
+from codesieve.core.batch import DocBatch
 
 FIX = Path(__file__).parent / "fixtures" / "language"
 CTX = UnitContext(unit=0, work_dir="/tmp")
@@ -209,8 +209,7 @@ def test_output_fields_and_empty_batch():
 
 def test_default_config_entry_validates():
     import yaml
-
-    from pipeline.config import build_config
+    from codesieve.pipeline.config import build_config
 
     raw = yaml.safe_load((Path(__file__).parents[1] / "configs" / "default.yaml").read_text())
     entry = next(g for g in raw["gates"] if g["gate"] == "language")
@@ -235,7 +234,7 @@ def test_path_table(path, expected):
 
 
 def test_comment_extraction_is_deterministic():
-    from filters.langid.natural import comment_text
+    from codesieve.filters.langid.natural import comment_text
 
     script = "\n".join(f"# step {i}: {w} the archive\necho {i}" for i, w in enumerate(["pack", "sign", "ship"] * 20))
     texts = pa.array([script, _fixture("comments_german.py")])

@@ -33,7 +33,7 @@ def ray_head(tmp_path: Path):
 
 
 def test_join_existing_cluster(tmp_path: Path, samples: Path, ray_head: str) -> None:
-    base = [sys.executable, "-m", "pipeline.cli", "run", "--config", str(CONFIGS / "default.yaml"),
+    base = [sys.executable, "-m", "codesieve", "run", "--config", str(CONFIGS / "default.yaml"),
             "--input", str(samples), "--quiet"]
     subprocess.run(base + ["--output", str(tmp_path / "cluster"), "--ray-address", ray_head], check=True,
                    timeout=300)

@@ -16,14 +16,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from codesieve.pipeline.config import build_config, load_config
+from codesieve.pipeline.executors import LocalExecutor, RayExecutor
+from codesieve.pipeline.io import output_dataset
+from codesieve.pipeline.runner import run
 from conftest import CONFIGS, tier_files
 
-from pipeline.config import build_config, load_config
-from pipeline.executors import LocalExecutor, RayExecutor
-from pipeline.io import output_dataset
-from pipeline.runner import run
-
-CLI = [sys.executable, "-m", "pipeline.cli"]
+CLI = [sys.executable, "-m", "codesieve"]
 
 
 def small_units_config(tmp_path: Path, unit_rows: int = 100) -> Path:

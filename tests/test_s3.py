@@ -46,7 +46,7 @@ def s3_endpoint():
 
 
 def test_s3_input_matches_local_input(tmp_path: Path, s3_endpoint: str) -> None:
-    base = [sys.executable, "-m", "pipeline.cli", "run", "--config", str(CONFIGS / "default.yaml"),
+    base = [sys.executable, "-m", "codesieve", "run", "--config", str(CONFIGS / "default.yaml"),
             "--executor", "local", "--quiet"]
     subprocess.run(base + ["--input", "s3://crawl/dump", "--output", str(tmp_path / "s3")], check=True)
     subprocess.run(base + ["--input", str(SAMPLES), "--output", str(tmp_path / "local")], check=True)
@@ -56,7 +56,7 @@ def test_s3_input_matches_local_input(tmp_path: Path, s3_endpoint: str) -> None:
 
 def test_s3_missing_prefix_is_one_line(tmp_path: Path, s3_endpoint: str) -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "run", "--config", str(CONFIGS / "default.yaml"),
+        [sys.executable, "-m", "codesieve", "run", "--config", str(CONFIGS / "default.yaml"),
          "--input", "s3://crawl/nothing-here", "--output", str(tmp_path / "o"), "--executor", "local"],
         capture_output=True, text=True,
     )

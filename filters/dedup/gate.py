@@ -17,17 +17,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
+from codesieve.filters.dedup.cluster import KIND_NEAR, DedupConfig, band_column
+from codesieve.filters.dedup.minhash import band_hashes, optimal_bands, signatures
+from codesieve.filters.dedup.resolve import resolve as resolve_global
+from codesieve.filters.dedup.resolve import verdict_path
+from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 from pydantic import Field
 
-from filters.base import GateResult, GlobalGate, Params, UnitContext
-from filters.dedup.cluster import KIND_NEAR, DedupConfig, band_column
-from filters.dedup.minhash import band_hashes, optimal_bands, signatures
-from filters.dedup.resolve import resolve as resolve_global
-from filters.dedup.resolve import verdict_path
-from filters.dedup.shingles import ShingleConfig, shingle_hashes
-from pipeline.batch import DocBatch
-from pipeline.errors import ConfigError
-from pipeline.registry import register_gate
+from codesieve.core.base import GateResult, GlobalGate, Params, UnitContext
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import ConfigError
+from codesieve.core.registry import register_gate
 
 
 def content_hashes(text: pa.Array, normalize_whitespace: bool = False) -> pa.Array:
@@ -137,7 +137,7 @@ class DedupGate(GlobalGate):
             cols["shingles"] = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(low))
         keys = pa.table(cols)
         if p.level == "repo":
-            from filters.dedup.repo import repo_ids, repo_keys
+            from codesieve.filters.dedup.repo import repo_ids, repo_keys
 
             return repo_keys(keys, repo_ids(batch))  # bands are added after the global merge
         if sigs is not None:
@@ -157,7 +157,7 @@ class DedupGate(GlobalGate):
         near = np.zeros(n, dtype=bool)
         key = ids
         if self.params.level == "repo":
-            from filters.dedup.repo import repo_ids
+            from codesieve.filters.dedup.repo import repo_ids
 
             key = repo_ids(batch)
             cluster = key

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from codesieve.filters.dedup.cluster import DedupConfig, Source, band_column
 
-from filters.dedup.cluster import DedupConfig, Source, band_column
-from pipeline.errors import UserError
+from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
+from codesieve.core.errors import UserError
 
 
 def fingerprint(cfg: DedupConfig) -> dict[str, Any]:
@@ -78,8 +79,6 @@ def index_part_task(src: Source, drop_rows: np.ndarray, out_path: str, cfg: Dedu
     keep = np.ones(t.num_rows, dtype=bool)
     keep[drop_rows] = False
     t = t.filter(pa.array(keep))
-    from pipeline.io import write_parquet_atomic
-
     write_parquet_atomic(t, out_path)
     return t.num_rows
 
@@ -93,6 +92,4 @@ def commit_run(index_dir: str, run: str, parts: list[str], rows: int) -> None:
 
 
 def _write_json(obj: Any, path: str) -> None:
-    from pipeline.io import write_json_atomic
-
     write_json_atomic(obj, path)

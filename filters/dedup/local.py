@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from codesieve.filters.dedup.gate import DedupGate
 
-from filters.base import UnitContext
-from filters.dedup.gate import DedupGate
-from pipeline.batch import DocBatch
+from codesieve.core.atomic import write_parquet_atomic
+from codesieve.core.base import UnitContext
+from codesieve.core.batch import DocBatch
 
 
 def run_dedup(
@@ -25,8 +26,6 @@ def run_dedup(
     """Dedup `batches` (one unit each); return (id, dup_cluster, dup_cluster_size, reason)
     per document in input order, and the resolve step's statistics. `timings` receives
     wall seconds per step (and `prepare_cpu`, CPU seconds of pass 1)."""
-    from pipeline.io import write_parquet_atomic
-
     timings = timings if timings is not None else {}
     gate = DedupGate.build(dict(params), "dedup")
     work_dir = os.path.join(work, "_work")

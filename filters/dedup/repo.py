@@ -17,11 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from codesieve.filters.dedup.cluster import DedupConfig, Source, _h_words, band_column
+from codesieve.filters.dedup.minhash import band_hashes
 
-from filters.dedup.cluster import DedupConfig, Source, _h_words, band_column
-from filters.dedup.minhash import band_hashes
-from pipeline.batch import DocBatch
-from pipeline.errors import UserError
+from codesieve.core.atomic import write_parquet_atomic
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import UserError
 
 
 def repo_ids(batch: DocBatch) -> pa.Array:
@@ -87,8 +88,6 @@ def repo_keys(doc_keys: pa.Table, repos: pa.Array) -> pa.Table:
 def merge_task(sources: list[Source], part: int, cfg: DedupConfig, out_path: str) -> int:
     """Merge the partial rows of the repositories in hash partition `part` over all units,
     add band hashes and the list of units holding each repository; write `out_path`."""
-    from pipeline.io import write_parquet_atomic
-
     pieces = []
     for src in sources:
         t = pq.read_table(src.path)

@@ -15,9 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from filters.dedup import index as dindex
-from filters.dedup.cluster import (
+from codesieve.filters.dedup import index as dindex
+from codesieve.filters.dedup.cluster import (
     KIND_EXACT,
     KIND_NEAR,
     DedupConfig,
@@ -27,6 +26,8 @@ from filters.dedup.cluster import (
     exact_task,
     forest,
 )
+
+from codesieve.core.atomic import write_parquet_atomic
 
 VERDICT_FIELDS = [
     ("id", pa.string()), ("dup_cluster", pa.string()), ("dup_cluster_size", pa.int32()),
@@ -154,7 +155,7 @@ def resolve(
 
 def _merge_repositories(sources: list[Source], work_dir: str, executor: Any, cfg: DedupConfig) -> list[Source]:
     """Repository level: one row per repository, merged over units (`repo.merge_task`)."""
-    from filters.dedup.repo import merge_task
+    from codesieve.filters.dedup.repo import merge_task
 
     paths = [os.path.join(work_dir, "repos", f"part-{p:05d}.parquet") for p in range(cfg.partitions)]
     rows = executor.map(merge_task, [(sources, p, cfg, paths[p]) for p in range(cfg.partitions)])
@@ -304,6 +305,4 @@ def _combine(exact: pa.Table | None, near: pa.Table | None) -> pa.Table | None:
 
 
 def _write(table: pa.Table, path: str) -> None:
-    from pipeline.io import write_parquet_atomic
-
     write_parquet_atomic(table, path)

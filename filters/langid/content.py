@@ -78,7 +78,7 @@ class ContentModel:
         pred = self.model_only(texts)
         if not self.rules:
             return pred
-        from filters.langid.heuristics import refine_prediction
+        from codesieve.filters.langid.heuristics import refine_prediction
 
         prefix = pc.utf8_slice_codeunits(texts, 0, self.max_chars)
         langs, score = refine_prediction(prefix, pred.lang, pred.score, self.labels)

@@ -173,7 +173,7 @@ def refine_prediction(
     `texts` is the prefix the model saw; `labels` the model's languages (a rule or shebang
     only names one of them). Returns new (langs, score); deterministic, content only.
     """
-    from filters.langid.paths import SHEBANG_REGEX, lang_for_interpreter
+    from codesieve.filters.langid.paths import SHEBANG_REGEX, lang_for_interpreter
 
     if len(texts) == 0:
         return langs, score

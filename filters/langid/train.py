@@ -28,9 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from filters.langid.content import MODEL_PATH, label_of, prepare
-from filters.langid.paths import AMBIGUOUS
+from codesieve.filters.langid.content import MODEL_PATH, label_of, prepare
+from codesieve.filters.langid.paths import AMBIGUOUS
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_INPUTS = [str(REPO.parent / "shared" / "corpus" / "dev"), str(REPO / "data_samples")]

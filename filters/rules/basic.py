@@ -8,11 +8,11 @@ baseline.
 from __future__ import annotations
 
 import numpy as np
+from codesieve.filters.rules.features import count_chars, lang_subset, safe_div
 
-from filters.base import Rule
-from filters.rules.features import count_chars, lang_subset, safe_div
-from pipeline.batch import DocBatch
-from pipeline.registry import register_rule
+from codesieve.core.base import Rule
+from codesieve.core.batch import DocBatch
+from codesieve.core.registry import register_rule
 
 
 def ref_lines(text: str) -> list[str]:

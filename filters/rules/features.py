@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.batch import DocBatch, segment_reduce
+from codesieve.core.batch import DocBatch, segment_reduce
 
 #: a character that real text practically never contains; used to bracket regex matches
 MARK = "\ufdd0"

@@ -8,15 +8,14 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from filters.base import Gate, GateResult, Params, Rule, UnitContext
-from pipeline.batch import DocBatch
-from pipeline.errors import ConfigError
-from pipeline.registry import RULES, register_gate
+from codesieve.core.base import Gate, GateResult, Params, Rule, UnitContext
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import ConfigError
+from codesieve.core.params import lookup, validate_params
+from codesieve.core.registry import RULES, register_gate
 
 
 def build_rule(entry: Any, where: str) -> Rule:
-    from pipeline.config import lookup, validate_params
-
     if not isinstance(entry, dict) or "rule" not in entry:
         raise ConfigError(f"{where}: each rule needs a 'rule: NAME' key (allowed: {', '.join(sorted(RULES))})")
     body = dict(entry)
@@ -42,8 +41,6 @@ class RulesGate(Gate):
 
     @classmethod
     def build(cls, raw: dict[str, Any], where: str) -> RulesGate:
-        from pipeline.config import validate_params
-
         params = validate_params(cls.Params, raw, where)
         rules = [build_rule(r, f"{where}.rules[{i}]") for i, r in enumerate(params.rules)]
         names = [r.name for r in rules]

@@ -15,11 +15,8 @@ from collections import Counter
 
 import numpy as np
 import pyarrow.compute as pc
-from pydantic import Field
-
-from filters.base import Rule, RuleParams
-from filters.rules.basic import ref_lines
-from filters.rules.features import (
+from codesieve.filters.rules.basic import ref_lines
+from codesieve.filters.rules.features import (
     count_chars,
     dupe_ngram_char_fraction,
     feature,
@@ -35,8 +32,11 @@ from filters.rules.features import (
     word_stats,
     words,
 )
-from pipeline.batch import DocBatch, segment_reduce
-from pipeline.registry import register_rule
+from pydantic import Field
+
+from codesieve.core.base import Rule, RuleParams
+from codesieve.core.batch import DocBatch, segment_reduce
+from codesieve.core.registry import register_rule
 
 # --- sizes ------------------------------------------------------------------------------
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from codesieve.scorers.base import Scorer
 from pydantic import Field
 
-from filters.base import Gate, GateResult, Params, UnitContext
-from pipeline.batch import DocBatch
-from pipeline.errors import ConfigError
-from pipeline.registry import SCORERS, register_gate
-from scorers.base import Scorer
+from codesieve.core.base import Gate, GateResult, Params, UnitContext
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import ConfigError
+from codesieve.core.params import lookup, validate_params
+from codesieve.core.registry import SCORERS, register_gate
 
 
 @register_gate("quality")
@@ -36,8 +37,6 @@ class QualityGate(Gate):
 
     @classmethod
     def build(cls, raw: dict[str, Any], where: str) -> QualityGate:
-        from pipeline.config import lookup, validate_params
-
         params = validate_params(cls.Params, raw, where)
         built: list[tuple[Scorer, float]] = []
         for i, entry in enumerate(params.scorers):

@@ -39,12 +39,6 @@ def register_scorer(name: str) -> Callable[[type[T]], type[T]]:
     return _register(SCORERS, "scorer", name)
 
 
-def load_plugins() -> None:
-    """Import the modules that register the built-in gates, rules and scorers."""
-    import filters  # noqa: F401
-    import scorers  # noqa: F401
-
-
 def _params_schema(cls: type) -> dict[str, Any]:
     params = getattr(cls, "Params", None)
     if params is None:
@@ -64,8 +58,6 @@ def _params_schema(cls: type) -> dict[str, Any]:
 
 def describe() -> dict[str, list[dict[str, Any]]]:
     """The registry as `{"gates": [...], "rules": [...], "scorers": [...]}`."""
-    load_plugins()
-
     def rows(table: dict[str, type]) -> list[dict[str, Any]]:
         return [
             {

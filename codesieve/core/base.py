@@ -17,15 +17,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from pipeline.batch import DocBatch
-
-
-class Params(BaseModel):
-    """Base for every gate/rule/scorer parameter model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from codesieve.core.batch import DocBatch
+from codesieve.core.params import Params, validate_params
 
 
 @dataclass
@@ -72,8 +67,6 @@ class Gate:
     @classmethod
     def build(cls, raw: dict[str, Any], where: str) -> Gate:
         """Validate this gate's config entry (without the `gate` key) and construct it."""
-        from pipeline.config import validate_params
-
         return cls(validate_params(cls.Params, raw, where))
 
     def output_fields(self) -> list[pa.Field]:

@@ -1,0 +1,1 @@
+"""Shipped pipeline configs; `--config NAME` resolves NAME.yaml here."""
