@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from codesieve.pipeline.config import PipelineConfig, load_config
+from codesieve.pipeline.gaterun import alive_batch, run_gates
+from codesieve.pipeline.tiers import UnitState
 
 from codesieve.core.base import Gate, Rule, UnitContext
 from codesieve.core.batch import DocBatch
@@ -118,13 +120,10 @@ def survivor_batches(
                 raise UserError(f"--lang-column {lang_column}: no such input column")
             batch = batch.with_column("lang", col.cast(pa.string()))
         ctx = UnitContext(unit=unit, work_dir="", text_column=cfg.input.text_column)
-        for g in before:
-            if batch.num_rows == 0:
-                break
-            res = g.apply(batch, ctx)
-            for name, col in res.columns.items():
-                batch = batch.with_column(name, col)
-            batch = batch.take(res.passed)
+        state = UnitState(batch.num_rows)
+        fields = {f.name: f.type for g in before for f in g.output_fields()}
+        run_gates(list(enumerate(before)), batch.table, state, ctx, {}, fields)
+        batch = alive_batch(batch.table, state, np.flatnonzero(state.alive), cfg.input.text_column)
         yield rows, nbytes, batch
 
 

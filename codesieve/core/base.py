@@ -25,12 +25,14 @@ from codesieve.core.params import Params, validate_params
 
 @dataclass
 class UnitContext:
-    """Where a gate runs: the work unit's index and the run's `_work/` folder."""
+    """Where a gate runs: the work unit's index, the run's work folder and, for a global
+    gate, its own folder (`gate_dir`: where `resolve` wrote what `apply` reads)."""
 
     unit: int
     work_dir: str
     text_column: str = "content"
     extra: dict[str, Any] = field(default_factory=dict)
+    gate_dir: str = ""
 
 
 @dataclass
@@ -45,6 +47,10 @@ class GateResult:
     columns: dict[str, pa.Array]
     fails: np.ndarray
     reason_names: list[str]
+    #: optional, per row: index into the gate's `band_names()` for rows that pass. Only
+    #: the last gate's bands count: they split the documents that pass every gate into
+    #: the top tiers (band 0 = lowest).
+    band: np.ndarray | None = None
 
     @property
     def passed(self) -> np.ndarray:
@@ -60,6 +66,9 @@ class Gate:
     Params: ClassVar[type[Params]] = Params
     #: global gates (dedup) add a pass-1 `prepare` and a between-pass `resolve` step
     is_global: ClassVar[bool] = False
+    #: command-line shortcuts for params: {"--dedup-index": "index_dir"} adds that option
+    #: to `codesieve run` (a path value is made absolute)
+    cli_options: ClassVar[dict[str, str]] = {}
 
     def __init__(self, params: Params):
         self.params = params
@@ -75,6 +84,13 @@ class Gate:
 
     def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
         raise NotImplementedError
+
+    def band_names(self) -> list[str]:
+        """Names of the bands (lowest first) this gate splits passing documents into.
+
+        Empty: no bands. As the last gate, its bands become the top tiers.
+        """
+        return []
 
     def fingerprint(self) -> dict[str, Any]:
         """What, besides params, changes this gate's output (e.g. a model file's hash)."""
@@ -93,7 +109,8 @@ class GlobalGate(Gate):
         raise NotImplementedError
 
     def resolve(self, key_files: list[str], work_dir: str, executor: Any) -> dict[str, Any]:
-        """Global step: read all key files, write per-unit verdicts under work_dir.
+        """Global step: read all key files, write per-unit verdicts under work_dir (the
+        gate's own folder; `apply` finds it again as `ctx.gate_dir`).
 
         Returns summary statistics for the manifest. May fan out with `executor.map`.
         """

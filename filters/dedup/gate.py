@@ -92,6 +92,7 @@ class DedupGate(GlobalGate):
     """Exact and near duplicates (global): one representative per cluster is kept."""
 
     resolve_only = ("index_dir", "verify", "verify_max_cluster", "prefilter_margin", "partitions")
+    cli_options = {"--dedup-index": "index_dir"}
 
     Params = DedupParams
 
@@ -161,7 +162,7 @@ class DedupGate(GlobalGate):
 
             key = repo_ids(batch)
             cluster = key
-        path = verdict_path(os.path.join(ctx.work_dir, "dedup"), ctx.unit)
+        path = verdict_path(ctx.gate_dir, ctx.unit)
         v = pq.read_table(path) if os.path.exists(path) else None
         if v is not None and v.num_rows:
             pos = pc.index_in(key, v.column("id"))

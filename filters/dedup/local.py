@@ -35,7 +35,7 @@ def run_dedup(
     for unit, batch in enumerate(batches):
         keys = gate.prepare(batch, UnitContext(unit, work_dir))
         keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit, np.int32)))
-        path = os.path.join(work_dir, "keys", f"unit-{unit:05d}.parquet")
+        path = os.path.join(work_dir, "keys", f"unit-{unit:05d}.pq")
         write_parquet_atomic(keys, path)
         key_files.append(path)
     timings["prepare"] = time.perf_counter() - t0
@@ -47,7 +47,7 @@ def run_dedup(
     t0 = time.perf_counter()
     out = []
     for unit, batch in enumerate(batches):
-        res = gate.apply(batch, UnitContext(unit, work_dir))
+        res = gate.apply(batch, UnitContext(unit, work_dir, gate_dir=os.path.join(work_dir, "dedup")))
         reason = np.full(batch.num_rows, None, dtype=object)
         for j, name in enumerate(res.reason_names):
             reason[res.fails[:, j]] = name
