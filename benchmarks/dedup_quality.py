@@ -173,10 +173,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import yaml
-    from codesieve.filters.dedup.local import run_dedup
-    from codesieve.pipeline.executors import LocalExecutor
 
     from codesieve.core.batch import DocBatch
+    from codesieve.filters.dedup.local import run_dedup
+    from codesieve.pipeline.executors import LocalExecutor
 
     files = sorted(glob.glob(os.path.join(args.corpus, "*.parquet")))
     table = pa.concat_tables([pq.read_table(f, columns=["id", "content", "path", "repo_name"]) for f in files])

@@ -97,9 +97,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _gate_options() -> dict[str, tuple[str, str]]:
     """Command-line shortcuts that registered gates declare: option -> (gate, param)."""
-    from codesieve.pipeline.plugins import load_plugins
-
     from codesieve.core.registry import GATES
+    from codesieve.pipeline.plugins import load_plugins
 
     load_plugins()
     return {opt: (name, param) for name, cls in sorted(GATES.items()) for opt, param in cls.cli_options.items()}
@@ -151,10 +150,9 @@ def print_summary(manifest: dict[str, Any], output: str) -> None:
 
 
 def cmd_gates(args: argparse.Namespace) -> int:
+    from codesieve.core.registry import describe
     from codesieve.pipeline.config import shipped_configs
     from codesieve.pipeline.plugins import load_plugins
-
-    from codesieve.core.registry import describe
 
     load_plugins()
     reg = describe()

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from codesieve.pipeline.plugins import load_plugins
 from pydantic import Field
 
 from codesieve.core.base import Gate
 from codesieve.core.errors import ConfigError
 from codesieve.core.params import Params, lookup, stable_hash, validate_params
 from codesieve.core.registry import GATES
+from codesieve.pipeline.plugins import load_plugins
 
 
 class InputConfig(Params):

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.pipeline.config import PipelineConfig, load_config
-from codesieve.pipeline.gaterun import alive_batch, run_gates
-from codesieve.pipeline.tiers import UnitState
 
 from codesieve.core.base import Gate, Rule, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import UserError
+from codesieve.pipeline.config import PipelineConfig, load_config
+from codesieve.pipeline.gaterun import alive_batch, run_gates
+from codesieve.pipeline.tiers import UnitState
 
 HELP = """Show what a rule (or every rule, or a gate) of a config would remove, without
 writing any dataset: rows and bytes scanned, fraction removed overall and per language,
@@ -213,9 +213,8 @@ def _margin(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def _resolve_rule(
     cfg: PipelineConfig, name: str, threshold: list[float] | None, direction: str | None
 ) -> Rule:
-    from codesieve.filters.rules.gate import build_rule
-
     from codesieve.core.registry import RULES
+    from codesieve.filters.rules.gate import build_rule
 
     gate = cfg.gates[_gate_index(cfg, "rules")]
     for rule in gate.rules:  # type: ignore[attr-defined]

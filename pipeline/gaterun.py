@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.pipeline.tiers import UnitState, reason_lists
 
 from codesieve.core.base import Gate, UnitContext
 from codesieve.core.batch import DocBatch
+from codesieve.pipeline.tiers import UnitState, reason_lists
 
 
 def new_gate_stats() -> dict[str, Any]:

@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from codesieve import __version__
+from codesieve.core.errors import UserError
+from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig
 from codesieve.pipeline.gaterun import merge_gate_stats
 from codesieve.pipeline.io import Unit, output_parts
 from codesieve.pipeline.plan import QUARANTINE_NAME, tier_names
-
-from codesieve import __version__
-from codesieve.core.errors import UserError
-from codesieve.core.params import stable_hash
 
 
 def read_done(path: str, key: str) -> dict[str, Any] | None:

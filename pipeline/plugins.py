@@ -1,6 +1,7 @@
 """Loading the gates, rules and scorers that register themselves in `codesieve.core.registry`.
 
 The built-in ones live in `codesieve.filters` and `codesieve.scorers`; third-party packages
+The built-in readers are in `codesieve.pipeline.readers`. Third-party packages
 add theirs through the `codesieve.plugins` entry-point group (each entry names a module
 that registers on import).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 
-BUILTIN = ("codesieve.filters", "codesieve.scorers")
+BUILTIN = ("codesieve.filters", "codesieve.scorers", "codesieve.pipeline.readers")
 _loaded = False
 
 

@@ -24,6 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from codesieve import __version__, code_fingerprint
+from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
+from codesieve.core.base import Gate, UnitContext
+from codesieve.core.errors import UserError
+from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig, build_config
 from codesieve.pipeline.gaterun import alive_batch, run_gates
@@ -32,12 +38,6 @@ from codesieve.pipeline.manifest import finalize, read_done, read_manifest
 from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, make_passes, tier_names
 from codesieve.pipeline.progress import Progress
 from codesieve.pipeline.tiers import STATE_FIELDS, TIER_NAME_FIELD, UnitState
-
-from codesieve import __version__, code_fingerprint
-from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
-from codesieve.core.base import Gate, UnitContext
-from codesieve.core.errors import UserError
-from codesieve.core.params import stable_hash
 
 INPUT_STAGE = "input"
 

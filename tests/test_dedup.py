@@ -10,14 +10,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import ConfigError
 from codesieve.filters.dedup.gate import DedupGate
 from codesieve.filters.dedup.local import run_dedup
 from codesieve.filters.dedup.minhash import optimal_bands
 from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 from codesieve.pipeline.executors import LocalExecutor
-
-from codesieve.core.batch import DocBatch
-from codesieve.core.errors import ConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedup"
 SOURCES = json.loads((FIXTURES / "SOURCES.json").read_text())

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from conftest import CONFIGS, SAMPLES
+
 from codesieve.pipeline.cli import main as cli
 from codesieve.pipeline.dryrun import escape_snippet
 from codesieve.pipeline.executors import LocalExecutor
 from codesieve.pipeline.io import output_dataset
 from codesieve.pipeline.runner import run
-from conftest import CONFIGS, SAMPLES
 
 DEFAULT = str(CONFIGS / "default.yaml")
 

@@ -16,11 +16,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import CONFIGS, tier_files
+
 from codesieve.pipeline.config import build_config, load_config
 from codesieve.pipeline.executors import LocalExecutor, RayExecutor
 from codesieve.pipeline.io import output_dataset
 from codesieve.pipeline.runner import run
-from conftest import CONFIGS, tier_files
 
 CLI = [sys.executable, "-m", "codesieve"]
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from codesieve.filters.dedup.gate import DedupGate
 
 from codesieve.core.atomic import write_parquet_atomic
 from codesieve.core.base import UnitContext
 from codesieve.core.batch import DocBatch
+from codesieve.filters.dedup.gate import DedupGate
 
 
 def run_dedup(
