@@ -35,6 +35,7 @@ from codesieve.pipeline.config import PipelineConfig, build_config
 from codesieve.pipeline.gaterun import alive_batch, run_gates
 from codesieve.pipeline.io import QUARANTINE_REASONS, Unit, discover, normalize, plan_units, read_unit
 from codesieve.pipeline.manifest import finalize, read_done, read_manifest
+from codesieve.pipeline.memo import Memo
 from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, make_passes, tier_names
 from codesieve.pipeline.progress import Progress
 from codesieve.pipeline.tiers import STATE_FIELDS, TIER_NAME_FIELD, UnitState
@@ -117,7 +118,8 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
         table, state = UnitState.from_table(saved, list(fields))
     stats["rows"] = table.num_rows
     ctx = UnitContext(unit.index, spec.work, spec.text_column)
-    run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg))
+    memo = _memo(spec, cfg, plan, unit)
+    run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg), memo)
     if plan.prepare is not None and plan.prepare[1].name in spec.active:
         gate = plan.prepare[1]
         keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
@@ -131,6 +133,15 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     stats["peak_rss_mb"] = _peak_rss_mb()
     write_json_atomic({"key": key, "stats": stats}, layout.pass_done(spec.work, p, unit.index))
     return stats
+
+
+def _memo(spec: RunSpec, cfg: PipelineConfig, plan: Pass, unit: Unit) -> Memo:
+    """The unit's stores of per-row results, with the gates of earlier passes upstream."""
+    memo = Memo(os.path.join(spec.work, "memo"), unit.index,
+                {"v": code_version(), "unit": unit.describe(), "input": spec.config["input"]})
+    first = plan.applied()[0][0] if plan.applied() else len(cfg.gates)
+    memo.upstream = [Memo.entry(g, g.name in spec.active) for g in cfg.gates[:first]]
+    return memo
 
 
 def _protect_columns(table: pa.Table, cfg: PipelineConfig) -> pa.Table:

@@ -69,6 +69,9 @@ class Gate:
     #: command-line shortcuts for params: {"--dedup-index": "index_dir"} adds that option
     #: to `codesieve run` (a path value is made absolute)
     cli_options: ClassVar[dict[str, str]] = {}
+    #: True when `apply` is a per-row function (a row's result depends only on that row and
+    #: the columns earlier gates gave it): the runner may then reuse stored results by id.
+    per_row: ClassVar[bool] = True
 
     def __init__(self, params: Params):
         self.params = params
@@ -85,6 +88,12 @@ class Gate:
     def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
         raise NotImplementedError
 
+    def measure_key(self) -> Any:
+        """What the gate's *measurements* depend on (default: all params). A gate that
+        splits measuring from deciding (`measure` / `decide`) returns only the params that
+        change measured values, so a threshold change re-decides from stored values."""
+        return self.params.model_dump(mode="json")
+
     def band_names(self) -> list[str]:
         """Names of the bands (lowest first) this gate splits passing documents into.
 
@@ -95,6 +104,25 @@ class Gate:
     def fingerprint(self) -> dict[str, Any]:
         """What, besides params, changes this gate's output (e.g. a model file's hash)."""
         return {}
+
+
+class MeasuredGate(Gate):
+    """A gate split into measuring (expensive, stored) and deciding (cheap, from columns).
+
+    `measure` returns the score columns; `decide` turns them into a GateResult. The runner
+    stores measured columns per unit under a key over `measure_key()`, so changing only a
+    threshold reruns `decide` on stored values (nothing is re-measured), and dry runs can
+    re-decide from an existing output's columns.
+    """
+
+    def measure(self, batch: DocBatch, ctx: UnitContext) -> dict[str, pa.Array]:
+        raise NotImplementedError
+
+    def decide(self, batch: DocBatch, measured: dict[str, pa.Array], ctx: UnitContext) -> GateResult:
+        raise NotImplementedError
+
+    def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
+        return self.decide(batch, self.measure(batch, ctx), ctx)
 
 
 class GlobalGate(Gate):
