@@ -37,6 +37,7 @@ from codesieve.pipeline.io import QUARANTINE_REASONS, Unit, discover, normalize,
 from codesieve.pipeline.manifest import finalize, read_done, read_manifest
 from codesieve.pipeline.memo import Memo
 from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, make_passes, tier_names
+from codesieve.pipeline.plugins import plugin_fingerprint
 from codesieve.pipeline.progress import Progress
 from codesieve.pipeline.tiers import STATE_FIELDS, TIER_NAME_FIELD, UnitState
 
@@ -138,7 +139,8 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
 def _memo(spec: RunSpec, cfg: PipelineConfig, plan: Pass, unit: Unit) -> Memo:
     """The unit's stores of per-row results, with the gates of earlier passes upstream."""
     memo = Memo(os.path.join(spec.work, "memo"), unit.index,
-                {"v": code_version(), "unit": unit.describe(), "input": spec.config["input"]})
+                {"v": code_version(), "plugins": plugin_fingerprint(cfg.plugins), "unit": unit.describe(),
+                 "input": spec.config["input"]})
     first = plan.applied()[0][0] if plan.applied() else len(cfg.gates)
     memo.upstream = [Memo.entry(g, g.name in spec.active) for g in cfg.gates[:first]]
     return memo
@@ -235,7 +237,8 @@ class Keys:
 
 
 def make_keys(cfg: PipelineConfig, passes: list[Pass], units: list[Unit], active: list[str]) -> Keys:
-    resolved, version = cfg.resolved(), code_version()
+    resolved = cfg.resolved()
+    version = code_version() + (f" plugins {plugin_fingerprint(cfg.plugins)}" if cfg.plugins else "")
     per_pass: list[list[str]] = []
     globals_: dict[int, str] = {}
     prev: list[Any] = [None] * len(units)
