@@ -30,7 +30,7 @@ CHUNK = 1 << 20
 class JsonlReader(Reader):
     """Uncompressed JSON Lines: one JSON object per line."""
 
-    suffixes = (".jsonl",)
+    suffixes = (".jsonl", ".ndjson")
 
     def plan(self, file: SourceFile, text_column: str, unit_rows: int, unit_bytes: int) -> Iterator[Unit]:
         for s in range(0, max(file.size, 1), unit_bytes):
@@ -157,7 +157,7 @@ def _checked_read(fh: IO[bytes], file: SourceFile, n: int = CHUNK) -> bytes:
 class GzipJsonlReader(_CompressedJsonl):
     """gzip-compressed JSON Lines, streamed."""
 
-    suffixes = (".jsonl.gz",)
+    suffixes = (".jsonl.gz", ".ndjson.gz")
 
     def stream(self, raw: IO[bytes], file: SourceFile) -> IO[bytes]:
         return gzip.GzipFile(fileobj=raw, mode="rb")
@@ -167,7 +167,7 @@ class GzipJsonlReader(_CompressedJsonl):
 class ZstdJsonlReader(_CompressedJsonl):
     """zstd-compressed JSON Lines, streamed."""
 
-    suffixes = (".jsonl.zst",)
+    suffixes = (".jsonl.zst", ".ndjson.zst")
 
     def stream(self, raw: IO[bytes], file: SourceFile) -> IO[bytes]:
         import zstandard
