@@ -25,7 +25,9 @@ from codesieve.core.registry import READERS
 from codesieve.pipeline.readers import Reader, SourceFile, Unit, filesystem
 
 #: reasons a single row is quarantined in tier 0 before any gate sees it
-QUARANTINE_REASONS = ("bad_json", "text_not_string", "null_text", "invalid_utf8", "nul_byte", "too_large")
+QUARANTINE_REASONS = (
+    "bad_json", "text_not_string", "null_text", "invalid_utf8", "nul_byte", "too_large", "json_too_deep",
+)
 TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary())
 
 
@@ -198,6 +200,22 @@ def _utf8_fix(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return pa.array(values, pa.large_string()), bad
 
 
+def _string_ids(ids: pa.Array, file: SourceFile) -> pa.Array:
+    """Input ids as strings: text or whole numbers; anything else is a one-line error."""
+    t = ids.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t) or pa.types.is_null(t):
+        return ids.cast(pa.string())
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        try:
+            out = ids.cast(pa.large_binary()).cast(pa.large_string())
+            out.validate(full=True)
+            return out.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowException):
+            raise InputError(f"{file.rel}: column 'id' holds bytes that are not UTF-8 text") from None
+    raise InputError(f"{file.rel}: column 'id' has type {t}; ids must be strings or integers "
+                     "(rename the column to keep it, and ids are generated)")
+
+
 def make_ids(rel: str, keys: np.ndarray, text: pa.Array) -> pa.Array:
     """Stable ids: xxh3-128 of (source file, row key, content), 32 hex chars."""
     h = xxhash.xxh3_128_hexdigest
@@ -242,8 +260,7 @@ def normalize(
     reason[(reason < 0) & big] = code["too_large"]
     table = table.set_column(table.column_names.index(text_column), text_column, text)
     if "id" in table.column_names:
-        ids = table.column("id").combine_chunks()
-        ids = ids.cast(pa.string()) if not pa.types.is_string(ids.type) else ids
+        ids = _string_ids(table.column("id").combine_chunks(), file)
         if ids.null_count:
             ids = pc.coalesce(ids, make_ids(file.rel, keys, text))
         table = table.set_column(table.column_names.index("id"), "id", ids)

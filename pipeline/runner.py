@@ -158,6 +158,10 @@ def _protect_columns(table: pa.Table, cfg: PipelineConfig) -> pa.Table:
     """Input columns that clash with codesieve's own get an `input_` prefix."""
     ours = {f.name for f in STATE_FIELDS} | {TIER_NAME_FIELD.name} | set(score_fields(cfg))
     names = [f"input_{c}" if c in ours else c for c in table.column_names]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise UserError(f"input column {clash[0]!r} exists twice once codesieve's own column names are "
+                        f"prefixed with 'input_'; rename it (codesieve writes: {', '.join(sorted(ours))})")
     return table.rename_columns(names) if names != table.column_names else table
 
 
