@@ -17,7 +17,7 @@ import glob
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -93,11 +93,16 @@ def _peak_rss_mb() -> float:
 
 
 def _first_read(spec: RunSpec, cfg: PipelineConfig, unit: Unit, stats: dict[str, Any]) -> tuple[pa.Table, UnitState]:
-    """Read one unit and quarantine its bad rows in tier 0."""
+    """Read one unit (with the small units grouped into it) and quarantine its bad rows."""
     tc = spec.text_column
-    table, keys, errors = read_unit(unit, tc)
-    table = _protect_columns(table, cfg)
-    table, reason = normalize(table, keys, errors, unit.file, tc, cfg.input.max_doc_bytes)
+    tables, reasons = [], []
+    for part in unit.parts():
+        raw, keys, errors = read_unit(replace(part, extra=()), tc)
+        table, reason = normalize(_protect_columns(raw, cfg), keys, errors, part.file, tc, cfg.input.max_doc_bytes)
+        tables.append(table)
+        reasons.append(reason)
+    table = tables[0] if len(tables) == 1 else _concat(tables, unit)
+    reason = reasons[0] if len(reasons) == 1 else np.concatenate(reasons)
     state = UnitState(table.num_rows)
     stats["rows_in"] = table.num_rows
     stats["bytes_in"] = int(pc.sum(pc.binary_length(table.column(tc))).as_py() or 0)
@@ -111,6 +116,18 @@ def _first_read(spec: RunSpec, cfg: PipelineConfig, unit: Unit, stats: dict[str,
         for name in names:
             stats["quarantine"][name] = stats["quarantine"].get(name, 0) + 1
     return table, state
+
+
+def _concat(tables: list[pa.Table], unit: Unit) -> pa.Table:
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        import re
+
+        files = ", ".join(p.file.rel for p in unit.parts()[:3])
+        found = re.search(r"Field (\S+) has incompatible types: (.*)", str(exc))
+        what = f"column {found.group(1)!r} has different types ({found.group(2)})" if found else str(exc)
+        raise UserError(f"--input: {what} in {files}...; give it one type in every input file") from None
 
 
 def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
