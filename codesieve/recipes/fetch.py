@@ -32,6 +32,7 @@ from codesieve.core.atomic import write_json_atomic
 from codesieve.recipes.pinlist import Pin
 
 TIMEOUT_S = 120
+MAX_DOWNLOAD_BYTES = 64 << 20  # a larger sdist/tarball is skipped (recorded): it would be mostly data
 SDIST_SUFFIXES = (".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")
 _APT_LOCK = threading.Lock()
 
@@ -114,6 +115,8 @@ def _fetch_pypi(pin: Pin, folder: str, cache_dir: str) -> dict:
         fname = f["filename"]
         suffix = next((s for s in SDIST_SUFFIXES if fname.endswith(s)), None)
         if suffix and fname[: -len(suffix)].rsplit("-", 1)[-1] == pin.version:
+            if f.get("size", 0) > MAX_DOWNLOAD_BYTES:
+                raise FetchError(f"{fname}: {f['size']} bytes > {MAX_DOWNLOAD_BYTES}")
             data = _get(f["url"])
             want = f.get("hashes", {}).get("sha256")
             if want and hashlib.sha256(data).hexdigest() != want:
@@ -132,6 +135,8 @@ def _npm_registry() -> str:
 def _fetch_npm(pin: Pin, folder: str, cache_dir: str) -> dict:
     meta = json.loads(_get(f"{_npm_registry()}/{pin.name.replace('/', '%2f')}/{pin.version}"))
     dist = meta["dist"]
+    if dist.get("unpackedSize", 0) > 4 * MAX_DOWNLOAD_BYTES:
+        raise FetchError(f"unpacked size {dist['unpackedSize']} bytes > {4 * MAX_DOWNLOAD_BYTES}")
     data = _get(dist["tarball"])
     integrity = dist.get("integrity", "")
     if integrity.startswith("sha512-"):

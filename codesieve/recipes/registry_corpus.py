@@ -9,7 +9,8 @@ extracts every text file like a raw crawl (`recipes.extract`), labels it with a 
 imports only `codesieve.core`), and writes `OUT/{train,dev,test}/part-NNNNN.parquet` (zstd,
 `rows_per_shard` rows) plus `OUT/manifest.json`. Columns: those of the dev corpus (`id`,
 `content`, `path`, `repo_name`, `source`, `ext`, `language`, `size`) plus `package`,
-`version`, `popularity` and `split`. Same list + code => byte-identical shards.
+`version`, `popularity` and `split`; `OUT/SUMMARY.txt` says how to read it and counts rows per
+language and split. Same list + code => byte-identical shards.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from codesieve.recipes.pinlist import (
     split_of,
 )
 from codesieve.recipes.shards import ShardWriter, corpus_manifest
+from codesieve.recipes.summary import summary_text
 
 DEFAULT_LABELLER = "codesieve.filters.langid.crawl:crawl_language"
 Labeller = Callable[[str, str], str]
@@ -136,7 +138,7 @@ def package_rows(pin: Pin, table: pa.Table, labeller: Labeller, split: str) -> p
 
 def build(list_path: str, out_dir: str, jobs: int = 2, reserved_path: str | None = DEFAULT_RESERVED,
           ratios: tuple[float, float, float] = (0.8, 0.1, 0.1), labeller: Labeller | None = None,
-          rows_per_shard: int = 20_000, cache_dir: str | None = None) -> dict:
+          rows_per_shard: int = 20_000, cache_dir: str | None = None, fetch_only: bool = False) -> dict:
     """Fetch, extract and write the corpus; returns the manifest (also written to OUT/manifest.json)."""
     t0 = time.time()
     pins = read_list(list_path)
@@ -146,6 +148,9 @@ def build(list_path: str, out_dir: str, jobs: int = 2, reserved_path: str | None
     cache_dir = cache_dir or os.path.join(out_dir, "_downloads")
     records, failed = _fetch_all(pins, cache_dir, jobs, reserved)
     t_fetch = time.time() - t0
+    if fetch_only:
+        print(f"fetched {len(records)} of {len(pins)} in {t_fetch:.0f}s; failed: {failed}", file=sys.stderr)
+        return {"fetched": len(records), "failed": failed}
     stats = _extract_all(records, out_dir, cache_dir, jobs, failed)
     writer = ShardWriter(out_dir, rows_per_shard)
     packages = []
@@ -161,6 +166,8 @@ def build(list_path: str, out_dir: str, jobs: int = 2, reserved_path: str | None
     shards = writer.close()
     manifest = corpus_manifest(list_path, pins, packages, failed, shards, writer.by_split, ratios)
     write_json_atomic(manifest, os.path.join(out_dir, "manifest.json"))
+    with open(os.path.join(out_dir, "SUMMARY.txt"), "w", encoding="utf-8") as fh:
+        fh.write(summary_text(manifest, out_dir))
     print(f"fetch {t_fetch:.0f}s, total {time.time() - t0:.0f}s; {manifest['totals']}", file=sys.stderr)
     return manifest
 
@@ -186,10 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labeller", default=DEFAULT_LABELLER, help="module:function(path, head) -> language")
     ap.add_argument("--rows-per-shard", type=int, default=20_000)
     ap.add_argument("--cache", help="download cache, shareable between corpora (default OUT/_downloads)")
+    ap.add_argument("--fetch-only", action="store_true", help="download into the cache, write no corpus")
     args = ap.parse_args(argv)
     try:
         build(args.list, args.out, args.jobs, args.reserved, _ratios(args.ratios),
-              resolve_labeller(args.labeller), args.rows_per_shard, args.cache)
+              resolve_labeller(args.labeller), args.rows_per_shard, args.cache, args.fetch_only)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
