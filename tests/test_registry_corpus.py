@@ -233,3 +233,12 @@ def test_shipped_lists_parse_and_avoid_reserved(name: str) -> None:
     assert len(pins) >= 100
     if Path(DEFAULT_RESERVED).exists():
         refuse_reserved(pins, load_reserved(DEFAULT_RESERVED), DEFAULT_RESERVED)
+
+
+def test_debian_upstream_tarball_alone_extracts_like_an_sdist(tmp_path: Path) -> None:
+    """When the mirror lacks a source package's .dsc or diff, the fetcher keeps the .orig tarball."""
+    from codesieve.recipes.extract import extract_package
+
+    _tar(tmp_path / "tool_1.0.orig.tar.gz", "tool-1.0/")
+    got = extract_package(str(tmp_path), "orig").table().to_pylist()
+    assert {r["path"]: r["content"].encode() for r in got} == KEPT

@@ -153,6 +153,9 @@ def apt_options(cache_dir: str) -> list[str]:
     root = os.path.join(cache_dir, "_apt")
     opts = ["-o", "Dir::Etc::SourceList=/dev/null", "-o", f"Dir::Etc::SourceParts={root}/sources",
             "-o", f"Dir::State::Lists={root}/lists", "-o", f"Dir::Cache={root}/cache",
+            # Docker images blank the binary caches (docker-clean): without them every call re-parses
+            # ~20 MB of lists (~1 s CPU); with them a call starts in ~0.1 s
+            "-o", "Dir::Cache::pkgcache=pkgcache.bin", "-o", "Dir::Cache::srcpkgcache=srcpkgcache.bin",
             "-o", "APT::Sandbox::User=root", "-q"]
     with _APT_LOCK:
         if not os.path.exists(os.path.join(root, ".updated")):
@@ -165,6 +168,7 @@ def apt_options(cache_dir: str) -> list[str]:
                     fh.write(text)
             subprocess.run(["apt-get", *opts, "update"], capture_output=True, text=True, check=True,
                            timeout=600)
+            subprocess.run(["apt-cache", *opts, "gencaches"], capture_output=True, check=True, timeout=600)
             open(os.path.join(root, ".updated"), "w").close()
     return opts
 
