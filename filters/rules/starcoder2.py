@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
+from codesieve.filters.rules import enry_generated as enry
 from codesieve.filters.rules.features import head_text, match_lengths, safe_div, to_np
 from pydantic import Field
 
@@ -143,3 +145,29 @@ class EncodedDataFraction(_Encoded):
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
         return sum(self._ref_matches(text)) / len(text) if text else 0.0
+
+
+@register_rule("enry_generated")
+class EnryGenerated(Rule):
+    """1.0 when go-enry's `IsGenerated(path, content)` says the file is generated (the
+    test The Stack v2 uses: lock files, vendored/`node_modules` paths, minified JS/CSS,
+    source maps and `sourceMappingURL` trailers, protobuf/thrift/gRPC/Cython/... headers),
+    else 0.0. Port in `enry_generated.py`; the content checks run only on files whose
+    extension (or first line, for source maps) some check looks at."""
+
+    def measure(self, batch: DocBatch) -> np.ndarray:
+        paths = [p or "" for p in batch.path.to_pylist()]
+        out = np.array([float(enry.name_generated(p)) for p in paths])
+        exts = np.array([enry.extension(p) in enry.CONTENT_EXTS for p in paths], dtype=bool)
+        head = pc.utf8_slice_codeunits(batch.text, 0, 32)
+        for prefix in enry.SOURCE_MAP_PREFIXES:
+            exts |= to_np(pc.starts_with(head, prefix[:32]))
+        rows = np.flatnonzero(exts & (out == 0))
+        if len(rows):
+            texts = batch.text.take(pa.array(rows)).to_pylist()
+            for i, t in zip(rows, texts):
+                out[i] = float(enry.content_generated(paths[i], t.encode("utf-8", "surrogatepass")))
+        return out
+
+    def reference(self, text: str, path: str, lang: str | None) -> float:
+        return float(enry.is_generated(path or "", text.encode("utf-8", "surrogatepass")))
