@@ -48,7 +48,9 @@ OC_RULES.update({
 #: signals whose value is not a number in the same unit (category flags): decisions only
 _FLAGS = {"qsc_code_cate_encoded_data"}
 #: the reference's filters with `and random.random() > 0.2`: deterministic part only
-_RANDOM = {"qsc_codepython_score_lines_no_logic": 0.5}
+_RANDOM = {f"qsc_code{lang}_score_lines_no_logic": 0.5
+           for lang in ("python", "c", "cpp", "csharp", "go", "java", "javascript")}
+_RANDOM["qsc_codego_cate_testfile"] = 0.5
 #: OpenCoder program names that are not the lower-cased Linguist name
 _LINGUIST = {"cpp": "C++", "csharp": "C#"}
 

@@ -93,9 +93,14 @@ def wordpunct(text: str) -> list[str]:
 class OCDoc:
     """One document as OpenCoder's QSCodeDocument sees it (lazy, cached attributes)."""
 
-    def __init__(self, text: str, lang: str | None):
+    def __init__(self, text: str, lang: str | None, path: str | None = None):
         self.text = text
         self.program = program_of(lang)
+        self.filename = (path or "").rsplit("/", 1)[-1]
+        #: OpenCoder's extension: after the last '.', no dot ('' when none)
+        self.extension = self.filename.rsplit(".", 1)[-1] if "." in self.filename else ""
+        #: per-document parse results of the language-specific signals
+        self.cache: dict[str, object] = {}
 
     @cached_property
     def lines(self) -> list[str]:

@@ -46,10 +46,10 @@ def oc_docs(batch: DocBatch) -> list[OCDoc | None]:
     return feature(batch, "oc_docs", compute)
 
 
-def _doc(batch: DocBatch, i: int, texts: list[str], langs: list[str | None]) -> OCDoc:
+def _doc(batch: DocBatch, i: int, texts: list[str], langs: list[str | None], paths: list[str | None]) -> OCDoc:
     docs = oc_docs(batch)
     if docs[i] is None:
-        docs[i] = OCDoc(texts[i], langs[i])
+        docs[i] = OCDoc(texts[i], langs[i], paths[i])
     return docs[i]  # type: ignore[return-value]
 
 
@@ -339,7 +339,7 @@ SIGNALS: dict[str, tuple[Signal, str, tuple[str, ...] | None]] = {
 def _value(fn: Signal, d: OCDoc) -> float:
     try:
         v = fn(d)
-    except RecursionError:  # the reference's per-signal try/except: None
+    except Exception:  # noqa: BLE001  (the reference's per-signal try/except, timeouts included: None)
         return float("nan")
     return float("nan") if v is None else float(v)
 
@@ -352,14 +352,15 @@ def _make(name: str, fn: Signal, ref_name: str, langs: tuple[str, ...] | None) -
             return out
         texts = feature(batch, "oc_texts", lambda: batch.text.to_pylist())
         lang_list = feature(batch, "oc_langs", lambda: batch.lang.to_pylist())
+        paths = feature(batch, "oc_paths", lambda: batch.path.to_pylist())
         for i in rows:
-            out[i] = _value(fn, _doc(batch, int(i), texts, lang_list))
+            out[i] = _value(fn, _doc(batch, int(i), texts, lang_list, paths))
         return out
 
     def reference(self: Rule, text: str, path: str, lang: str | None) -> float:
         if langs is not None and lang not in langs:
             return float("nan")
-        return _value(fn, OCDoc(text, lang))
+        return _value(fn, OCDoc(text, lang, path))
 
     doc = f"OpenCoder's `{ref_name}` (opc_data_filtering @ 44b857e), ported; nan where it gives None."
     attrs = {"measure": measure, "reference": reference, "__doc__": doc, "native_langs": langs}
@@ -367,6 +368,16 @@ def _make(name: str, fn: Signal, ref_name: str, langs: tuple[str, ...] | None) -
 
 
 OC_RULES = [_make(name, fn, ref, langs) for name, (fn, ref, langs) in SIGNALS.items()]
+
+
+def _register_lang_rules() -> None:
+    from codesieve.filters.rules.opencoder_lang import LANG_SIGNALS
+
+    SIGNALS.update(LANG_SIGNALS)
+    OC_RULES.extend(_make(name, fn, ref, langs) for name, (fn, ref, langs) in LANG_SIGNALS.items())
+
+
+_register_lang_rules()
 
 #: OpenCoder's autogen test: any of these (any case) in the first 200 characters
 AUTOGEN_SUBSTRINGS = ("generate", "autogen", "do not edit")
