@@ -18,10 +18,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 from codesieve.filters.dedup.cluster import KIND_NEAR, DedupConfig, band_column
+from codesieve.filters.dedup.license import strip_license_headers
 from codesieve.filters.dedup.minhash import band_hashes, optimal_bands, signatures
 from codesieve.filters.dedup.resolve import resolve as resolve_global
 from codesieve.filters.dedup.resolve import verdict_path
-from codesieve.filters.dedup.license import strip_license_headers
 from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 from pydantic import Field
 
