@@ -237,3 +237,23 @@ def test_dedup_index_flag_dedups_against_an_earlier_run(tmp_path: Path, samples:
     alone = alone.filter(pc.is_in(alone.column("id"), pa.array(sorted(kept))))
     dup_alone = pc.sum(pc.equal(alone.column("stage_failed"), "dedup")).as_py() or 0
     assert dup_alone < len(kept) // 2
+
+
+def test_changed_code_is_not_nothing_to_do(
+    tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: the resume key carries codesieve.code_fingerprint() (a hash of every source
+    and model file), so a rerun after a code change redoes the work."""
+    import codesieve.pipeline.runner as runner
+
+    cfg = load_config(CONFIGS / "default.yaml")
+    out = tmp_path / "out"
+    first = run(cfg, str(samples), str(out), LocalExecutor(), gates=["rules"], quiet=True)
+    capsys.readouterr()
+    again = run(cfg, str(samples), str(out), LocalExecutor(), gates=["rules"], quiet=True)
+    assert "nothing to do" in capsys.readouterr().err and again["run_key"] == first["run_key"]
+    monkeypatch.setattr(runner, "code_fingerprint", lambda: "a-changed-rule-file")
+    changed = run(cfg, str(samples), str(out), LocalExecutor(), gates=["rules"], quiet=False)
+    err = capsys.readouterr().err
+    assert "nothing to do" not in err and "resuming" not in err
+    assert changed["run_key"] != first["run_key"]
