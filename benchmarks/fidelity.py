@@ -22,14 +22,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import codesieve.filters  # noqa: F401  (registers the rules)
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+import codesieve.filters  # noqa: F401  (registers the rules)
+from codesieve.core.batch import DocBatch
 from codesieve.filters.rules.opencoder import SIGNALS
 from codesieve.pipeline.config import load_config
-
-from codesieve.core.batch import DocBatch
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "fidelity" / "reference.parquet"

@@ -7,19 +7,19 @@ key, gate, rule or scorer, or a bad value, is a one-line `ConfigError` naming th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
-from codesieve.pipeline.plugins import load_plugins
 from pydantic import Field
 
 from codesieve.core.base import Gate
 from codesieve.core.errors import ConfigError
 from codesieve.core.params import Params, lookup, stable_hash, validate_params
 from codesieve.core.registry import GATES
+from codesieve.pipeline.plugins import load_plugin_entries, load_plugins
 
 
 class InputConfig(Params):
@@ -51,6 +51,7 @@ class PipelineConfig:
     output: OutputConfig
     gates: list[Gate]
     source: str = "<memory>"
+    plugins: list[str] = field(default_factory=list)
 
     def gate_names(self) -> list[str]:
         return [g.name for g in self.gates]
@@ -61,13 +62,14 @@ class PipelineConfig:
             "input": self.input.model_dump(mode="json"),
             "output": self.output.model_dump(mode="json"),
             "gates": [{"gate": g.name, **g.params.model_dump(mode="json")} for g in self.gates],
+            **({"plugins": list(self.plugins)} if self.plugins else {}),
         }
 
     def hash(self) -> str:
         return stable_hash(self.resolved())
 
 
-TOP_KEYS = ("name", "description", "input", "output", "gates")
+TOP_KEYS = ("name", "description", "plugins", "input", "output", "gates")
 
 
 def build_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
@@ -77,6 +79,8 @@ def build_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
     for key in raw:
         if key not in TOP_KEYS:
             raise ConfigError(f"{source}: unknown key {key!r} (allowed: {', '.join(TOP_KEYS)})")
+    base = Path(source).parent if source != "<memory>" else Path.cwd()
+    plugins = load_plugin_entries(raw.get("plugins"), base)
     inp = validate_params(InputConfig, raw.get("input"), "input")
     out = validate_params(OutputConfig, raw.get("output"), "output")
     gates_raw = raw.get("gates")
@@ -95,7 +99,7 @@ def build_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
             raise ConfigError(f"{where}.gate: gate {name!r} listed twice")
         seen.add(name)
         gates.append(cls.build(body, where))
-    return PipelineConfig(inp, out, gates, source)
+    return PipelineConfig(inp, out, gates, source, plugins)
 
 
 def shipped_configs() -> dict[str, Path]:

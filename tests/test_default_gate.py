@@ -8,15 +8,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import codesieve.filters  # noqa: F401  (registers the rules)
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+import codesieve.filters  # noqa: F401  (registers the rules)
+from codesieve.core.batch import DocBatch
 from codesieve.filters.rules.gate import build_rule
 from codesieve.pipeline.config import load_config
-
-from codesieve.core.batch import DocBatch
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = pq.read_table(ROOT / "tests" / "fixtures" / "default_gate" / "cases.parquet")

@@ -12,12 +12,12 @@ from typing import Literal
 
 import numpy as np
 import pyarrow.compute as pc
-from codesieve.filters.rules.features import count_chars, feature, lang_subset, safe_div
 from pydantic import Field
 
 from codesieve.core.base import Rule, RuleParams
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_rule
+from codesieve.filters.rules.features import count_chars, feature, lang_subset, safe_div
 
 
 def ref_lines(text: str, newlines: str = "lf") -> list[str]:

@@ -16,6 +16,11 @@ from collections import Counter
 import numpy as np
 import pyarrow.compute as pc
 import regex
+from pydantic import Field
+
+from codesieve.core.base import Rule, RuleParams
+from codesieve.core.batch import DocBatch, segment_reduce
+from codesieve.core.registry import register_rule
 from codesieve.filters.rules.basic import ref_lines
 from codesieve.filters.rules.features import (
     count_chars,
@@ -34,11 +39,6 @@ from codesieve.filters.rules.features import (
     word_stats,
     words,
 )
-from pydantic import Field
-
-from codesieve.core.base import Rule, RuleParams
-from codesieve.core.batch import DocBatch, segment_reduce
-from codesieve.core.registry import register_rule
 
 # --- sizes ------------------------------------------------------------------------------
 

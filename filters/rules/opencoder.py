@@ -20,14 +20,15 @@ from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import regex
-from codesieve.filters.rules.features import feature, to_np
-from codesieve.filters.rules.oc_doc import OCDoc, python_text, wordpunct
 
 from codesieve.core.base import Rule
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_rule
+from codesieve.filters.rules.features import feature, to_np
+from codesieve.filters.rules.oc_doc import OCDoc, python_text, wordpunct
 
 Signal = Callable[[OCDoc], float | None]
 _PRECISION = 8
@@ -347,7 +348,12 @@ def _value(fn: Signal, d: OCDoc) -> float:
 def _make(name: str, fn: Signal, ref_name: str, langs: tuple[str, ...] | None) -> type[Rule]:
     def measure(self: Rule, batch: DocBatch) -> np.ndarray:
         out = np.full(batch.num_rows, np.nan)
-        rows = np.flatnonzero(self.applies(batch))
+        # every row of the native languages (not the config's langs/skip_langs: those are
+        # decisions, and stored measurements are reused across them)
+        if langs is None:
+            rows = np.arange(batch.num_rows)
+        else:
+            rows = np.flatnonzero(to_np(pc.fill_null(pc.is_in(batch.lang, pa.array(list(langs), pa.string())), False)))
         if len(rows) == 0:
             return out
         texts = feature(batch, "oc_texts", lambda: batch.text.to_pylist())

@@ -14,6 +14,7 @@ give nan on timeout here as well.
 from __future__ import annotations
 
 import regex
+
 from codesieve.filters.rules.oc_doc import OCDoc
 from codesieve.filters.rules.opencoder import Signal, _r
 

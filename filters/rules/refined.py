@@ -12,6 +12,11 @@ import re
 
 import numpy as np
 import pyarrow.compute as pc
+from pydantic import Field
+
+from codesieve.core.base import Rule, RuleParams
+from codesieve.core.batch import DocBatch
+from codesieve.core.registry import register_rule
 from codesieve.filters.rules.basic import ref_lines
 from codesieve.filters.rules.features import (
     count_chars,
@@ -23,11 +28,6 @@ from codesieve.filters.rules.features import (
     to_np,
 )
 from codesieve.filters.rules.lang_specific import C_FAMILY
-from pydantic import Field
-
-from codesieve.core.base import Rule, RuleParams
-from codesieve.core.batch import DocBatch
-from codesieve.core.registry import register_rule
 
 _WS = "\t\n\v\f\r "
 
@@ -73,8 +73,7 @@ class CMainDefinitions(Rule):
 
     def measure(self, batch: DocBatch) -> np.ndarray:
         out = np.full(batch.num_rows, np.nan)
-        allowed = self.params.langs if self.params.langs is not None else self.native_langs
-        rows, sub = lang_subset(batch, tuple(allowed))
+        rows, sub = lang_subset(batch, tuple(self.native_langs))  # langs/skip_langs only decide
         if len(rows) == 0:
             return out
         delta = line_matches(sub, _IF).astype(np.int64) - line_matches(sub, _ENDIF).astype(np.int64)
@@ -89,8 +88,7 @@ class CMainDefinitions(Rule):
         return out
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
-        allowed = self.params.langs if self.params.langs is not None else self.native_langs
-        if lang not in allowed:
+        if lang not in self.native_langs:
             return float("nan")
         depth, plain, cond = 0, 0, 0
         for ln in ref_lines(text):
