@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from codesieve.filters.dedup.gate import content_hashes
 from codesieve.pipeline.io import make_ids
-from codesieve.pipeline.runner import _id_hashes
+from codesieve.pipeline.manifest import _id_hashes
 
 DEV_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
 
@@ -57,7 +57,7 @@ def main() -> None:
     rows = [
         ("stable ids when `id` is absent (io.make_ids)", best_of(3, lambda: make_ids("part-00000.parquet", keys, text))),
         ("exact-dedup digests (dedup content_hashes)", best_of(3, lambda: content_hashes(text))),
-        ("id uniqueness hashes at the end (runner._id_hashes)", best_of(3, lambda: _id_hashes(ids))),
+        ("id uniqueness hashes at the end (manifest._id_hashes)", best_of(3, lambda: _id_hashes(ids))),
     ]
     print(f"{len(text):,} rows, {mb:,.1f} MB of text; whole pipeline {args.pipeline_seconds:.1f} s on one core "
           f"(wall, in-process executor, {args.config})\n")
