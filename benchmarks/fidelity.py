@@ -45,8 +45,20 @@ OC_RULES.update({
     "qsc_code_num_chars": ("num_chars",),
     "qsc_code_frac_chars_replacement_symbols": ("replacement_char_fraction",),
 })
+#: prose (`qsc_doc_*`) signals that share a definition (and a codesieve rule) with the code ones
+OC_RULES.update({
+    f"qsc_doc_{k[len('qsc_code_'):]}": v for k, v in list(OC_RULES.items())
+    if k[len("qsc_code_"):] in {
+        "num_words", "mean_word_length", "num_chars", "frac_chars_replacement_symbols", "frac_chars_alphabet",
+        "frac_chars_digital", "frac_chars_whitespace", *(f"frac_chars_top_{n}grams" for n in (2, 3, 4)),
+        *(f"frac_chars_dupe_{n}grams" for n in range(5, 11)),
+    }
+})
+OC_RULES["qsc_doc_num_lines"] = ("num_lines",)
 #: signals whose value is not a number in the same unit (category flags): decisions only
 _FLAGS = {"qsc_code_cate_encoded_data"}
+#: the codesieve value of these is a function of the reference's
+_VALUE_OF = {"qsc_doc_num_sentences": lambda v: None if v is None else float(v == 1)}
 #: the reference's filters with `and random.random() > 0.2`: deterministic part only
 _RANDOM = {f"qsc_code{lang}_score_lines_no_logic": 0.5
            for lang in ("python", "c", "cpp", "csharp", "go", "java", "javascript")}
@@ -92,7 +104,7 @@ def _same(a: float | None, b: float) -> bool:
 
 def opencoder_agreement(table: pa.Table | None = None) -> list[Agreement]:
     table = table if table is not None else pq.read_table(FIXTURE)
-    table = table.filter(pa.compute.is_in(table["oc_doc_type"], pa.array(["code", "data"])))
+    table = table.filter(pa.compute.is_in(table["oc_doc_type"], pa.array(["code", "data", "text"])))
     # only files the language gate passes reach the rules gate
     table = table.filter(pa.compute.is_in(table["oc_program"], pa.array(list(linguist_names()))))
     batch = fixture_batch(table)
@@ -102,17 +114,21 @@ def opencoder_agreement(table: pa.Table | None = None) -> list[Agreement]:
     fails = {n: r.decide(values[n], batch) for n, r in rules.items()}
     signals = [json.loads(s) for s in table["oc_signals"].to_pylist()]
     hits = [json.loads(h) for h in table["oc_hits"].to_pylist()]
+    prose = np.array([t == "text" for t in table["oc_doc_type"].to_pylist()])
     out = []
     for ref, names in OC_RULES.items():
         if not all(n in rules for n in names):
             continue
-        ref_fire = np.array([_ref_fired(h, s, ref) for h, s in zip(hits, signals)])
-        ours = np.logical_or.reduce([fails[n] for n in names])
-        applies = rules[names[0]].applies(batch)
-        has = [ref in s and applies[i] for i, s in enumerate(signals)]
-        v_ok = [_same(s.get(ref), float(values[names[0]][i])) for i, s in enumerate(signals) if has[i]]
+        # a signal is judged on the files of its category: qsc_doc_* on prose, the rest on code/data
+        mine = prose if ref.startswith("qsc_doc_") else ~prose
+        ref_fire = np.array([_ref_fired(h, s, ref) for h, s in zip(hits, signals)])[mine]
+        ours = np.logical_or.reduce([fails[n] for n in names])[mine]
+        applies = rules[names[0]].applies(batch) & mine
+        conv = _VALUE_OF.get(ref, lambda v: v)
+        v_ok = [_same(conv(s.get(ref)), float(values[names[0]][i]))
+                for i, s in enumerate(signals) if applies[i] and ref in s]
         out.append(Agreement(
-            rule=" + ".join(names), reference=ref, files=len(signals), valued=len(v_ok),
+            rule=" + ".join(names), reference=ref, files=int(mine.sum()), valued=len(v_ok),
             values=None if ref in _FLAGS or not v_ok else float(np.mean(v_ok)),
             decisions=float(np.mean(ref_fire == ours)), fired=int(ref_fire.sum()),
         ))

@@ -377,10 +377,12 @@ OC_RULES = [_make(name, fn, ref, langs) for name, (fn, ref, langs) in SIGNALS.it
 
 
 def _register_lang_rules() -> None:
+    from codesieve.filters.rules.opencoder_doc import DOC_SIGNALS
     from codesieve.filters.rules.opencoder_lang import LANG_SIGNALS
 
-    SIGNALS.update(LANG_SIGNALS)
-    OC_RULES.extend(_make(name, fn, ref, langs) for name, (fn, ref, langs) in LANG_SIGNALS.items())
+    for extra in (LANG_SIGNALS, DOC_SIGNALS):
+        SIGNALS.update(extra)
+        OC_RULES.extend(_make(name, fn, ref, langs) for name, (fn, ref, langs) in extra.items())
 
 
 _register_lang_rules()
