@@ -245,7 +245,7 @@ def test_changed_code_is_not_nothing_to_do(
 ) -> None:
     """Issue 10: the resume key carries codesieve.code_fingerprint() (a hash of every source
     and model file), so a rerun after a code change redoes the work."""
-    import codesieve.pipeline.runner as runner
+    import codesieve.pipeline.keys as keys
 
     cfg = load_config(CONFIGS / "default.yaml")
     out = tmp_path / "out"
@@ -253,7 +253,7 @@ def test_changed_code_is_not_nothing_to_do(
     capsys.readouterr()
     again = run(cfg, str(samples), str(out), LocalExecutor(), gates=["rules"], quiet=True)
     assert "nothing to do" in capsys.readouterr().err and again["run_key"] == first["run_key"]
-    monkeypatch.setattr(runner, "code_fingerprint", lambda: "a-changed-rule-file")
+    monkeypatch.setattr(keys, "code_fingerprint", lambda: "a-changed-rule-file")
     changed = run(cfg, str(samples), str(out), LocalExecutor(), gates=["rules"], quiet=False)
     err = capsys.readouterr().err
     assert "nothing to do" not in err and "resuming" not in err
