@@ -11,6 +11,7 @@ import fnmatch
 import os
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +25,9 @@ from codesieve.core.registry import READERS
 from codesieve.pipeline.readers import Reader, SourceFile, Unit, filesystem
 
 #: reasons a single row is quarantined in tier 0 before any gate sees it
-QUARANTINE_REASONS = ("bad_json", "text_not_string", "null_text", "invalid_utf8", "nul_byte", "too_large")
+QUARANTINE_REASONS = (
+    "bad_json", "text_not_string", "null_text", "invalid_utf8", "nul_byte", "too_large", "json_too_deep",
+)
 TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary())
 
 
@@ -44,8 +47,9 @@ def suffix_table(formats: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _kind(name: str, table: dict[str, str]) -> str | None:
+    lower = name.lower()  # `.PARQUET` is Parquet
     for suf in sorted(table, key=len, reverse=True):
-        if name.endswith(suf):
+        if lower.endswith(suf.lower()):
             return table[suf]
     return None
 
@@ -58,40 +62,89 @@ def _join_uri(uri: str, path: str) -> str:
     return f"{scheme}://{path}" + (f"?{query}" if query else "")
 
 
-def _list(input_path: str) -> tuple[list[pafs.FileInfo], str]:
-    """File infos under a folder / matching a glob / the single file, and their root."""
+def _walk_local(root: str) -> Iterator[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of files under `root`. Symlinked folders are not followed (no
+    loops); a symlinked file is read once, under its first name, like any other file."""
+    seen: set[str] = set()
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            real = os.path.realpath(path)
+            if real in seen or not os.path.isfile(real):
+                continue
+            seen.add(real)
+            st = os.stat(real)
+            yield path, st.st_size, st.st_mtime_ns
+
+
+def _list(input_path: str) -> tuple[list[tuple[str, int, int]], str]:
+    """(path, size, mtime_ns) of the files under a folder / matching a glob / the file, and
+    their root."""
     fs, path = filesystem(input_path)
     path = path.split("?", 1)[0]
+    local = "://" not in input_path
     if any(c in path for c in "*?["):
         base = path[: min(path.index(c) for c in "*?[" if c in path)]
         base = base.rsplit("/", 1)[0] if "/" in base else ""
+        if local:
+            return [f for f in _walk_local(base or "/") if fnmatch.fnmatch(f[0], path)], base
         infos = fs.get_file_info(pafs.FileSelector(base or "/", recursive=True, allow_not_found=True))
-        return [i for i in infos if i.is_file and fnmatch.fnmatch(i.path, path)], base
+        return [(i.path, i.size or 0, i.mtime_ns or 0) for i in infos if i.is_file and fnmatch.fnmatch(i.path, path)], base
     info = fs.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
         raise UserError(f"--input {input_path}: no such file or directory")
     if info.type == pafs.FileType.Directory:
-        return [i for i in fs.get_file_info(pafs.FileSelector(path, recursive=True)) if i.is_file], path
-    return [info], path.rsplit("/", 1)[0] if "/" in path else ""
+        if local:
+            return list(_walk_local(path)), path
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+        return [(i.path, i.size or 0, i.mtime_ns or 0) for i in infos if i.is_file], path
+    return [(info.path, info.size or 0, info.mtime_ns or 0)], path.rsplit("/", 1)[0] if "/" in path else ""
 
 
 def discover(input_path: str, formats: dict[str, str] | None = None) -> list[SourceFile]:
     """All input files under a folder / matching a glob / the single file, sorted by name."""
-    infos, root = _list(input_path)
+    return discover_with_skips(input_path, formats)[0]
+
+
+def discover_with_skips(
+    input_path: str, formats: dict[str, str] | None = None, exclude: str | None = None
+) -> tuple[list[SourceFile], dict[str, Any]]:
+    """(input files, what was skipped and why: counts and a few examples per reason).
+
+    Skipped: hidden or `_`-prefixed names (side files such as `_SUCCESS`), files of no known
+    format, empty files, and anything under `exclude` (an output folder inside the input).
+    """
+    found, root = _list(input_path)
     table = suffix_table(formats)
-    files = []
-    for i in sorted(infos, key=lambda i: i.path):
-        rel = os.path.relpath(i.path, root) if root else i.path
-        if any(part.startswith((".", "_")) for part in rel.split("/")):
-            continue  # hidden files, _SUCCESS, a previous run's side files
-        kind = _kind(i.path, table)
-        if kind is None:
-            continue
-        mtime = i.mtime_ns if i.mtime_ns is not None else 0
-        files.append(SourceFile(_join_uri(input_path, i.path), rel, kind, i.size or 0, mtime))
+    files: list[SourceFile] = []
+    skipped: dict[str, Any] = {}
+
+    def skip(reason: str, rel: str) -> None:
+        entry = skipped.setdefault(reason, {"files": 0, "examples": []})
+        entry["files"] += 1
+        if len(entry["examples"]) < 5:
+            entry["examples"].append(rel)
+
+    excl = os.path.realpath(exclude) if exclude else None
+    for path, size, mtime in sorted(found):
+        rel = os.path.relpath(path, root) if root else path
+        kind = _kind(path, table)
+        if excl and "://" not in input_path and (os.path.realpath(path) + os.sep).startswith(excl + os.sep):
+            skip("inside_output", rel)
+        elif any(part.startswith((".", "_")) for part in rel.split("/")):
+            skip("hidden_or_underscore", rel)
+        elif kind is None:
+            skip("unknown_format", rel)
+        elif size == 0:
+            skip("empty_file", rel)
+        else:
+            files.append(SourceFile(_join_uri(input_path, path), rel, kind, size, mtime))
     if not files:
-        raise UserError(f"--input {input_path}: no input files ({', '.join('*' + s for s in sorted(table))})")
-    return files
+        known = ", ".join("*" + s for s in sorted(table))
+        why = "; ".join(f"{k}: {v['files']}" for k, v in skipped.items())
+        raise UserError(f"--input {input_path}: no input files ({known})" + (f"; skipped {why}" if why else ""))
+    return files, skipped
 
 
 def plan_units(
@@ -147,6 +200,22 @@ def _utf8_fix(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return pa.array(values, pa.large_string()), bad
 
 
+def _string_ids(ids: pa.Array, file: SourceFile) -> pa.Array:
+    """Input ids as strings: text or whole numbers; anything else is a one-line error."""
+    t = ids.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t) or pa.types.is_null(t):
+        return ids.cast(pa.string())
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        try:
+            out = ids.cast(pa.large_binary()).cast(pa.large_string())
+            out.validate(full=True)
+            return out.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowException):
+            raise InputError(f"{file.rel}: column 'id' holds bytes that are not UTF-8 text") from None
+    raise InputError(f"{file.rel}: column 'id' has type {t}; ids must be strings or integers "
+                     "(rename the column to keep it, and ids are generated)")
+
+
 def make_ids(rel: str, keys: np.ndarray, text: pa.Array) -> pa.Array:
     """Stable ids: xxh3-128 of (source file, row key, content), 32 hex chars."""
     h = xxhash.xxh3_128_hexdigest
@@ -191,8 +260,7 @@ def normalize(
     reason[(reason < 0) & big] = code["too_large"]
     table = table.set_column(table.column_names.index(text_column), text_column, text)
     if "id" in table.column_names:
-        ids = table.column("id").combine_chunks()
-        ids = ids.cast(pa.string()) if not pa.types.is_string(ids.type) else ids
+        ids = _string_ids(table.column("id").combine_chunks(), file)
         if ids.null_count:
             ids = pc.coalesce(ids, make_ids(file.rel, keys, text))
         table = table.set_column(table.column_names.index("id"), "id", ids)

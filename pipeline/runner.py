@@ -33,9 +33,17 @@ from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig, build_config
 from codesieve.pipeline.gaterun import alive_batch, run_gates
-from codesieve.pipeline.io import QUARANTINE_REASONS, Unit, discover, normalize, plan_units, read_unit
+from codesieve.pipeline.io import (
+    QUARANTINE_REASONS,
+    Unit,
+    discover_with_skips,
+    normalize,
+    plan_units,
+    read_unit,
+)
 from codesieve.pipeline.manifest import finalize, read_done, read_manifest
 from codesieve.pipeline.memo import Memo
+from codesieve.pipeline.ownership import check_nesting, claim, output_lock
 from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, make_passes, tier_names
 from codesieve.pipeline.plugins import plugin_fingerprint
 from codesieve.pipeline.progress import Progress
@@ -150,6 +158,10 @@ def _protect_columns(table: pa.Table, cfg: PipelineConfig) -> pa.Table:
     """Input columns that clash with codesieve's own get an `input_` prefix."""
     ours = {f.name for f in STATE_FIELDS} | {TIER_NAME_FIELD.name} | set(score_fields(cfg))
     names = [f"input_{c}" if c in ours else c for c in table.column_names]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise UserError(f"input column {clash[0]!r} exists twice once codesieve's own column names are "
+                        f"prefixed with 'input_'; rename it (codesieve writes: {', '.join(sorted(ours))})")
     return table.rename_columns(names) if names != table.column_names else table
 
 
@@ -270,35 +282,50 @@ def run(
     limit_rows: int | None = None,
     quiet: bool = False,
     log: Any = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run the pipeline; return the manifest (also written to OUT/.codesieve/manifest.json)."""
+    """Run the pipeline; return the manifest (also written to OUT/.codesieve/manifest.json).
+
+    The output folder is locked while the run writes; a folder holding another config's or
+    input's run is refused unless `overwrite`.
+    """
     log = log or (lambda msg: None if quiet else print(msg, file=sys.stderr))
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
     names = cfg.gate_names()
     if gates is not None:
         unknown = [g for g in gates if g not in names]
-        if unknown:
-            raise UserError(f"--gates: {', '.join(unknown)} not in the config (its gates: {', '.join(names)})")
+        if not gates or unknown:
+            raise UserError(f"--gates: {', '.join(unknown) or 'no gate named'}; the config's gates: {', '.join(names)}")
     active = list(gates) if gates is not None else names
+    if not output or not output.strip():
+        raise UserError("--output: empty; name an output folder")
     output = os.path.abspath(output)
     if os.path.exists(output) and not os.path.isdir(output):
         raise UserError(f"--output {output}: exists and is not a folder")
-    files = discover(input_path)
+    check_nesting(input_path, output)
+    with output_lock(output):
+        return _run_locked(cfg, input_path, output, executor, active, limit_rows, quiet, log, overwrite)
+
+
+def _run_locked(
+    cfg: PipelineConfig, input_path: str, output: str, executor: Any, active: list[str],
+    limit_rows: int | None, quiet: bool, log: Any, overwrite: bool,
+) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    files, skipped = discover_with_skips(input_path, cfg.input.formats, exclude=output)
     units = plan_units(files, cfg.input.text_column, cfg.input.unit_rows, cfg.input.unit_bytes, limit_rows)
     timings["plan"] = time.perf_counter() - t_start
     spec = RunSpec(cfg.resolved(), active, output, cfg.input.text_column)
     passes = make_passes(cfg.gates)
     keys = make_keys(cfg, passes, units, active)
 
-    manifest_path = layout.manifest_path(output)
     old = read_manifest(output)
     if old is not None and old.get("run_key") == keys.run:
         print(f"nothing to do: {output} is already complete for this input and config", file=sys.stderr)
         return old
-    if os.path.exists(manifest_path):
-        os.remove(manifest_path)  # this run will replace it
-
+    claim(output, owner_record(cfg, input_path, files), overwrite)
+    if os.path.exists(layout.manifest_path(output)):
+        os.remove(layout.manifest_path(output))  # this run will replace it
     os.makedirs(spec.work, exist_ok=True)
     total_rows = sum(u.num_rows or 0 for u in units)
     stats: list[list[dict[str, Any]]] = []
@@ -313,14 +340,20 @@ def run(
         timings[f"pass{plan.index}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     manifest = finalize(spec.output, cfg, units, stats, global_stats, input_path, files)
+    manifest["input"]["skipped"] = skipped
     timings["finalize"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     manifest.update(
         run_key=keys.run, timings=timings, executor=executor.name, workers=getattr(executor, "workers", 1),
         gates_active=active, code_version=code_version(),
     )
-    write_json_atomic(manifest, manifest_path)
+    write_json_atomic(manifest, layout.manifest_path(output))
     return manifest
+
+
+def owner_record(cfg: PipelineConfig, input_path: str, files: list[Any]) -> dict[str, Any]:
+    return {"config_hash": cfg.hash(), "config_source": cfg.source, "input": input_path,
+            "input_fingerprint": stable_hash([[f.rel, f.size, f.mtime_ns] for f in files])}
 
 
 def _run_pass(

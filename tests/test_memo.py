@@ -33,7 +33,7 @@ def test_threshold_change_re_decides_without_measuring(tmp_path: Path, samples: 
     with monkeypatch.context() as m:
         m.setattr(RulesGate, "measure", _forbid)
         m.setattr(LanguageGate, "apply", _forbid)
-        second = run(_config(120), str(samples), str(out), LocalExecutor(), quiet=True)
+        second = run(_config(120), str(samples), str(out), LocalExecutor(), quiet=True, overwrite=True)
     assert second["gates"]["rules"]["reasons"].get("max_line_length", 0) > first["gates"]["rules"]["reasons"].get(
         "max_line_length", 0)
     fresh = tmp_path / "fresh"
@@ -55,5 +55,5 @@ def test_changed_measurement_is_recomputed(tmp_path: Path, samples: Path, monkey
     rules = next(g for g in raw["gates"] if g["gate"] == "rules")["rules"]
     rules.append({"rule": "num_words", "max": 10_000_000})  # a new measurement: rules re-measure
     monkeypatch.setattr(RulesGate, "measure", counting)
-    run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True)
+    run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True, overwrite=True)
     assert sum(calls) > 1000

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from codesieve.core.batch import DocBatch
 from codesieve.core.params import Params, validate_params
@@ -150,8 +150,14 @@ class GlobalGate(Gate):
 
 
 class Bound(Params):
-    min: float | None = Field(None, description="fail when the value is below this")
-    max: float | None = Field(None, description="fail when the value is above this")
+    min: float | None = Field(None, allow_inf_nan=False, description="fail when the value is below this")
+    max: float | None = Field(None, allow_inf_nan=False, description="fail when the value is above this")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bound:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max}): nothing could pass")
+        return self
 
 
 class RuleParams(Bound):
@@ -179,6 +185,8 @@ class Rule:
     Params: ClassVar[type[RuleParams]] = RuleParams
     #: languages the measurement is meaningful for (None = all); config `langs` narrows it
     native_langs: ClassVar[tuple[str, ...] | None] = None
+    #: the values `measure` can give (None: unbounded); thresholds outside are config errors
+    value_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
 
     def __init__(self, params: RuleParams):
         self.params = params

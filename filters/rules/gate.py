@@ -21,7 +21,23 @@ def build_rule(entry: Any, where: str) -> Rule:
     body = dict(entry)
     name = body.pop("rule")
     cls = lookup(RULES, "rule", name, f"{where}.rule")
-    return cls(validate_params(cls.Params, body, where))
+    rule = cls(validate_params(cls.Params, body, where))
+    _check_range(rule, where)
+    return rule
+
+
+def _check_range(rule: Rule, where: str) -> None:
+    """A threshold no value can cross is a mistake (e.g. a negative bound on a count)."""
+    lo, hi = rule.value_range
+    p = rule.params
+    bounds = [("", p.min, p.max)] + [(f".per_lang.{k}", b.min, b.max) for k, b in p.per_lang.items()]
+    for path, bmin, bmax in bounds:
+        for key, value in (("min", bmin), ("max", bmax)):
+            if value is None:
+                continue
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                span = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+                raise ConfigError(f"{where}{path}.{key}: {value} is outside the values {rule.name} can take {span}")
 
 
 @register_gate("rules")
