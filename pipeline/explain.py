@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from codesieve.pipeline.io import output_dataset
-from codesieve.pipeline.results import gate_config, load_manifest, tier_meaning, tier_names
+from codesieve.pipeline.results import GATE_MEANING, gate_config, load_manifest, tier_meaning, tier_names
 
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import UserError
@@ -32,6 +32,11 @@ LANG_SOURCES = {"filename": "exact file name", "shebang": "shebang line", "exten
                 "heuristic": "content heuristic for an ambiguous extension",
                 "ambiguous": "ambiguous extension, content model among the candidates",
                 "content": "content model (no usable path)", "binary": "binary content", "": "nothing matched"}
+
+QUARANTINE = {"nul_byte": "quarantined: the text contains NUL bytes", "invalid_utf8": "quarantined: not valid UTF-8",
+              "null_text": "quarantined: no text", "text_not_string": "quarantined: the text column is not a string",
+              "bad_json": "quarantined: the JSONL line is not valid JSON",
+              "too_large": "quarantined: larger than input.max_doc_bytes = {limit}"}
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -61,8 +66,9 @@ def find_row(dataset: Any, doc: str) -> dict[str, Any]:
     return rows[0]
 
 
-def config_lines(source: str | None, gate: str, rule: str | None = None) -> dict[str, str]:
-    """Where `gate` (and `rule` inside it) and their min/max lines are in the config file."""
+def config_lines(source: str | None, gate: str, rule: str | None = None,
+                 keys: tuple[str, ...] = ("min", "max")) -> dict[str, str]:
+    """Where `gate` (or `rule` inside it) and its threshold lines (`keys`) are in the config file."""
     if not source or not os.path.exists(source):
         return {}
     lines = open(source, encoding="utf-8").read().splitlines()
@@ -74,8 +80,8 @@ def config_lines(source: str | None, gate: str, rule: str | None = None) -> dict
             for j in range(i + 1, min(i + 40, len(lines))):
                 if re.match(r"^\s*-\s*(rule|gate):", lines[j]):
                     break
-                m = re.match(r"^\s*(min|max|min_score|min_hits|threshold|allow)\s*:", lines[j])
-                if m:
+                m = re.match(r"^\s*(\w+)\s*:", lines[j])
+                if m and m.group(1) in keys:
                     out[m.group(1)] = f"{source}:{j + 1}: {lines[j].strip()[:100]}"
             break
     return out
@@ -106,23 +112,29 @@ def rule_check(manifest: dict[str, Any], row: dict[str, Any], rule: str) -> dict
 def gate_check(manifest: dict[str, Any], row: dict[str, Any], gate: str, reason: str) -> dict[str, Any]:
     """A failed check of a non-rules gate, with the parameter it compares against."""
     cfg = gate_config(manifest, gate)
-    src = manifest.get("config_source")
+    keys: tuple[str, ...] = ()
     if gate == "language":
-        detail = {"low_confidence": (row.get("lang_score"), f"< min_score {cfg.get('min_score')}"),
-                  "lang_not_allowed": (row.get("lang"), "not in allow (+ prose languages)" if cfg.get("allow_prose") else "not in allow"),
-                  "not_code": (row.get("lang"), "no language identified"),
-                  "binary": (None, f"NUL bytes > {cfg.get('binary_max_nul')} or U+FFFD share > {cfg.get('binary_max_replacement_frac')}"),
-                  "extension_denied": (row.get("path"), f"extension in deny_extensions {cfg.get('deny_extensions')}")}
-        value, crossed = detail.get(reason, (None, reason))
+        detail = {"low_confidence": (row.get("lang_score"), f"< min_score {cfg.get('min_score')}", ("min_score",)),
+                  "lang_not_allowed": (row.get("lang"), "not in allow" + (" (+ prose languages)" if cfg.get("allow_prose") else ""), ("allow",)),
+                  "not_code": (row.get("lang"), "no language identified", ("content_min_chars",)),
+                  "binary": (None, f"NUL bytes > {cfg.get('binary_max_nul')} or U+FFFD share > {cfg.get('binary_max_replacement_frac')}",
+                             ("binary_max_nul", "binary_max_replacement_frac")),
+                  "extension_denied": (row.get("path"), f"extension in deny_extensions {cfg.get('deny_extensions')}", ("deny_extensions",))}
+        value, crossed, keys = detail.get(reason, (None, reason, ()))
     elif gate == "dedup":
-        value, crossed = row.get("dup_cluster_size"), f"cluster of {row.get('dup_cluster_size')}; another copy kept"
+        value, crossed, keys = row.get("dup_cluster_size"), f"in a cluster of {row.get('dup_cluster_size')}; another copy kept", ("threshold",)
     elif gate == "decontam":
-        value, crossed = row.get("decontam_hits"), f">= min_hits {cfg.get('min_hits')} benchmark {cfg.get('ngram')}-grams"
+        value, crossed, keys = row.get("decontam_hits"), f">= min_hits {cfg.get('min_hits')} benchmark {cfg.get('ngram')}-grams", ("min_hits",)
     elif gate == "quality":
-        value, crossed = _num(row.get("quality_score")), f"< min_score {cfg.get('min_score')}"
+        value, crossed, keys = _num(row.get("quality_score")), f"< min_score {cfg.get('min_score')}", ("min_score",)
+    elif gate == "input":
+        limit = manifest.get("config", {}).get("input", {}).get("max_doc_bytes")
+        value, crossed = None, QUARANTINE.get(reason, reason).format(limit=limit)
+        return {"check": reason, "value": None, "crossed": crossed, "config": {}}
     else:
         value, crossed = None, reason
-    return {"check": reason, "value": _num(value), "crossed": crossed, "config": config_lines(src, gate)}
+    return {"check": reason, "value": _num(value), "crossed": crossed,
+            "config": config_lines(manifest.get("config_source"), gate, keys=keys)}
 
 
 def language_decision(manifest: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +146,7 @@ def language_decision(manifest: dict[str, Any], row: dict[str, Any]) -> dict[str
     text_column = manifest.get("config", {}).get("input", {}).get("text_column", "content")
     text = row.get(text_column)
     lang_cfg = gate_config(manifest, "language")
-    if not lang_cfg or text is None:
+    if not lang_cfg or text is None or row.get("stage_failed") == "input":
         return out
     raw = {"gates": [dict(lang_cfg)]}
     gate = build_config(raw, "manifest.json").gates[0]
@@ -176,7 +188,8 @@ def explain(doc: str, out: str) -> dict[str, Any]:
               if (k.startswith(("h_", "q_")) or k in ("lang_score", "nl_score", "decontam_hits", "quality_score"))
               and _num(v) is not None}
     return {"id": row["id"], "path": row.get("path"), "repo_name": row.get("repo_name"), "tier": tier,
-            "tier_name": tier_names(manifest).get(tier, ""), "tier_meaning": tier_meaning(manifest, tier),
+            "tier_name": tier_names(manifest).get(tier, ""),
+            "tier_meaning": GATE_MEANING["input"] if stage == "input" else tier_meaning(manifest, tier),
             "stage_failed": stage, "reasons": reasons, "failed_checks": checks,
             "language": language_decision(manifest, row), "dedup": dedup_info(dataset, row), "scores": scores}
 
@@ -190,12 +203,16 @@ def render_text(info: dict[str, Any]) -> str:
              f"tier      {info['tier']} ({info['tier_name']}): {info['tier_meaning']}",
              f"stopped   {info['stage_failed'] or 'nowhere: passed every gate'}"]
     for c in info["failed_checks"]:
-        lines.append(f"failed    {c['check']} = {_fmt(c['value'])}  {c['crossed']}")
+        value = "" if c["value"] is None else f" = {_fmt(c['value'])}"
+        lines.append(f"failed    {c['check']}{value}: {c['crossed']}")
         for key, where in c["config"].items():
             lines.append(f"            config {key}: {where}")
     lang = info["language"]
     src = f" from {lang['source']} ({lang['source_meaning']})" if lang.get("source") is not None else ""
-    lines.append(f"language  {lang['lang']} (score {_fmt(lang['score'])}){src}")
+    if info["stage_failed"] == "input":
+        lines.append("language  not identified (quarantined before the language gate)")
+    else:
+        lines.append(f"language  {lang['lang']} (score {_fmt(lang['score'])}){src}")
     if lang.get("lang_content"):
         lines.append(f"          content model says {lang['lang_content']}")
     if lang.get("nl_lang"):
@@ -207,5 +224,7 @@ def render_text(info: dict[str, Any]) -> str:
         kept = d["kept"][0] if d["kept"] else None
         who = "this document" if d["this_is_kept"] else (f"{kept['id']} ({kept.get('path')})" if kept else "not in this output")
         lines.append(f"dedup     cluster {d['cluster']} of {d['size']} documents; kept copy: {who}")
-    lines.append("scores    " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(info["scores"].items())))
+    items = [f"{k}={_fmt(v)}" for k, v in sorted(info["scores"].items())]
+    for i in range(0, max(len(items), 1), 4):
+        lines.append(("scores    " if i == 0 else " " * 10) + ", ".join(items[i:i + 4]))
     return "\n".join(lines)
