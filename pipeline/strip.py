@@ -17,10 +17,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FENCED = r"(?ms)^[ ]{0,3}(```|~~~)[^\n]*\n.*?^[ ]{0,3}(```|~~~)[ \t]*$\n?"
-INDENTED = r"(\n[ \t]*\n)((?:    |\t)[^\n]*\n(?:[ \t]*\n|(?:    |\t)[^\n]*\n)*)"
-RST_LITERAL = r"(::[ \t]*\n[ \t]*\n)((?:[ \t]+[^\n]*\n|[ \t]*\n)+)"
-RST_DIRECTIVE = r"(?m)^\.\. (?:code-block|code|sourcecode)::[^\n]*\n((?:[ \t]+[^\n]*\n|[ \t]*\n)*)"
+# (\r tolerated everywhere: CRLF files are common in crawls)
+FENCED = r"(?ms)^[ ]{0,3}(```|~~~)[^\n]*\n.*?^[ ]{0,3}(```|~~~)[ \t\r]*$\n?"
+INDENTED = r"(\n[ \t\r]*\n)((?:    |\t)[^\n]*\n(?:[ \t\r]*\n|(?:    |\t)[^\n]*\n)*)"
+RST_LITERAL = r"(::[ \t\r]*\n[ \t\r]*\n)((?:[ \t]+[^\n]*\n|[ \t\r]*\n)+)"
+RST_DIRECTIVE = r"(?m)^\.\. (?:code-block|code|sourcecode)::[^\n]*\n((?:[ \t]+[^\n]*\n|[ \t\r]*\n)*)"
 MARKDOWN_LANGS = ("Markdown", "Text")
 RST_LANGS = ("reStructuredText",)
 
