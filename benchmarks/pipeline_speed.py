@@ -39,7 +39,7 @@ def run_once(config: str, input_path: str, extra: list[str], pin: bool) -> tuple
         wall = time.perf_counter() - t0
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"benchmark run failed: {' '.join(cmd)}")
-        manifest = json.loads(Path(out, "manifest.json").read_text())
+        manifest = json.loads(Path(out, ".codesieve", "manifest.json").read_text())
         return wall, usage.ru_maxrss / 1024, manifest
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -84,7 +84,7 @@ def main() -> None:
     print("\nin-process run, time per stage (seconds, summed over work units):\n")
     print("| stage | seconds | MB/s of input |")
     print("|---|---|---|")
-    for k in ("plan", "pass1", "global", "pass2", "finalize"):
+    for k in ("plan", "pass0", "global:dedup", "pass1", "finalize"):
         print(f"| {k} | {stage_secs.get(k, 0):.2f} | {mb / max(stage_secs.get(k, 0), 1e-9):,.0f} |")
     for g, s in gate_secs.items():
         print(f"| gate `{g}` | {s:.2f} | {mb / max(s, 1e-9):,.0f} |")

@@ -55,9 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "(e.g. --gates dedup for a dedup-only job)")
     run.add_argument("--limit-rows", type=_positive_int, default=None,
                      help="process only the first N input rows (for trying a config)")
-    run.add_argument("--dedup-index", default=None, metavar="DIR",
-                     help="persistent dedup index: dedup against the runs recorded in DIR "
-                          "(without re-reading their data), then add this run to it")
+    run.add_argument("--set", action="append", default=[], metavar="GATE.PARAM=VALUE",
+                     help="override one gate parameter of the config (VALUE is YAML), e.g. "
+                          "--set quality.min_score=0.3; repeatable")
+    _add_gate_options(run)
+    run.add_argument("--overwrite", action="store_true",
+                     help="allow an output folder that holds a run of another config or input "
+                          "(its stored work is reused where still valid)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     run.set_defaults(func=cmd_run)
 
@@ -83,15 +87,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from codesieve.pipeline.executors import make_executor
     from codesieve.pipeline.runner import run
 
-    overrides = {"dedup": {"index_dir": os.path.abspath(args.dedup_index)}} if args.dedup_index else None
-    cfg = load_config(args.config, overrides)
-    gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates else None
+    cfg = load_config(args.config, _overrides(args))
+    gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates is not None else None
     if args.workers and args.executor == "local" and args.workers != 1:
         raise UserError("--workers: the local executor runs one task at a time; use --executor ray")
     executor = make_executor(args.executor, args.workers, args.ray_address)
     try:
         manifest = run(cfg, args.input, args.output, executor, gates=gates,
-                       limit_rows=args.limit_rows, quiet=args.quiet)
+                       limit_rows=args.limit_rows, quiet=args.quiet, overwrite=args.overwrite)
     finally:
         executor.close()
     if not args.quiet:
@@ -99,13 +102,54 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gate_options() -> dict[str, tuple[str, str]]:
+    """Command-line shortcuts that registered gates declare: option -> (gate, param)."""
+    from codesieve.core.registry import GATES
+    from codesieve.pipeline.plugins import load_plugins
+
+    load_plugins()
+    return {opt: (name, param) for name, cls in sorted(GATES.items()) for opt, param in cls.cli_options.items()}
+
+
+def _add_gate_options(run: argparse.ArgumentParser) -> None:
+    for opt, (gate, param) in _gate_options().items():
+        run.add_argument(opt, default=None, metavar="VALUE", dest=f"gateopt_{gate}__{param}",
+                         help=f"sets the {gate!r} gate's {param!r} (a path is made absolute)")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """`--set gate.param=value` and the gates' own options, as {gate: {param: value}}."""
+    import yaml
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        gate, dot, param = key.partition(".")
+        if not sep or not dot or not gate or not param:
+            raise UserError(f"--set {item!r}: expected GATE.PARAM=VALUE (e.g. quality.min_score=0.3)")
+        try:
+            out.setdefault(gate, {})[param] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserError(f"--set {item!r}: VALUE is not valid YAML") from None
+    for dest, value in vars(args).items():
+        if dest.startswith("gateopt_") and value is not None:
+            gate, param = dest[len("gateopt_"):].split("__", 1)
+            out.setdefault(gate, {})[param] = os.path.abspath(value)
+    return out
+
+
 def print_summary(manifest: dict[str, Any], output: str) -> None:
     names = manifest.get("tier_names", {})
     rows_in = manifest["rows_in"] or 1
     print(f"{manifest['rows_in']:,} rows ({manifest['bytes_in'] / 1e6:,.1f} MB) in -> {output}")
-    print(f"{'tier':>4}  {'first gate failed':<18} {'rows':>10} {'share':>7} {'MB':>9}")
+    print(f"{'tier':>4}  {'tier_name':<22} {'rows':>10} {'share':>7} {'MB':>9}")
     for k, t in manifest["tiers"].items():
-        print(f"{k:>4}  {names.get(k, ''):<18} {t['rows']:>10,} {t['rows'] / rows_in:>7.1%} {t['bytes'] / 1e6:>9.1f}")
+        print(f"{k:>4}  {names.get(k, ''):<22} {t['rows']:>10,} {t['rows'] / rows_in:>7.1%} {t['bytes'] / 1e6:>9.1f}")
+    quarantined = sum(manifest.get("quarantine", {}).values())
+    if quarantined:
+        print(f"      of tier 0, {quarantined:,} rows quarantined at input: "
+              + ", ".join(f"{r} {c:,}" for r, c in sorted(manifest["quarantine"].items())))
+    print(f"manifest: {os.path.join(output, '.codesieve', 'manifest.json')}")
     total = manifest.get("timings", {}).get("total")
     if total:
         mb = manifest["bytes_in"] / 1e6
@@ -113,10 +157,9 @@ def print_summary(manifest: dict[str, Any], output: str) -> None:
 
 
 def cmd_gates(args: argparse.Namespace) -> int:
+    from codesieve.core.registry import describe
     from codesieve.pipeline.config import shipped_configs
     from codesieve.pipeline.plugins import load_plugins
-
-    from codesieve.core.registry import describe
 
     load_plugins()
     reg = describe()
@@ -143,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"codesieve: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a file-size limit, a folder that became unwritable
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"codesieve: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("codesieve: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -10,11 +10,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# `tier` is int32 in files so that Hive partition discovery (`tier=K/` folders, int32)
+# and the column agree in pyarrow, polars, duckdb and HF datasets.
 STATE_FIELDS = [
-    pa.field("tier", pa.int8()),
+    pa.field("tier", pa.int32()),
     pa.field("stage_failed", pa.string()),
     pa.field("reasons", pa.list_(pa.string())),
 ]
+TIER_NAME_FIELD = pa.field("tier_name", pa.string())
+BAND_FIELD = pa.field("_band", pa.int16())  # work files only
 
 
 def scatter(values: pa.Array, positions: np.ndarray, n: int, type_: pa.DataType | None = None) -> pa.Array:
@@ -46,6 +50,7 @@ class UnitState:
     def __init__(self, n: int):
         self.n = n
         self.tier = np.full(n, -1, dtype=np.int16)  # -1: still alive
+        self.band = np.zeros(n, dtype=np.int16)  # the last gate's band, for rows passing it
         self._stage_parts: list[tuple[np.ndarray, pa.Array]] = []
         self._reason_parts: list[tuple[np.ndarray, pa.Array]] = []
         self.columns: dict[str, pa.Array] = {}
@@ -80,15 +85,30 @@ class UnitState:
         arr = self._assemble(self._reason_parts, pa.list_(pa.string()))
         return pc.if_else(pc.is_null(arr), pa.scalar([], pa.list_(pa.string())), arr) if arr.null_count else arr
 
+    def to_table(self, table: pa.Table) -> pa.Table:
+        """`table` plus this state (tier null while alive), saved between passes."""
+        out = table.append_column(STATE_FIELDS[0], pa.array(self.tier, pa.int32(), mask=self.tier < 0))
+        out = out.append_column(STATE_FIELDS[1], self.stage_failed())
+        out = out.append_column(STATE_FIELDS[2], self.reasons())
+        out = out.append_column(BAND_FIELD, pa.array(self.band, pa.int16()))
+        for name, col in self.columns.items():
+            out = out.append_column(name, col)
+        return out
+
     @classmethod
-    def from_table(cls, table: pa.Table) -> UnitState:
-        """Rebuild the state saved by pass 1 (columns tier / stage_failed / reasons)."""
+    def from_table(cls, table: pa.Table, score_columns: list[str]) -> tuple[pa.Table, UnitState]:
+        """Split a table saved by `to_table` into (input columns, state)."""
         st = cls(table.num_rows)
         tier = table.column("tier").combine_chunks()
         st.tier = pc.fill_null(tier, -1).to_numpy(zero_copy_only=False).astype(np.int16)
+        st.band = table.column(BAND_FIELD.name).to_numpy().astype(np.int16)
         done = np.flatnonzero(st.tier >= 0)
         if len(done):
             idx = pa.array(done)
             st._stage_parts.append((done, table.column("stage_failed").combine_chunks().take(idx)))
             st._reason_parts.append((done, table.column("reasons").combine_chunks().take(idx)))
-        return st
+        saved = [n for n in score_columns if n in table.column_names]
+        for name in saved:
+            st.columns[name] = table.column(name).combine_chunks()
+        own = [f.name for f in STATE_FIELDS] + [BAND_FIELD.name] + saved
+        return table.drop_columns(own), st

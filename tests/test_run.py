@@ -16,11 +16,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import CONFIGS, tier_files
+
 from codesieve.pipeline.config import build_config, load_config
 from codesieve.pipeline.executors import LocalExecutor, RayExecutor
 from codesieve.pipeline.io import output_dataset
 from codesieve.pipeline.runner import run
-from conftest import CONFIGS, tier_files
 
 CLI = [sys.executable, "-m", "codesieve"]
 
@@ -61,7 +62,7 @@ def test_conservation_and_unique_ids(local_run: Path) -> None:
     from conftest import SAMPLES
 
     table = read_all(local_run)
-    manifest = json.loads((local_run / "manifest.json").read_text())
+    manifest = json.loads((local_run / ".codesieve" / "manifest.json").read_text())
     assert table.num_rows == input_rows(SAMPLES) == manifest["rows_in"] == manifest["rows_out"]
     assert pc.count_distinct(table.column("id")).as_py() == table.num_rows
     # every row sits in the folder of its own tier, with reasons iff it failed a gate
@@ -148,14 +149,14 @@ def test_sigkill_then_rerun_gives_identical_output(tmp_path: Path, samples: Path
     args = CLI + ["run", "--config", str(cfg), "--input", str(samples), "--output", str(out),
                   "--workers", "2", "--quiet"]
     proc = subprocess.Popen(args, start_new_session=False)
-    done = out / "_work" / "done" / "pass1"
+    done = out / ".codesieve" / "work" / "done" / "pass0"
     deadline = time.time() + 120
     while _count(done) < 4 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None, "run finished before it could be killed; make units smaller"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (out / "manifest.json").exists()
+    assert not (out / ".codesieve" / "manifest.json").exists()
     assert 4 <= _count(done) < 28  # part-way: some units done, not all
     res = subprocess.run(args[:-1], capture_output=True, text=True)  # without --quiet: says it resumes
     assert res.returncode == 0, res.stderr
@@ -172,8 +173,8 @@ def test_kill_during_pass2_then_rerun(tmp_path: Path, samples: Path) -> None:
     run(cfg, str(samples), str(ref), LocalExecutor(), quiet=True)
     run(cfg, str(samples), str(out), LocalExecutor(), quiet=True)
     # simulate a crash in pass 2: unit 1's completion record and manifest gone, one tier file half-done
-    (out / "manifest.json").unlink()
-    (out / "_work" / "done" / "pass2" / "unit-00001.json").unlink()
+    (out / ".codesieve" / "manifest.json").unlink()
+    (out / ".codesieve" / "work" / "done" / "pass1" / "unit-00001.json").unlink()
     victim = next(out.glob("tier=*/part-00001.parquet"))
     victim.write_bytes(b"PAR1 truncated")
     run(cfg, str(samples), str(out), LocalExecutor(), quiet=True)
@@ -184,9 +185,9 @@ def test_changed_pass2_setting_keeps_pass1(tmp_path: Path, samples: Path) -> Non
     raw = yaml.safe_load((CONFIGS / "default.yaml").read_text())
     out = tmp_path / "out"
     run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True)
-    done1 = {p: p.stat().st_mtime_ns for p in (out / "_work" / "done" / "pass1").glob("*.json")}
+    done1 = {p: p.stat().st_mtime_ns for p in (out / ".codesieve" / "work" / "done" / "pass0").glob("*.json")}
     raw["output"]["keep_text_from_tier"] = 2  # only pass 2 depends on it
-    manifest = run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True)
+    manifest = run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True, overwrite=True)
     assert {p: p.stat().st_mtime_ns for p in done1} == done1
     low = output_dataset(str(out), tiers=[0, 1]).to_table()
     high = output_dataset(str(out), tiers=[2, 3, 4, 5]).to_table()

@@ -17,17 +17,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
-from codesieve.filters.dedup.cluster import KIND_NEAR, DedupConfig, band_column
-from codesieve.filters.dedup.minhash import band_hashes, optimal_bands, signatures
-from codesieve.filters.dedup.resolve import resolve as resolve_global
-from codesieve.filters.dedup.resolve import verdict_path
-from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 from pydantic import Field
 
 from codesieve.core.base import GateResult, GlobalGate, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.registry import register_gate
+from codesieve.filters.dedup.cluster import KIND_NEAR, DedupConfig, band_column
+from codesieve.filters.dedup.minhash import band_hashes, optimal_bands, signatures
+from codesieve.filters.dedup.resolve import resolve as resolve_global
+from codesieve.filters.dedup.resolve import verdict_path
+from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 
 
 def content_hashes(text: pa.Array, normalize_whitespace: bool = False) -> pa.Array:
@@ -92,6 +92,7 @@ class DedupGate(GlobalGate):
     """Exact and near duplicates (global): one representative per cluster is kept."""
 
     resolve_only = ("index_dir", "verify", "verify_max_cluster", "prefilter_margin", "partitions")
+    cli_options = {"--dedup-index": "index_dir"}
 
     Params = DedupParams
 
@@ -161,7 +162,7 @@ class DedupGate(GlobalGate):
 
             key = repo_ids(batch)
             cluster = key
-        path = verdict_path(os.path.join(ctx.work_dir, "dedup"), ctx.unit)
+        path = verdict_path(ctx.gate_dir, ctx.unit)
         v = pq.read_table(path) if os.path.exists(path) else None
         if v is not None and v.num_rows:
             pos = pc.index_in(key, v.column("id"))

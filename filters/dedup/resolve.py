@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from codesieve.core.atomic import write_parquet_atomic
 from codesieve.filters.dedup import index as dindex
 from codesieve.filters.dedup.cluster import (
     KIND_EXACT,
@@ -27,8 +29,6 @@ from codesieve.filters.dedup.cluster import (
     forest,
 )
 
-from codesieve.core.atomic import write_parquet_atomic
-
 VERDICT_FIELDS = [
     ("id", pa.string()), ("dup_cluster", pa.string()), ("dup_cluster_size", pa.int32()),
     ("is_dup", pa.bool_()), ("kind", pa.int8()),
@@ -37,7 +37,7 @@ VERDICT_FIELDS = [
 
 def verdict_path(work_dir: str, unit: int) -> str:
     """Verdicts of one unit (`work_dir` = the dedup folder, `<out>/_work/dedup`)."""
-    return os.path.join(work_dir, "verdicts", f"unit-{unit:05d}.parquet")
+    return os.path.join(work_dir, "verdicts", f"unit-{unit:05d}.pq")
 
 
 def _unit_of(path: str) -> int:
@@ -157,7 +157,7 @@ def _merge_repositories(sources: list[Source], work_dir: str, executor: Any, cfg
     """Repository level: one row per repository, merged over units (`repo.merge_task`)."""
     from codesieve.filters.dedup.repo import merge_task
 
-    paths = [os.path.join(work_dir, "repos", f"part-{p:05d}.parquet") for p in range(cfg.partitions)]
+    paths = [os.path.join(work_dir, "repos", f"part-{p:05d}.pq") for p in range(cfg.partitions)]
     rows = executor.map(merge_task, [(sources, p, cfg, paths[p]) for p in range(cfg.partitions)])
     return [Source(path, r, -1) for path, r in zip(paths, rows) if r]
 

@@ -1,0 +1,97 @@
+"""The one function that runs gates on a unit: used by `run`, `dry-run` and local dedup.
+
+Each gate sees only the rows still alive; its score columns are scattered back onto the
+whole unit (nulls where it did not run), failures set the tier, stage and reasons.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from codesieve.core.base import Gate, UnitContext
+from codesieve.core.batch import DocBatch
+from codesieve.pipeline.memo import Memo, apply_memoized
+from codesieve.pipeline.tiers import UnitState, reason_lists
+
+
+def new_gate_stats() -> dict[str, Any]:
+    return {"rows_in": 0, "rows_failed": 0, "bytes_failed": 0, "reasons": {}, "seconds": 0.0}
+
+
+def alive_batch(table: pa.Table, state: UnitState, alive: np.ndarray, text_column: str) -> DocBatch:
+    """The rows at `alive`, with the columns earlier gates added (later gates read e.g. `lang`)."""
+    idx = pa.array(alive)
+    batch = DocBatch(table.take(idx), text_column)
+    for name, col in state.columns.items():
+        batch = batch.with_column(name, col.take(idx))
+    return batch
+
+
+def run_gates(
+    gates: list[tuple[int, Gate]],
+    table: pa.Table,
+    state: UnitState,
+    ctx: UnitContext,
+    stats: dict[str, Any],
+    fields: dict[str, pa.DataType],
+    active: list[str] | None = None,
+    gate_dirs: dict[str, str] | None = None,
+    memo: Memo | None = None,
+) -> None:
+    """Run `gates` (tier index, gate) in order on the rows still alive in `state`.
+
+    `active`: names of the gates that run (None: all); the others pass every row.
+    `gate_dirs`: a global gate's folder, set as `ctx.gate_dir` while it applies.
+    `memo`: stored per-row results to reuse (see `pipeline.memo`).
+    """
+    for tier, gate in gates:
+        alive = np.flatnonzero(state.alive)
+        st = stats.setdefault(gate.name, new_gate_stats())
+        is_active = active is None or gate.name in active
+        if not is_active or len(alive) == 0:
+            if memo is not None:
+                memo.upstream.append(memo.entry(gate, is_active))
+            continue
+        t0 = time.perf_counter()
+        batch = alive_batch(table, state, alive, ctx.text_column)
+        ctx.gate_dir = (gate_dirs or {}).get(gate.name, "")
+        res = apply_memoized(gate, batch, ctx, memo)
+        state.add_columns(res.columns, alive, fields)
+        failed = ~res.passed
+        pos = alive[failed]
+        if len(pos):
+            reasons = reason_lists(res.fails[failed], res.reason_names)
+            state.fail(pos, tier, pa.array([gate.name] * len(pos), pa.string()), reasons)
+        if res.band is not None:
+            state.band[alive] = np.asarray(res.band, dtype=np.int16)
+        _count(st, res, batch, failed, len(alive), len(pos))
+        st["seconds"] += time.perf_counter() - t0
+
+
+def _count(st: dict[str, Any], res: Any, batch: DocBatch, failed: np.ndarray, n_in: int, n_failed: int) -> None:
+    st["rows_in"] += n_in
+    st["rows_failed"] += n_failed
+    if n_failed:
+        lost = batch.text.take(pa.array(np.flatnonzero(failed)))
+        st["bytes_failed"] += int(pc.sum(pc.binary_length(lost)).as_py() or 0)
+    counts = res.fails.sum(axis=0) if res.fails.size else []
+    for name, c in zip(res.reason_names, counts):
+        if c:
+            st["reasons"][name] = st["reasons"].get(name, 0) + int(c)
+
+
+def merge_gate_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in parts:
+        for gate, st in part.items():
+            o = out.setdefault(gate, new_gate_stats())
+            for k in ("rows_in", "rows_failed", "bytes_failed", "seconds"):
+                o[k] += st[k]
+            for r, c in st["reasons"].items():
+                o["reasons"][r] = o["reasons"].get(r, 0) + c
+    return out

@@ -1,0 +1,149 @@
+"""The manifest: what a finished run holds, checked (conservation, unique ids) and described.
+
+`OUT/.codesieve/manifest.json` is written last, atomically; it carries the resolved config
+and its hash, the input fingerprint, the code version, rows and bytes in, per tier (with what
+each tier means), per gate and reason, quarantine counts, timings and peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from codesieve import __version__
+from codesieve.core.errors import UserError
+from codesieve.core.params import stable_hash
+from codesieve.pipeline import layout
+from codesieve.pipeline.config import PipelineConfig
+from codesieve.pipeline.gaterun import merge_gate_stats
+from codesieve.pipeline.io import Unit, output_parts
+from codesieve.pipeline.plan import QUARANTINE_NAME, tier_names
+
+
+def read_done(path: str, key: str) -> dict[str, Any] | None:
+    """The stats of a completion record, or None when it is missing or its key differs."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rec = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return rec["stats"] if isinstance(rec, dict) and rec.get("key") == key else None
+
+
+def read_manifest(output: str) -> dict[str, Any] | None:
+    """A finished run's manifest, or None when the folder holds no finished run."""
+    try:
+        with open(layout.manifest_path(output), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def tier_meaning(cfg: PipelineConfig) -> dict[str, str]:
+    """Tier number -> a sentence, for the manifest and reports."""
+    out = {}
+    for k, name in tier_names(cfg.gates).items():
+        kind, _, what = name.partition(":")
+        if kind == "failed":
+            out[str(k)] = f"first failed the {what!r} gate (gate {k + 1} of {len(cfg.gates)})"
+        else:
+            out[str(k)] = "passed every gate" + (f", band {what!r}" if what else "")
+    out["0"] += f"; or quarantined at input (tier_name {QUARANTINE_NAME!r})"
+    return out
+
+
+def finalize(
+    output: str, cfg: PipelineConfig, units: list[Unit], stats: list[list[dict[str, Any]]],
+    global_stats: dict[str, Any], input_path: str, files: list[Any],
+) -> dict[str, Any]:
+    """Check conservation and id uniqueness over the tier files; return the manifest."""
+    first, last = stats[0], stats[-1]
+    expected = {f"part-{u.index:05d}.parquet" for u in units}
+    parts = output_parts(output)
+    for path in parts:
+        if os.path.basename(path) not in expected:
+            os.remove(path)  # left by an earlier run over more units
+    parts = [p for p in parts if os.path.basename(p) in expected]
+    rows_in = sum(s["rows_in"] for s in first)
+    rows_out, ids = 0, []
+    for path in parts:
+        t = pq.read_table(path, columns=["id"])
+        rows_out += t.num_rows
+        ids.append(_id_hashes(t.column("id")))
+    if rows_out != rows_in:
+        raise RuntimeError(f"conservation violated: {rows_in} rows in, {rows_out} rows out (in {output})")
+    repeated = _repeated_ids(parts, ids)
+    if repeated:
+        raise UserError(
+            f"--input {input_path}: ids are not unique (e.g. {repeated[0]!r}, {len(repeated)} repeated); "
+            "give every row a distinct `id` or drop the column to have ids generated"
+        )
+    names = tier_names(cfg.gates)
+    return {
+        "codesieve_version": __version__,
+        "config": cfg.resolved(),
+        "config_hash": cfg.hash(),
+        "config_source": cfg.source,
+        "input": {"path": input_path, "files": len(files), "units": len(units),
+                  "fingerprint": stable_hash([[f.rel, f.size, f.mtime_ns] for f in files])},
+        "rows_in": rows_in,
+        "bytes_in": sum(s["bytes_in"] for s in first),
+        "rows_out": rows_out,
+        "tiers": _sum_tiers(last),
+        "tier_names": {str(k): v for k, v in names.items()},
+        "tier_meaning": tier_meaning(cfg),
+        "quarantine": _sum_counts([s["quarantine"] for s in first]),
+        "gates": merge_gate_stats([s["gates"] for ps in stats for s in ps]),
+        "global": global_stats,
+        "peak_rss_mb": {f"pass{p}": max((s["peak_rss_mb"] for s in ps), default=0.0) for p, ps in enumerate(stats)},
+    }
+
+
+def _sum_tiers(last: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    tiers: dict[str, dict[str, int]] = {}
+    for s in last:
+        for k, v in s["tiers"].items():
+            t = tiers.setdefault(k, {"rows": 0, "bytes": 0})
+            t["rows"] += v["rows"]
+            t["bytes"] += v["bytes"]
+    return dict(sorted(tiers.items(), key=lambda kv: int(kv[0])))
+
+
+def _sum_counts(parts: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in parts:
+        for k, c in part.items():
+            out[k] = out.get(k, 0) + c
+    return out
+
+
+def _repeated_ids(parts: list[str], hashes: list[np.ndarray]) -> list[str]:
+    """Ids that occur more than once (64-bit hashes first, exact strings to confirm)."""
+    if not hashes:
+        return []
+    all_h = np.sort(np.concatenate(hashes))
+    dup_h = np.unique(all_h[1:][all_h[1:] == all_h[:-1]])
+    if len(dup_h) == 0:
+        return []
+    seen: dict[str, int] = {}
+    for path, h in zip(parts, hashes):
+        hit = np.isin(h, dup_h)
+        if hit.any():
+            col = pq.read_table(path, columns=["id"]).column("id").combine_chunks()
+            for s in col.filter(pa.array(hit)).to_pylist():
+                seen[s] = seen.get(s, 0) + 1
+    return sorted(s for s, c in seen.items() if c > 1)
+
+
+def _id_hashes(ids: pa.ChunkedArray) -> np.ndarray:
+    """64-bit hashes of ids (uniqueness check without holding the strings)."""
+    import xxhash
+
+    return np.fromiter((xxhash.xxh3_64_intdigest(s) for s in ids.cast(pa.binary()).to_pylist()),
+                       dtype=np.uint64, count=len(ids))
