@@ -18,11 +18,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.pipeline.io import output_dataset
-from codesieve.pipeline.results import GATE_MEANING, gate_config, load_manifest, tier_meaning, tier_names
 
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import UserError
+from codesieve.pipeline.io import output_dataset
+from codesieve.pipeline.results import GATE_MEANING, gate_config, load_manifest, tier_meaning, tier_names
 
 HELP = """Explain one document of a finished run: tier and meaning, the gate that stopped it,
 each failed check (value, threshold, config line), the language decision and its source,

@@ -19,15 +19,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 import yaml
-from codesieve.pipeline.io import output_dataset
-from codesieve.pipeline.mixplan import Group, expected_copies, feasible_total, max_bytes, whole_copies
-from codesieve.pipeline.results import load_manifest, read_columns, tier_names
-from codesieve.pipeline.strip import strip_code
 from pydantic import Field, model_validator
 
 from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
 from codesieve.core.errors import UserError
 from codesieve.core.params import Params, validate_params
+from codesieve.pipeline.io import output_dataset
+from codesieve.pipeline.mixplan import Group, expected_copies, feasible_total, max_bytes, whole_copies
+from codesieve.pipeline.results import load_manifest, read_columns, tier_names
+from codesieve.pipeline.strip import strip_code
 
 PROSE = ["Markdown", "Text", "reStructuredText", "AsciiDoc", "Org"]
 HELP = """Build a training mixture from codesieve outputs: category weights (e.g. code:text:math =

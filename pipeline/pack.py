@@ -25,12 +25,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.pipeline.imports import dependencies, dependency_order
-from codesieve.pipeline.io import output_dataset
-from codesieve.pipeline.results import load_manifest, read_columns, tier_names
 
 from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
 from codesieve.core.errors import UserError
+from codesieve.pipeline.imports import dependencies, dependency_order
+from codesieve.pipeline.io import output_dataset
+from codesieve.pipeline.results import load_manifest, passed_tiers, read_columns, tier_names
 
 REPO, SEP = "<|repo_name|>", "<|file_sep|>"
 HELP = """Pack kept files into repository-level samples (Qwen2.5-Coder format), files ordered
@@ -44,7 +44,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="a codesieve output folder")
     p.add_argument("--output", required=True, help="folder for part-NNNNN.parquet and pack.json")
     p.add_argument("--tiers", default=None,
-                   help="comma-separated tier numbers or names to pack (default: the top tier)")
+                   help="comma-separated tier numbers or names to pack (default: the passed tiers)")
     p.add_argument("--max-bytes", type=int, default=128 * 1024,
                    help="maximum UTF-8 bytes per sample (default 131072, ~32k tokens at 4 bytes/token)")
     p.add_argument("--shard-rows", type=int, default=1000, help="samples per output shard")
@@ -64,7 +64,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def _tiers(manifest: dict[str, Any], spec: str | None) -> list[int]:
     names = tier_names(manifest)
     if not spec:
-        return [max(names)]
+        return passed_tiers(manifest)
     by_name = {v: k for k, v in names.items()}
     out = []
     for item in (s.strip() for s in spec.split(",") if s.strip()):

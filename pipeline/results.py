@@ -28,14 +28,23 @@ GATE_MEANING = {
 }
 
 
+def manifest_file(out: str) -> str:
+    """Where a run's manifest is: OUT/.codesieve/manifest.json (OUT/manifest.json before)."""
+    from codesieve.pipeline import layout
+
+    path = layout.manifest_path(out)
+    old = os.path.join(out, "manifest.json")
+    return old if not os.path.exists(path) and os.path.exists(old) else path
+
+
 def load_manifest(out: str) -> dict[str, Any]:
-    """OUT/manifest.json as a dict (a one-line error when the folder is not a finished run)."""
-    path = os.path.join(out, "manifest.json")
+    """A finished run's manifest as a dict (a one-line error when OUT is not a finished run)."""
+    path = manifest_file(out)
     try:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
     except FileNotFoundError:
-        raise UserError(f"{out}: no manifest.json (not a finished codesieve output folder)") from None
+        raise UserError(f"{out}: no {os.path.relpath(path, out)} (not a finished codesieve output folder)") from None
     except (OSError, ValueError) as exc:
         raise UserError(f"{path}: unreadable manifest ({exc})") from None
 
@@ -46,25 +55,32 @@ def gate_names(manifest: dict[str, Any]) -> list[str]:
 
 
 def tier_names(manifest: dict[str, Any]) -> dict[int, str]:
-    """Tier number -> short name (`rules`, `passed_all`, `quality:high`, ...)."""
+    """Tier number -> name (`failed:rules`, `passed`, `passed:high`, ...)."""
     names = manifest.get("tier_names")
     if names:
         return {int(k): str(v) for k, v in names.items()}
     gates = gate_names(manifest)
-    return {i: g for i, g in enumerate(gates)} | {len(gates): "passed_all"}
+    return {i: f"failed:{g}" for i, g in enumerate(gates)} | {len(gates): "passed"}
+
+
+def passed_tiers(manifest: dict[str, Any]) -> list[int]:
+    """Tiers of documents that passed every gate (all bands); the top tier if none is named so."""
+    names = tier_names(manifest)
+    top = [k for k, v in names.items() if v.startswith("passed")]
+    return sorted(top) or [max(names)]
 
 
 def tier_meaning(manifest: dict[str, Any], tier: int) -> str:
     """One sentence saying what being in `tier` means."""
-    meanings = manifest.get("tiers_meaning") or {}
+    meanings = manifest.get("tier_meaning") or manifest.get("tiers_meaning") or {}
     if str(tier) in meanings:
         return str(meanings[str(tier)])
     name = tier_names(manifest).get(tier, "")
-    gates = gate_names(manifest)
-    if name == "passed_all":
-        return "passed every gate (" + ", ".join(gates) + ")"
-    if name in GATE_MEANING:
-        return f"first failed gate `{name}`: {GATE_MEANING[name]}"
+    kind, _, what = name.partition(":")
+    if kind.startswith("passed"):
+        return "passed every gate (" + ", ".join(gate_names(manifest)) + ")"
+    if what in GATE_MEANING:
+        return f"first failed gate `{what}`: {GATE_MEANING[what]}"
     return f"tier {tier} ({name})" if name else f"tier {tier}"
 
 

@@ -10,11 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from tools_run import ROOT, default_run
+
 from codesieve.pipeline.explain import explain, render_text
 from codesieve.pipeline.io import output_dataset
 from codesieve.pipeline.mix import load_recipe, mix
 from codesieve.pipeline.strip import strip_code
-from tools_run import ROOT, default_run
 
 RECIPE = ROOT / "configs" / "mix_example.yaml"
 
@@ -116,7 +117,7 @@ def test_strip_code_markdown_and_rst():
 
 def test_bad_recipe_is_one_line(out, tmp_path):
     bad = tmp_path / "mix.yaml"
-    bad.write_text("target: {tokens: 10}\ncategories: {code: 1}\ntiers: {passed_all: 1}\ncolour: red\n")
+    bad.write_text("target: {tokens: 10}\ncategories: {code: 1}\ntiers: {passed: 1}\ncolour: red\n")
     res = subprocess.run([sys.executable, "-m", "codesieve", "mix", "--input", str(out), "--recipe", str(bad),
                           "--output", str(tmp_path / "o")], capture_output=True, text=True)
     assert res.returncode == 2 and "colour" in res.stderr and res.stderr.count("\n") == 1

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+
 from codesieve.pipeline.imports import dependencies, dependency_order
 from codesieve.pipeline.pack import REPO, SEP, repo_samples
 

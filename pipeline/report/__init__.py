@@ -14,10 +14,10 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from codesieve.pipeline.report import plots, stats
-from codesieve.pipeline.results import gate_config, tier_names, write_text_atomic
 
 from codesieve.core.errors import UserError
+from codesieve.pipeline.report import plots, stats
+from codesieve.pipeline.results import gate_config, tier_names, write_text_atomic
 
 HELP = """Write OUT/report.html (self-contained: plots inline, no network), OUT/report.json and a
 terminal summary for a codesieve output folder, or for raw shards with --config."""

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from codesieve.pipeline.io import output_dataset
 from codesieve.pipeline.results import (
     byte_lengths,
