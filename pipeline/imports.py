@@ -45,6 +45,7 @@ class RepoIndex:
             for i in range(len(parts)):
                 self.by_suffix["/".join(parts[i:])].append(p)
             self.by_dir[posixpath.dirname(p)].append(p)
+        self.go_modules: list[tuple[str, str]] = []  # (folder of go.mod, module path)
         self.dir_suffix: dict[str, list[str]] = defaultdict(list)
         for d in sorted(self.by_dir):
             parts = d.split("/") if d else []
@@ -70,10 +71,11 @@ def _py_module(base: str | None, dotted: str, idx: RepoIndex) -> str | None:
             p = posixpath.normpath(posixpath.join(base, rel))
             if p in idx.paths:
                 return p
-        else:
-            hit = idx.suffix(rel)
-            if hit:
-                return hit[0]
+        else:  # absolute: the match must sit at a source root (a folder that is not a package)
+            for hit in sorted(idx.by_suffix.get(rel, []), key=lambda p: (p.count("/"), p)):
+                root = hit[: len(hit) - len(rel)].rstrip("/")
+                if posixpath.join(root, "__init__.py") not in idx.paths:
+                    return hit
     return None
 
 
@@ -134,16 +136,54 @@ def _java(path: str, text: str, idx: RepoIndex) -> list[str]:
     return out
 
 
+GO_MODULE = re.compile(r"^module[ \t]+(\S+)", re.M)
+
+
+def _go_dir(spec: str, idx: RepoIndex) -> str | None:
+    """The folder of an imported Go package of this repository's module (from go.mod, or
+    inferred by `_infer_go_module`); None for the standard library and other modules."""
+    for mod_dir, module in idx.go_modules:
+        if spec == module or spec.startswith(module + "/"):
+            d = posixpath.normpath(posixpath.join(mod_dir, spec[len(module):].lstrip("/")))
+            return d if d in idx.by_dir else None
+    return None  # the standard library or another module
+
+
+def _go_specs(text: str) -> list[str]:
+    return GO_ONE.findall(text) + [p for block in GO_BLOCK.findall(text) for p in GO_PATH.findall(block)]
+
+
+def _infer_go_module(files: dict[str, str], idx: RepoIndex) -> list[tuple[str, str]]:
+    """Without a go.mod: the module path is the import prefix most often left over when the
+    rest of an import matches a folder of the repository (`github.com/cli/cli/v2` + `api`)."""
+    votes: dict[tuple[str, str], int] = defaultdict(int)
+    for path, text in files.items():
+        if not path.endswith(".go"):
+            continue
+        for spec in set(_go_specs(text)):
+            parts = spec.split("/")
+            if "." not in parts[0]:
+                continue
+            for k in range(1, len(parts)):  # the longest suffix that is a folder here
+                rest = "/".join(parts[k:])
+                dirs = idx.dir_suffix.get(rest, [])
+                for d in dirs:
+                    votes[(d[: len(d) - len(rest)].rstrip("/"), "/".join(parts[:k]))] += 1
+                if dirs:
+                    break
+    if not votes:
+        return []
+    best = max(votes.items(), key=lambda kv: (kv[1], len(kv[0][1]), kv[0]))
+    return [best[0]]
+
+
 def _go(path: str, text: str, idx: RepoIndex) -> list[str]:
-    specs = GO_ONE.findall(text) + [p for block in GO_BLOCK.findall(text) for p in GO_PATH.findall(block)]
+    specs = _go_specs(text)
     out = []
     for spec in specs:
-        parts = spec.split("/")
-        for k in range(len(parts)):  # longest suffix of the import path that is a folder here
-            dirs = idx.dir_suffix.get("/".join(parts[k:]), [])
-            if dirs:
-                out += [p for p in idx.by_dir[dirs[0]] if p.endswith(".go") and not p.endswith("_test.go")]
-                break
+        d = _go_dir(spec, idx)
+        if d is not None:
+            out += [p for p in idx.by_dir[d] if p.endswith(".go") and not p.endswith("_test.go")]
     return out
 
 
@@ -181,6 +221,11 @@ PARSERS = {"py": _python, "js": _js, "c": _c, "java": _java, "go": _go, "rust": 
 def dependencies(files: dict[str, str]) -> dict[str, list[str]]:
     """path -> sorted in-repository paths it imports (self-imports dropped)."""
     idx = RepoIndex(list(files))
+    idx.go_modules = sorted(((posixpath.dirname(p), m.group(1)) for p, t in files.items()
+                             if posixpath.basename(p) == "go.mod" for m in [GO_MODULE.search(t)] if m),
+                            key=lambda dm: -len(dm[1]))
+    if not idx.go_modules and any(p.endswith(".go") for p in files):
+        idx.go_modules = _infer_go_module(files, idx)
     deps = {}
     for path, text in files.items():
         kind = EXT_LANG.get(posixpath.splitext(path)[1].lower())
