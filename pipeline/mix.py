@@ -149,11 +149,16 @@ def load_input(recipe: Recipe, out: str) -> pa.Table:
     t = t.append_column("category", cat).filter(pc.is_in(cat, pa.array(list(recipe.categories))))
     w = pa.array([weights[k] for k in t["tier"].to_pylist()], pa.float64())
     t = t.append_column("weight", w).append_column("source", pa.array([out] * t.num_rows, pa.string()))
-    strip = pc.is_in(t["category"], pa.array(recipe.strip_code or [""], pa.string())).combine_chunks()
-    text, removed = strip_code(t["content"].combine_chunks(), t["lang"].combine_chunks(), recipe.strip_model_min_score)
-    text = pc.if_else(strip, text, t["content"].combine_chunks())
-    removed = np.where(strip.to_numpy(zero_copy_only=False), removed, 0)
-    t = t.set_column(t.column_names.index("content"), "content", text)
+    rows = np.flatnonzero(pc.is_in(t["category"], pa.array(recipe.strip_code or [""], pa.string()))
+                          .to_numpy(zero_copy_only=False))
+    removed = np.zeros(t.num_rows, dtype=np.int64)
+    if len(rows):  # only the documents of the categories to strip
+        take = pa.array(rows)
+        text, removed[rows] = strip_code(t["content"].take(take), t["lang"].take(take), recipe.strip_model_min_score)
+        other = t.filter(pa.array(np.isin(np.arange(t.num_rows), rows, invert=True)))
+        text = text.cast(t.schema.field("content").type)
+        t = pa.concat_tables([other, t.take(take).set_column(t.column_names.index("content"), "content", text)])
+        removed = np.concatenate([np.zeros(other.num_rows, np.int64), removed[rows]])
     return t.append_column("code_bytes_removed", pa.array(removed, pa.int64()))
 
 

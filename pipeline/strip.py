@@ -72,10 +72,10 @@ def strip_model_code(text: pa.Array, min_score: float) -> pa.Array:
 
 def strip_code(text: pa.Array, lang: pa.Array, model_min_score: float | None = 0.9) -> tuple[pa.Array, np.ndarray]:
     """(stripped text, bytes removed per document)."""
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
+    text, lang = (a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in (text, lang))
     before = _bytes(text)
     out = strip_markup_code(text, lang)
+    out = out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
     if model_min_score is not None and len(out):
         out = strip_model_code(out, model_min_score)
     return out, before - _bytes(out)
