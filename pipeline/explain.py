@@ -99,11 +99,11 @@ def rule_check(manifest: dict[str, Any], row: dict[str, Any], rule: str) -> dict
     lo, hi = per.get("min", lo), per.get("max", hi)
     value = _num(row.get(f"h_{rule}"))
     if value is not None and hi is not None and value > hi:
-        crossed = f"> max {hi}"
+        crossed = f"> max {_fmt(hi)}"
     elif value is not None and lo is not None and value < lo:
-        crossed = f"< min {lo}"
+        crossed = f"< min {_fmt(lo)}"
     else:
-        crossed = f"outside [{lo}, {hi}]"
+        crossed = f"outside [{_fmt(lo)}, {_fmt(hi)}]"
     where = f" ({row.get('lang')})" if per else ""
     return {"check": rule, "value": value, "min": lo, "max": hi, "crossed": crossed + where,
             "config": config_lines(manifest.get("config_source"), "rules", rule)}
@@ -195,7 +195,16 @@ def explain(doc: str, out: str) -> dict[str, Any]:
 
 
 def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{int(v):,}" if v.is_integer() else f"{v:.4g}"
+    return str(v)
+
+
+def _where(loc: str) -> str:
+    """`path:line...` with the path relative to the current folder when it is below it."""
+    path, _, rest = loc.partition(":")
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    return f"{rel if not rel.startswith('..') else path}:{rest}"
 
 
 def render_text(info: dict[str, Any]) -> str:
@@ -206,7 +215,7 @@ def render_text(info: dict[str, Any]) -> str:
         value = "" if c["value"] is None else f" = {_fmt(c['value'])}"
         lines.append(f"failed    {c['check']}{value}: {c['crossed']}")
         for key, where in c["config"].items():
-            lines.append(f"            config {key}: {where}")
+            lines.append(f"            config {key}: {_where(where)}")
     lang = info["language"]
     src = f" from {lang['source']} ({lang['source_meaning']})" if lang.get("source") is not None else ""
     if info["stage_failed"] == "input":

@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 
 from codesieve.core.errors import UserError
+from codesieve.pipeline.layout import meta_dir
 from codesieve.pipeline.report import plots, stats
 from codesieve.pipeline.results import gate_config, tier_names, write_text_atomic
 
-HELP = """Write OUT/report.html (self-contained: plots inline, no network), OUT/report.json and a
-terminal summary for a codesieve output folder, or for raw shards with --config."""
+HELP = """Write report.html (self-contained: plots inline, no network), report.json and a terminal
+summary for a codesieve output folder (into PATH/.codesieve/ unless --out), or for raw shards
+with --config (the config runs into a temporary folder; no dataset is kept)."""
 SIGNAL_RULES = 9  # rule histograms shown: the rules removing most rows
 
 
@@ -28,7 +30,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="HTML/JSON quality report of an output folder or raw shards",
                        description=HELP)
     p.add_argument("path", help="a codesieve output folder; or input shards when --config is given")
-    p.add_argument("--out", default=None, help="folder for report.html / report.json (default: PATH)")
+    p.add_argument("--out", default=None,
+                   help="folder for report.html / report.json (default: PATH/.codesieve, with the run's "
+                        "other side files, so PATH stays one Parquet dataset)")
     p.add_argument("--config", default=None,
                    help="treat PATH as raw input shards and compute tiers with this config first")
     p.add_argument("--limit-rows", type=int, default=None, help="with --config: only the first N rows")
@@ -43,13 +47,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.bytes_per_token <= 0:
         raise UserError("--bytes-per-token: must be > 0")
     if args.config is None:
-        rep = write_report(args.path, args.out or args.path, args.bytes_per_token)
+        args.out = args.out or meta_dir(args.path)
+        rep = write_report(args.path, args.out, args.bytes_per_token)
     else:
         if args.out is None:
             raise UserError("--out: required with --config (PATH is input, not an output folder)")
         rep = report_shards(args.path, args.config, args.out, args.bytes_per_token, args.limit_rows)
     if not args.quiet:
-        print_summary(rep, args.out or args.path)
+        print_summary(rep, args.out)
     return 0
 
 
