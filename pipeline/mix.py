@@ -1,6 +1,6 @@
 """`codesieve mix`: a training mixture from one or more pipeline outputs and a recipe.
 
-A recipe (YAML, see configs/mix_example.yaml) gives weights over categories (code : text
+A recipe (YAML, see configs/recipes/mix_example.yaml) gives weights over categories (code : text
 : math), where categories come from (a column, the input folder, or the language), weights
 per tier or band (unlisted tiers are dropped), per-language caps, the target size in tokens
 or bytes, `max_repeat` and a seed. The allocation is in `pipeline/mixplan.py`; text
@@ -69,7 +69,18 @@ class Recipe(Params):
     shard_rows: int = Field(10_000, gt=0, description="rows per output shard")
 
 
+def shipped_recipes() -> dict[str, str]:
+    """Recipes shipped in codesieve.configs.recipes, by name (`--recipe mix_example`)."""
+    from importlib import resources
+
+    folder = resources.files("codesieve.configs.recipes")
+    return {e.name[: -len(".yaml")]: str(e) for e in folder.iterdir() if e.name.endswith(".yaml")}
+
+
 def load_recipe(path: str) -> Recipe:
+    """A recipe file, or a shipped recipe by name; validated (unknown keys are errors)."""
+    if not os.path.exists(path) and path in shipped_recipes():
+        path = shipped_recipes()[path]
     try:
         raw = yaml.safe_load(open(path, encoding="utf-8"))
     except OSError as exc:
@@ -89,7 +100,7 @@ def load_recipe(path: str) -> Recipe:
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("mix", help="build a training mixture from outputs and a recipe", description=HELP)
     p.add_argument("--input", required=True, nargs="+", help="one or more codesieve output folders")
-    p.add_argument("--recipe", required=True, help="mixture recipe YAML (e.g. configs/mix_example.yaml)")
+    p.add_argument("--recipe", required=True, help="mixture recipe YAML, or a shipped recipe by name (mix_example)")
     p.add_argument("--output", required=True, help="folder for part-NNNNN.parquet and mixture.json")
     p.set_defaults(func=cmd_mix)
     return p

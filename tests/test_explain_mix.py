@@ -17,7 +17,7 @@ from codesieve.pipeline.io import output_dataset
 from codesieve.pipeline.mix import load_recipe, mix
 from codesieve.pipeline.strip import strip_code
 
-RECIPE = ROOT / "configs" / "mix_example.yaml"
+RECIPE = ROOT / "configs" / "recipes" / "mix_example.yaml"
 
 
 @pytest.fixture(scope="module")
