@@ -96,6 +96,7 @@ def _failing_run(tmp_path: Path, samples: Path, how: str, unit: int) -> subproce
     raw = yaml.safe_load((CONFIGS / "default.yaml").read_text())
     raw["plugins"] = [str(PLUGIN)]
     raw["gates"] = [{"gate": "fail_unit", "unit": unit, "how": how}]
+    raw["input"]["unit_rows"] = 400  # one unit per sample file (small files would share a unit)
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
     return subprocess.run(

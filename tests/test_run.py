@@ -52,8 +52,9 @@ def input_rows(folder: Path) -> int:
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from conftest import SAMPLES
 
-    out = tmp_path_factory.mktemp("local") / "out"
-    cfg = load_config(CONFIGS / "default.yaml")
+    tmp = tmp_path_factory.mktemp("local")
+    out = tmp / "out"
+    cfg = load_config(small_units_config(tmp, unit_rows=200))  # several units: parallel runs really interleave
     run(cfg, str(SAMPLES), str(out), LocalExecutor(), quiet=True)
     return out
 
