@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
+        if os.environ.get("CODESIEVE_DEBUG") and getattr(exc, "detail", ""):
+            print(exc.detail, file=sys.stderr)  # a failed task's remote traceback
         print(f"codesieve: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a file-size limit, a folder that became unwritable

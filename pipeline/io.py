@@ -25,7 +25,9 @@ from codesieve.core.registry import READERS
 from codesieve.pipeline.readers import Reader, SourceFile, Unit, filesystem
 
 #: reasons a single row is quarantined in tier 0 before any gate sees it
-QUARANTINE_REASONS = ("bad_json", "text_not_string", "null_text", "invalid_utf8", "nul_byte", "too_large")
+QUARANTINE_REASONS = (
+    "bad_json", "text_not_string", "null_text", "invalid_utf8", "nul_byte", "too_large", "json_too_deep",
+)
 TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary())
 
 
@@ -163,7 +165,34 @@ def plan_units(
                 u = replace(u, max_rows=remaining) if n > remaining else u
                 remaining -= min(n, remaining)
             units.append(u)
-    return units
+    return _group_small(units, text_column, unit_rows, unit_bytes)
+
+
+SMALL_FILE = 1 << 20  # plain-text units of files below this are counted and may be grouped
+
+
+def _group_small(units: list[Unit], text_column: str, unit_rows: int, unit_bytes: int) -> list[Unit]:
+    """Consecutive small units (e.g. thousands of one-row files) read as one task: a unit
+    holds `extra` units while their rows stay within `unit_rows` and bytes within
+    `unit_bytes`, so tasks and output files do not multiply with the number of files."""
+    table = readers()
+    groups: list[list[Unit]] = []
+    rows_in = bytes_in = 0
+    open_group = False
+    for u in units:
+        rows = u.num_rows
+        if rows is None and u.file.size < SMALL_FILE:
+            rows = table[u.file.kind].count_rows(u, text_column)
+        if rows is not None and u.max_rows >= 0:
+            rows = min(rows, u.max_rows)
+        if open_group and rows is not None and rows_in + rows <= unit_rows and bytes_in + u.file.size <= unit_bytes:
+            groups[-1].append(u)
+            rows_in += rows
+            bytes_in += u.file.size
+            continue
+        groups.append([u])
+        open_group, rows_in, bytes_in = rows is not None, rows or 0, u.file.size
+    return [replace(g[0], index=i, extra=tuple(g[1:])) for i, g in enumerate(groups)]
 
 
 def read_unit(unit: Unit, text_column: str) -> tuple[pa.Table, np.ndarray, list[str | None]]:
@@ -196,6 +225,22 @@ def _utf8_fix(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
             values.append(b.decode("utf-8", "replace"))
             bad[i] = True
     return pa.array(values, pa.large_string()), bad
+
+
+def _string_ids(ids: pa.Array, file: SourceFile) -> pa.Array:
+    """Input ids as strings: text or whole numbers; anything else is a one-line error."""
+    t = ids.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t) or pa.types.is_null(t):
+        return ids.cast(pa.string())
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        try:
+            out = ids.cast(pa.large_binary()).cast(pa.large_string())
+            out.validate(full=True)
+            return out.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowException):
+            raise InputError(f"{file.rel}: column 'id' holds bytes that are not UTF-8 text") from None
+    raise InputError(f"{file.rel}: column 'id' has type {t}; ids must be strings or integers "
+                     "(rename the column to keep it, and ids are generated)")
 
 
 def make_ids(rel: str, keys: np.ndarray, text: pa.Array) -> pa.Array:
@@ -242,8 +287,7 @@ def normalize(
     reason[(reason < 0) & big] = code["too_large"]
     table = table.set_column(table.column_names.index(text_column), text_column, text)
     if "id" in table.column_names:
-        ids = table.column("id").combine_chunks()
-        ids = ids.cast(pa.string()) if not pa.types.is_string(ids.type) else ids
+        ids = _string_ids(table.column("id").combine_chunks(), file)
         if ids.null_count:
             ids = pc.coalesce(ids, make_ids(file.rel, keys, text))
         table = table.set_column(table.column_names.index("id"), "id", ids)
@@ -260,9 +304,10 @@ def iter_batches(
     (invalid UTF-8, NUL bytes, ...) are left out. For dry runs and benchmarks."""
     files = discover(input_path)
     for unit in plan_units(files, text_column, unit_rows, 64 << 20, limit_rows):
-        table, keys, errors = read_unit(unit, text_column)
-        table, reason = normalize(table, keys, errors, unit.file, text_column, max_doc_bytes)
-        yield unit.file.rel, DocBatch(table.filter(pa.array(reason < 0)), text_column)
+        for part in unit.parts():
+            table, keys, errors = read_unit(replace(part, extra=()), text_column)
+            table, reason = normalize(table, keys, errors, part.file, text_column, max_doc_bytes)
+            yield part.file.rel, DocBatch(table.filter(pa.array(reason < 0)), text_column)
 
 
 # ------------------------------------------------------------------------------------

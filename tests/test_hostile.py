@@ -152,3 +152,97 @@ def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
     res = cli("run", "--config", "default", "--input", str(inp), "--output", target, "--executor", "local")
     assert_one_line_error(res, target)
     shutil.rmtree(inp)
+
+
+def _jsonl(folder: Path, rows: list[str], name: str = "x.jsonl") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("\n".join(rows) + "\n")
+
+
+def _run_rows(inp: Path, out: Path) -> list[dict]:
+    res = cli("run", "--config", "default", "--input", str(inp), "--output", str(out), *FAST)
+    assert res.returncode == 0, res.stderr
+    from codesieve.pipeline.io import output_dataset
+
+    return output_dataset(str(out)).to_table().to_pylist()
+
+
+def test_bad_rows_of_jsonl_are_quarantined_alone(tmp_path: Path) -> None:
+    good = [json.dumps({"content": GOOD, "path": f"m{i}.py"}) for i in range(5)]
+    lone = '{"content": "x = 1\\ud800\\n", "path": "s.py"}'
+    deep = '{"content": "y", "path": "d.py", "n": ' + "[" * 5000 + "]" * 5000 + "}"
+    medium = '{"content": "z", "path": "e.py", "n": ' + '{"a":' * 120 + "1" + "}" * 120 + "}"
+    _jsonl(tmp_path / "in", good + [lone, deep, medium])
+    rows = _run_rows(tmp_path / "in", tmp_path / "out")
+    assert len(rows) == 8
+    by_path = {r["path"]: r for r in rows if r["path"]}
+    assert by_path["s.py"]["reasons"] == ["invalid_utf8"] and by_path["s.py"]["tier"] == 0
+    quarantined = [r for r in rows if r["stage_failed"] == "input"]
+    assert sorted(r["reasons"][0] for r in quarantined) == ["invalid_utf8", "json_too_deep", "json_too_deep"]
+    assert all(by_path[f"m{i}.py"]["stage_failed"] != "input" for i in range(5))
+
+
+def test_a_mixed_type_field_does_not_change_other_columns(tmp_path: Path) -> None:
+    rows = [json.dumps({"content": GOOD, "path": f"m{i}.py", "stars": 5}) for i in range(4)]
+    rows.append(json.dumps({"content": GOOD, "path": "odd.py", "stars": "many"}))
+    _jsonl(tmp_path / "in", rows)
+    out = _run_rows(tmp_path / "in", tmp_path / "out")
+    assert sorted(r["path"] for r in out) == ["m0.py", "m1.py", "m2.py", "m3.py", "odd.py"]  # not JSON-quoted
+    assert {r["lang"] for r in out} == {"Python"}
+    assert sorted(r["stars"] for r in out) == ['"many"', "5", "5", "5", "5"]  # that column only: JSON text
+
+
+def test_carried_column_types_differing_between_shards_fail_loudly(tmp_path: Path) -> None:
+    _jsonl(tmp_path / "in", [json.dumps({"content": GOOD, "path": "a.py", "stars": 5})], "a.jsonl")
+    _jsonl(tmp_path / "in", [json.dumps({"content": GOOD, "path": "b.py", "stars": "many"})], "b.jsonl")
+    res = cli("run", "--config", "default", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *FAST)
+    assert_one_line_error(res, "'stars'", "one type")
+    assert not (tmp_path / "out" / ".codesieve" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    "row,needles",
+    [
+        ({"id": [1, 2], "content": GOOD}, ["x.jsonl", "'id'", "list"]),
+        ({"id": {"a": 1}, "content": GOOD}, ["x.jsonl", "'id'", "struct"]),
+        ({"content": GOOD, "tier": 1, "input_tier": 2}, ["'input_tier'", "rename"]),
+    ],
+)
+def test_bad_columns_are_one_line_errors(tmp_path: Path, row: dict, needles: list[str]) -> None:
+    _jsonl(tmp_path / "in", [json.dumps(row)])
+    res = cli("run", "--config", "default", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+              "--executor", "local", "--quiet")
+    assert_one_line_error(res, *needles)
+
+
+def test_dedup_index_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    inp = tmp_path / "in"
+    _shard(inp, rows=20)
+    (tmp_path / "idx").write_text("not a folder")
+    res = cli("run", "--config", "default", "--input", str(inp), "--output", str(tmp_path / "out"),
+              "--executor", "local", "--quiet", "--dedup-index", str(tmp_path / "idx"))
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert len([x for x in res.stderr.splitlines() if x.strip()]) == 1 and "idx" in res.stderr
+
+
+def test_many_small_files_are_grouped_into_few_units(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    for i in range(300):
+        (inp / f"f{i:04d}.jsonl").write_text(json.dumps({"content": GOOD + f"# {i}\n", "path": f"m{i}.py"}) + "\n")
+    res = cli("run", "--config", "default", "--input", str(inp), "--output", str(out), *FAST)
+    assert res.returncode == 0, res.stderr
+    m = _manifest(out)
+    assert m["rows_in"] == m["rows_out"] == 300
+    assert m["input"]["units"] == 1  # one task, not 300
+    assert len(list(out.glob("tier=*/part-*.parquet"))) <= 3
+
+
+def test_dedup_priority_on_a_missing_column_is_an_error(tmp_path: Path) -> None:
+    inp = tmp_path / "in"
+    _shard(inp, rows=30)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("gates:\n  - gate: dedup\n    priority: [nosuchcol]\n")
+    res = cli("run", "--config", str(cfg), "--input", str(inp), "--output", str(tmp_path / "out"),
+              "--executor", "local", "--quiet")
+    assert_one_line_error(res, "priority", "nosuchcol")

@@ -22,6 +22,11 @@ import pyarrow.json as pajson
 from codesieve.core.errors import InputError
 from codesieve.core.registry import register_reader
 from codesieve.pipeline.readers.base import Reader, RowErrors, SourceFile, Unit, open_input
+from codesieve.pipeline.readers.jsondepth import max_depth
+
+#: deeper JSON nesting than this is quarantined (`json_too_deep`): readers and Parquet
+#: recurse per level
+MAX_DEPTH = 64
 
 CHUNK = 1 << 20
 
@@ -184,7 +189,12 @@ def _split_lines(data: bytes) -> tuple[list[bytes], np.ndarray]:
 
 
 def parse_lines(lines: list[bytes], keys: np.ndarray, file: SourceFile, text_column: str) -> tuple[pa.Table, np.ndarray, RowErrors]:
-    """Rows of JSON lines: Arrow's JSON reader, or line by line when a line is bad."""
+    """Rows of JSON lines: Arrow's JSON reader, or line by line when a line is bad.
+
+    Lines nested deeper than MAX_DEPTH never reach a JSON parser (see `jsondepth`)."""
+    deep = max_depth(lines, MAX_DEPTH) > MAX_DEPTH
+    if deep.any():
+        return _parse_slowly(lines, keys, file, text_column, deep)
     block = b"\n".join(lines)
     schema = pa.schema([(text_column, pa.large_string())])
     try:
@@ -199,7 +209,19 @@ def parse_lines(lines: list[bytes], keys: np.ndarray, file: SourceFile, text_col
             return table, keys, [None] * len(lines)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         pass
-    rows, errors = zip(*(_parse_line(line, text_column) for line in lines)) if lines else ((), ())
+    return _parse_slowly(lines, keys, file, text_column, deep)
+
+
+def _parse_slowly(
+    lines: list[bytes], keys: np.ndarray, file: SourceFile, text_column: str, deep: np.ndarray
+) -> tuple[pa.Table, np.ndarray, RowErrors]:
+    """Line by line, only for a unit that has a bad line."""
+    parsed = [
+        ({text_column: line[:4096].decode("utf-8", "replace")}, "json_too_deep") if too_deep
+        else _parse_line(line, text_column)
+        for line, too_deep in zip(lines, deep)
+    ]
+    rows, errors = zip(*parsed) if parsed else ((), ())
     if rows and not any(text_column in r for r in rows):
         raise InputError(f"{file.rel}: missing text column {text_column!r} in every row")
     table = _rows_table(list(rows), text_column)
@@ -207,14 +229,19 @@ def parse_lines(lines: list[bytes], keys: np.ndarray, file: SourceFile, text_col
 
 
 def _parse_line(line: bytes, text_column: str) -> tuple[dict, str | None]:
-    """Slow path, only for a unit that has a bad line."""
+    """One line of the slow path: the row and its error (None: fine)."""
     try:
         obj = json.loads(line)
         if not isinstance(obj, dict):
             raise ValueError("not an object")
+        error = None
+        if not _encodable(obj):  # lone surrogates (`\ud800`): not text in any encoding
+            obj, error = _fix_surrogates(obj), "invalid_utf8"
         if text_column in obj and obj[text_column] is not None and not isinstance(obj[text_column], str):
             return {**obj, text_column: None}, "text_not_string"
-        return obj, None
+        return obj, error
+    except RecursionError:
+        return {text_column: line[:4096].decode("utf-8", "replace")}, "json_too_deep"
     except UnicodeDecodeError:
         try:  # keep the row's other fields; the text gets U+FFFD for the bad bytes
             obj = json.loads(line.decode("utf-8", "replace"))
@@ -227,16 +254,42 @@ def _parse_line(line: bytes, text_column: str) -> tuple[dict, str | None]:
     return {text_column: line.decode("utf-8", "replace")}, "bad_json"
 
 
+def _encodable(obj: object) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _fix_surrogates(obj: object) -> object:
+    """Valid surrogate pairs joined, lone surrogates replaced by U+FFFD, at any depth."""
+    if isinstance(obj, str):
+        return obj.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(obj, list):
+        return [_fix_surrogates(v) for v in obj]
+    if isinstance(obj, dict):
+        return {_fix_surrogates(k): _fix_surrogates(v) for k, v in obj.items()}  # type: ignore[misc]
+    return obj
+
+
 def _rows_table(rows: list[dict], text_column: str) -> pa.Table:
+    """Rows as a table; a column whose values have different JSON types in different rows
+    (e.g. `"stars": 5` and `"stars": "many"`) keeps every value as its JSON text, and only
+    that column: the others keep their types."""
     try:
         table = pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in some column: keep them as JSON text
-        names = sorted({k for r in rows for k in r})
-        table = pa.table({
-            k: pa.array([r.get(k) if k == text_column else (None if r.get(k) is None else json.dumps(r.get(k)))
-                         for r in rows], pa.large_string())
-            for k in names
-        })
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        names = list(dict.fromkeys(k for r in rows for k in r))
+        columns = {}
+        for k in names:
+            values = [r.get(k) for r in rows]
+            try:
+                columns[k] = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                columns[k] = pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values],
+                                      pa.large_string())
+        table = pa.table(columns)
     if text_column not in table.column_names:
         table = table.append_column(text_column, pa.nulls(table.num_rows, pa.large_string()))
     return table
