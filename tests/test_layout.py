@@ -76,7 +76,8 @@ def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
 def test_pyproject_lists_every_package() -> None:
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {m for m, p in _modules() if p.name == "__init__.py"} | {"codesieve", "codesieve.configs"}
-    found |= {f"codesieve.configs.{p.parent.name}" for p in (ROOT / "configs").glob("*/__init__.py")}  # recipes
+    found |= {"codesieve.configs." + ".".join(p.parent.relative_to(ROOT / "configs").parts)
+              for p in (ROOT / "configs").rglob("__init__.py") if p.parent != ROOT / "configs"}
     assert listed == found
 
 
