@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         dryrun = None  # type: ignore[assignment]
     if dryrun is not None and hasattr(dryrun, "add_parser"):
         dryrun.add_parser(sub)
+    from codesieve.pipeline import explain, mix, pack, report
+
+    for tool in (report, explain, mix, pack):  # the person-facing tools (issue 12)
+        tool.add_parser(sub)
     return parser
 
 

@@ -165,7 +165,34 @@ def plan_units(
                 u = replace(u, max_rows=remaining) if n > remaining else u
                 remaining -= min(n, remaining)
             units.append(u)
-    return units
+    return _group_small(units, text_column, unit_rows, unit_bytes)
+
+
+SMALL_FILE = 1 << 20  # plain-text units of files below this are counted and may be grouped
+
+
+def _group_small(units: list[Unit], text_column: str, unit_rows: int, unit_bytes: int) -> list[Unit]:
+    """Consecutive small units (e.g. thousands of one-row files) read as one task: a unit
+    holds `extra` units while their rows stay within `unit_rows` and bytes within
+    `unit_bytes`, so tasks and output files do not multiply with the number of files."""
+    table = readers()
+    groups: list[list[Unit]] = []
+    rows_in = bytes_in = 0
+    open_group = False
+    for u in units:
+        rows = u.num_rows
+        if rows is None and u.file.size < SMALL_FILE:
+            rows = table[u.file.kind].count_rows(u, text_column)
+        if rows is not None and u.max_rows >= 0:
+            rows = min(rows, u.max_rows)
+        if open_group and rows is not None and rows_in + rows <= unit_rows and bytes_in + u.file.size <= unit_bytes:
+            groups[-1].append(u)
+            rows_in += rows
+            bytes_in += u.file.size
+            continue
+        groups.append([u])
+        open_group, rows_in, bytes_in = rows is not None, rows or 0, u.file.size
+    return [replace(g[0], index=i, extra=tuple(g[1:])) for i, g in enumerate(groups)]
 
 
 def read_unit(unit: Unit, text_column: str) -> tuple[pa.Table, np.ndarray, list[str | None]]:
@@ -277,9 +304,10 @@ def iter_batches(
     (invalid UTF-8, NUL bytes, ...) are left out. For dry runs and benchmarks."""
     files = discover(input_path)
     for unit in plan_units(files, text_column, unit_rows, 64 << 20, limit_rows):
-        table, keys, errors = read_unit(unit, text_column)
-        table, reason = normalize(table, keys, errors, unit.file, text_column, max_doc_bytes)
-        yield unit.file.rel, DocBatch(table.filter(pa.array(reason < 0)), text_column)
+        for part in unit.parts():
+            table, keys, errors = read_unit(replace(part, extra=()), text_column)
+            table, reason = normalize(table, keys, errors, part.file, text_column, max_doc_bytes)
+            yield part.file.rel, DocBatch(table.filter(pa.array(reason < 0)), text_column)
 
 
 # ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import glob
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,9 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from codesieve import __version__, code_fingerprint
 from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
-from codesieve.core.base import Gate, UnitContext
+from codesieve.core.base import UnitContext
 from codesieve.core.errors import UserError
 from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
@@ -41,6 +40,7 @@ from codesieve.pipeline.io import (
     plan_units,
     read_unit,
 )
+from codesieve.pipeline.keys import Keys, code_version, make_keys
 from codesieve.pipeline.manifest import finalize, read_done, read_manifest
 from codesieve.pipeline.memo import Memo
 from codesieve.pipeline.ownership import check_nesting, claim, output_lock
@@ -93,11 +93,16 @@ def _peak_rss_mb() -> float:
 
 
 def _first_read(spec: RunSpec, cfg: PipelineConfig, unit: Unit, stats: dict[str, Any]) -> tuple[pa.Table, UnitState]:
-    """Read one unit and quarantine its bad rows in tier 0."""
+    """Read one unit (with the small units grouped into it) and quarantine its bad rows."""
     tc = spec.text_column
-    table, keys, errors = read_unit(unit, tc)
-    table = _protect_columns(table, cfg)
-    table, reason = normalize(table, keys, errors, unit.file, tc, cfg.input.max_doc_bytes)
+    tables, reasons = [], []
+    for part in unit.parts():
+        raw, keys, errors = read_unit(replace(part, extra=()), tc)
+        table, reason = normalize(_protect_columns(raw, cfg), keys, errors, part.file, tc, cfg.input.max_doc_bytes)
+        tables.append(table)
+        reasons.append(reason)
+    table = tables[0] if len(tables) == 1 else _concat(tables, unit)
+    reason = reasons[0] if len(reasons) == 1 else np.concatenate(reasons)
     state = UnitState(table.num_rows)
     stats["rows_in"] = table.num_rows
     stats["bytes_in"] = int(pc.sum(pc.binary_length(table.column(tc))).as_py() or 0)
@@ -111,6 +116,18 @@ def _first_read(spec: RunSpec, cfg: PipelineConfig, unit: Unit, stats: dict[str,
         for name in names:
             stats["quarantine"][name] = stats["quarantine"].get(name, 0) + 1
     return table, state
+
+
+def _concat(tables: list[pa.Table], unit: Unit) -> pa.Table:
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        import re
+
+        files = ", ".join(p.file.rel for p in unit.parts()[:3])
+        found = re.search(r"Field (\S+) has incompatible types: (.*)", str(exc))
+        what = f"column {found.group(1)!r} has different types ({found.group(2)})" if found else str(exc)
+        raise UserError(f"--input: {what} in {files}...; give it one type in every input file") from None
 
 
 def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
@@ -226,51 +243,6 @@ def global_task(spec: RunSpec, gate_index: int, key_files: list[str], executor: 
 
 # ------------------------------------------------------------------------------------
 # driver
-
-
-def code_version() -> str:
-    return f"codesieve {__version__} code {code_fingerprint()}"
-
-
-def _gate_key(gates: list[tuple[int, Gate]], active: list[str], drop: tuple[str, ...] = ()) -> list[Any]:
-    return [
-        [i, g.name, g.name in active, g.params.model_dump(mode="json", exclude=set(drop)), g.fingerprint()]
-        for i, g in gates
-    ]
-
-
-@dataclass
-class Keys:
-    """Resume keys: per pass and unit, per global gate, and for the whole run."""
-
-    units: list[list[str]]  # [pass][unit]
-    globals: dict[int, str]  # gate index -> key of its resolve step
-    run: str
-
-
-def make_keys(cfg: PipelineConfig, passes: list[Pass], units: list[Unit], active: list[str]) -> Keys:
-    resolved = cfg.resolved()
-    version = code_version() + (f" plugins {plugin_fingerprint(cfg.plugins)}" if cfg.plugins else "")
-    per_pass: list[list[str]] = []
-    globals_: dict[int, str] = {}
-    prev: list[Any] = [None] * len(units)
-    for plan in passes:
-        base: dict[str, Any] = {"v": version, "pass": plan.index, "gates": _gate_key(plan.gates, active)}
-        if plan.index == 0:
-            base["input"] = resolved["input"]
-        if plan.resolved is not None:
-            i, g = plan.resolved
-            globals_[i] = stable_hash({"prev": per_pass[-1], "v": version, "gate": _gate_key([plan.resolved], active)})
-            base["global"] = globals_[i]
-        if plan.prepare is not None:
-            base["prepare"] = _gate_key([plan.prepare], active, plan.prepare[1].resolve_only)  # type: ignore[attr-defined]
-        else:
-            base.update(output=resolved["output"], tiers=tier_names(cfg.gates), nunits=len(units))
-        keys = [stable_hash({**base, "prev": k, "unit": u.describe() if plan.index == 0 else u.index})
-                for u, k in zip(units, prev)]
-        per_pass.append(keys)
-        prev = keys
-    return Keys(per_pass, globals_, stable_hash({"last": per_pass[-1]}))
 
 
 def run(

@@ -223,3 +223,26 @@ def test_dedup_index_that_is_a_file_is_one_line(tmp_path: Path) -> None:
               "--executor", "local", "--quiet", "--dedup-index", str(tmp_path / "idx"))
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert len([x for x in res.stderr.splitlines() if x.strip()]) == 1 and "idx" in res.stderr
+
+
+def test_many_small_files_are_grouped_into_few_units(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    for i in range(300):
+        (inp / f"f{i:04d}.jsonl").write_text(json.dumps({"content": GOOD + f"# {i}\n", "path": f"m{i}.py"}) + "\n")
+    res = cli("run", "--config", "default", "--input", str(inp), "--output", str(out), *FAST)
+    assert res.returncode == 0, res.stderr
+    m = _manifest(out)
+    assert m["rows_in"] == m["rows_out"] == 300
+    assert m["input"]["units"] == 1  # one task, not 300
+    assert len(list(out.glob("tier=*/part-*.parquet"))) <= 3
+
+
+def test_dedup_priority_on_a_missing_column_is_an_error(tmp_path: Path) -> None:
+    inp = tmp_path / "in"
+    _shard(inp, rows=30)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("gates:\n  - gate: dedup\n    priority: [nosuchcol]\n")
+    res = cli("run", "--config", str(cfg), "--input", str(inp), "--output", str(tmp_path / "out"),
+              "--executor", "local", "--quiet")
+    assert_one_line_error(res, "priority", "nosuchcol")

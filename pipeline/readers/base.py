@@ -43,11 +43,14 @@ class Unit:
     span: tuple[int, ...] = ()
     num_rows: int | None = None
     max_rows: int = -1  # --limit-rows cut (-1: no cut)
+    extra: tuple[Unit, ...] = ()  # further small units read by the same task (see io.plan_units)
+
+    def parts(self) -> tuple[Unit, ...]:
+        """This unit and the small ones grouped with it, each read by its own reader."""
+        return (self, *self.extra) if self.extra else (self,)
 
     def describe(self) -> dict:
-        d = asdict(self)
-        d["file"] = asdict(self.file)
-        return d
+        return asdict(self)
 
     def limited(self, n: int) -> int:
         """How many of `n` rows this unit keeps under its --limit-rows cut."""
