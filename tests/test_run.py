@@ -113,7 +113,7 @@ def test_identical_output_local_ray1_ray2(tmp_path: Path, local_run: Path) -> No
 
     expected = tier_files(local_run)
     assert expected
-    cfg = load_config(CONFIGS / "default.yaml")
+    cfg = load_config(small_units_config(tmp_path, unit_rows=200))  # as local_run
     for workers in (1, 2):
         out = tmp_path / f"ray{workers}"
         ex = RayExecutor(workers=workers)
