@@ -4,7 +4,7 @@ Text is cut to a prefix, punctuation is split into tokens and newlines become a 
 all with Arrow compute (no per-row Python); fastText's C++ `predict` then runs over the list.
 The same `prepare` is used for training (`filters.langid.train`) and inference.
 `predict` then corrects the top-1 answer from the same prefix, content only: a shebang line
-names its interpreter, and `heuristics.CONTENT_RULES` settle the pairs the bag of n-grams
+names its interpreter, and `evidence.CONTENT_RULES` settle the pairs the bag of n-grams
 confuses (C/C++, JSON/JavaScript, Text/Markdown/reStructuredText, diffs...).
 `model_only` gives the fastText answer alone.
 """
@@ -57,7 +57,7 @@ class ContentModel:
 
     def __init__(self, path: str | os.PathLike = MODEL_PATH, rules: bool = True):
         self.path = Path(path)
-        #: correct the model's answer with the shebang line and `heuristics.CONTENT_RULES`
+        #: correct the model's answer with the shebang line and `evidence.CONTENT_RULES`
         self.rules = rules
         if not self.path.exists():
             raise FileNotFoundError(
@@ -78,7 +78,7 @@ class ContentModel:
         pred = self.model_only(texts)
         if not self.rules:
             return pred
-        from codesieve.filters.langid.heuristics import refine_prediction
+        from codesieve.filters.langid.evidence import refine_prediction
 
         prefix = pc.utf8_slice_codeunits(texts, 0, self.max_chars)
         langs, score = refine_prediction(prefix, pred.lang, pred.score, self.labels)
