@@ -68,8 +68,13 @@ class ContentModel:
         fasttext.FastText.eprint = lambda *a, **k: None  # silence the load-time warning
         self.model = fasttext.load_model(str(self.path))
         self.labels = [lang_of(x) for x in self.model.get_labels()]
-        meta = json.loads(META_PATH.read_text()) if META_PATH.exists() else {}
+        meta_path = self.path.with_suffix(".json")
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         self.max_chars: int = int(meta.get("max_chars", 4096))
+        cal = meta.get("calibration", {})
+        #: content-only answers below these probabilities are unknown (chosen on dev, see train)
+        self.thresholds: dict[str, float] = cal.get("per_language", {})
+        self.default_threshold: float = float(cal.get("default", 0.0))
 
     def predict(self, texts: pa.Array) -> Prediction:
         """Top-1 language and probability per document: the model, then content rules."""
@@ -83,6 +88,14 @@ class ContentModel:
         prefix = pc.utf8_slice_codeunits(texts, 0, self.max_chars)
         langs, score = refine_prediction(prefix, pred.lang, pred.score, self.labels)
         return Prediction(langs, score)
+
+    def confident(self, pred: Prediction) -> np.ndarray:
+        """Bool per answer: its probability reaches the calibrated threshold of its language."""
+        langs = np.array(pred.lang, dtype=object)
+        thr = np.full(len(langs), self.default_threshold, dtype=np.float32)
+        for lang, t in self.thresholds.items():
+            thr[langs == lang] = t
+        return pred.score >= thr
 
     def model_only(self, texts: pa.Array) -> Prediction:
         """Top-1 of the fastText model alone (no shebang / content rules)."""

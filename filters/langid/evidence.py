@@ -152,7 +152,7 @@ MODES: dict[str, str] = {
     "c++": "C++", "cpp": "C++", "makefile": "Makefile", "make": "Makefile", "js": "JavaScript",
     "js2": "JavaScript", "javascript": "JavaScript", "typescript": "TypeScript",
     "lisp": "Common Lisp", "emacs-lisp": "Emacs Lisp", "scheme": "Scheme", "awk": "Awk",
-    "m4": "M4", "autoconf": "M4Sugar", "html": "HTML", "xml": "XML", "nxml": "XML", "yaml": "YAML",
+    "m4": "M4", "autoconf": "M4", "html": "HTML", "xml": "XML", "nxml": "XML", "yaml": "YAML",
     "json": "JSON", "lua": "Lua", "java": "Java", "go": "Go", "rust": "Rust", "haskell": "Haskell",
     "erlang": "Erlang", "vim": "Vim Script", "tex": "TeX", "latex": "TeX", "markdown": "Markdown",
     "rst": "reStructuredText", "org": "Org", "nroff": "Roff", "php": "PHP", "sql": "SQL",
