@@ -1,6 +1,8 @@
 """Throughput of the `language` gate in MB/s per core.
 
-    .venv/bin/python benchmarks/langid_speed.py [--input DIR] [--rows 10000] [--batch 5000]
+    .venv/bin/python benchmarks/langid_speed.py [--input DIR] [--rows 0] [--batch 5000] [--modes ...]
+
+Times the whole input (default: the dev corpus, every row) unless `--rows N` limits it.
 
 One process, one thread (RAYON/OMP thread pools pinned to 1), batches of `--batch` rows
 as the runner makes them; MB = UTF-8 bytes of the text column; the first batch is a
@@ -46,21 +48,24 @@ MODES = {
 
 
 def load(input_path: str, rows: int) -> pa.Table:
+    """The input's `id, content, path` columns; the first `rows` rows (0: all of them)."""
     files = sorted(glob.glob(os.path.join(input_path, "*.parquet"))) if os.path.isdir(input_path) else [input_path]
     tables, n = [], 0
     for f in files:
         t = pq.read_table(f, columns=["id", "content", "path"])
         tables.append(t)
         n += t.num_rows
-        if n >= rows:
+        if rows and n >= rows:
             break
-    return pa.concat_tables(tables).slice(0, rows).combine_chunks()
+    table = pa.concat_tables(tables)
+    return (table.slice(0, rows) if rows else table).combine_chunks()
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--input", default=str(DEV_CORPUS))
-    ap.add_argument("--rows", type=int, default=10000)
+    ap.add_argument("--rows", type=int, default=0, help="rows to time (0: the whole input)")
+    ap.add_argument("--modes", nargs="*", choices=list(MODES), help="modes to time (default: all)")
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=1, help="timed passes; the best is reported (caches warm after the first)")
     args = ap.parse_args(argv)
@@ -71,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{table.num_rows} rows, {mb:.1f} MB, batches of {args.batch}, one thread\n")
     print("| mode | MB/s per core | s |\n|---|---:|---:|")
     for name, params in MODES.items():
+        if args.modes and name not in args.modes:
+            continue
         gate = LanguageGate(LanguageGate.Params(**params))
         gate.apply(DocBatch(batches[0].slice(0, 200)), ctx)  # warm-up
         best = float("inf")

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from codesieve.filters.langid import heuristics, natural
+from codesieve.filters.langid.binary import binary_mask
 from codesieve.filters.langid.content import load_content_model
 from codesieve.filters.langid.paths import SHEBANG_REGEX, guess_from_filename, lang_for_interpreter
 from pydantic import Field
@@ -125,7 +126,9 @@ class LanguageGate(Gate):
         mislabel_min_score: float = Field(
             0.9, ge=0, le=1, description="content probability needed to record a path/content disagreement"
         )
-        head_chars: int = Field(8192, gt=0, description="prefix (code points) for shebang/heuristics/binary tests")
+        head_chars: int = Field(
+            8192, gt=0, description="prefix for shebang / heuristics (code points) and binary tests (bytes)"
+        )
         binary_max_nul: int = Field(0, ge=0, description="NUL characters allowed in the prefix")
         binary_max_replacement_frac: float = Field(
             0.1, ge=0, le=1, description="max share of U+FFFD (undecodable bytes) in the prefix"
@@ -193,7 +196,7 @@ class LanguageGate(Gate):
         """The input column decides where it names a language; the other rows are identified."""
         n = batch.num_rows
         trusted = _notnull(given)
-        binary = self._binary(pc.utf8_slice_codeunits(batch.text, 0, self.params.head_chars), n)
+        binary = self._binary(batch)
         lang, score = given.copy(), np.ones(n, dtype=np.float32)
         source = np.full(n, "input", dtype=object)
         content_lang = np.full(n, None, dtype=object)
@@ -212,8 +215,7 @@ class LanguageGate(Gate):
     def _identify(self, batch: DocBatch) -> LangDecision:
         p = self.params
         n = batch.num_rows
-        head = pc.utf8_slice_codeunits(batch.text, 0, p.head_chars)
-        binary = self._binary(head, n)
+        binary = self._binary(batch)
 
         uniq, idx = _map_unique(batch.filename, guess_from_filename)
         guesses = _objects(uniq)[idx]
@@ -222,7 +224,7 @@ class LanguageGate(Gate):
         ambiguous = np.array([g.ambiguous for g in uniq], dtype=bool)[idx]
         score = np.where(_notnull(lang), 1.0, 0.0).astype(np.float32)
 
-        interp = pc.struct_field(pc.extract_regex(head, SHEBANG_REGEX), [0])
+        interp = pc.struct_field(pc.extract_regex(batch.text, SHEBANG_REGEX), [0])
         bang_uniq, bang_idx = _map_unique(interp, lambda k: lang_for_interpreter(k) if k else None)
         by_bang = _objects(bang_uniq)[bang_idx]
         use_bang = _notnull(by_bang) & (source != "filename")
@@ -231,7 +233,8 @@ class LanguageGate(Gate):
 
         model = load_content_model(*self._model_path()) if p.content_model else None
         if ambiguous.any():
-            self._settle_ambiguous(batch, head, np.flatnonzero(ambiguous), guesses, model, lang, score, source)
+            rows = np.flatnonzero(ambiguous)
+            self._settle_ambiguous(batch, rows, guesses, model, lang, score, source)
 
         content_lang = np.full(n, None, dtype=object)
         unsure = np.zeros(n, dtype=bool)
@@ -254,24 +257,22 @@ class LanguageGate(Gate):
             pa.array(content_lang.tolist(), pa.string()), binary, unsure & ~binary,
         )
 
-    def _binary(self, head: pa.Array, n: int) -> np.ndarray:
+    def _binary(self, batch: DocBatch) -> np.ndarray:
         """Git's test (a NUL in the first 8000 bytes) plus a share of undecodable bytes."""
         p = self.params
-        nul = pc.count_substring(head, "\x00").to_numpy(zero_copy_only=False)
-        bad = pc.count_substring(head, "\ufffd").to_numpy(zero_copy_only=False)
-        length = np.maximum(pc.utf8_length(head).to_numpy(zero_copy_only=False), 1)
-        return (nul > p.binary_max_nul) | (bad / length > p.binary_max_replacement_frac)
+        return binary_mask(batch.text, p.head_chars, p.binary_max_nul, p.binary_max_replacement_frac)
 
-    def _settle_ambiguous(self, batch, head, rows, guesses, model, lang, score, source) -> None:
+    def _settle_ambiguous(self, batch, rows, guesses, model, lang, score, source) -> None:
         """Heuristics per extension, then the content model among the candidates.
 
         Without evidence the extension's most common candidate is kept, scored 1/candidates.
         """
+        head = pc.utf8_slice_codeunits(batch.text.take(pa.array(rows)), 0, self.params.head_chars)
         ext = np.array([g.ext for g in guesses[rows]], dtype=object)
         undecided = []
         for e in np.unique(ext):
             sub = rows[ext == e]
-            found = _objects(heuristics.disambiguate(head.take(pa.array(sub)), e).to_pylist())
+            found = _objects(heuristics.disambiguate(head.filter(pa.array(ext == e)), e).to_pylist())
             hit = _notnull(found)
             lang[sub[hit]], score[sub[hit]], source[sub[hit]] = found[hit], 1.0, "heuristic"
             undecided.extend(sub[~hit].tolist())

@@ -139,7 +139,8 @@ MARKERS: list[tuple[str, str]] = [
     (
         "Tcl",
         r"(?m)^\s*(do_test|do_execsql_test|do_catchsql_test|do_eqp_test|finish_test)\b|"
-        r"^\s*source\s+\$testdir/tester\.tcl\b|^\s*package\s+require\s+(Tcl|Tk|tcltest)\b",
+        r"^\s*source\s+\$testdir/tester\.tcl\b|^\s*package\s+require\s+(Tcl|Tk|tcltest)\b|"
+        r"^\s*(::tcltest::)?cleanupTests\b",
     ),
 ]
 #: Emacs `-*- mode: tcl -*-` (first two lines) and Vim `vim: set ft=perl:` modelines
