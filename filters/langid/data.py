@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from codesieve.filters.langid.heuristics import disambiguate
-from codesieve.filters.langid.paths import AMBIGUOUS, DATA_CLASSES
+from codesieve.filters.langid.paths import AMBIGUOUS, DATA_CLASSES, DATA_EXTENSIONS
 
 RESERVED = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "RESERVED.txt"
 COLUMNS = ["id", "content", "path", "repo_name", "source", "language"]
@@ -127,6 +127,8 @@ def label_rows(table: pa.Table) -> pa.Table:
         if len(rows):
             found = disambiguate(pc.utf8_slice_codeunits(table["content"].take(pa.array(rows)), 0, 8192), e)
             label[rows] = np.array(found.to_pylist(), dtype=object)
+    # names that mark test expectations / logs / data: never content labels, whatever the crawl said
+    label[np.isin(ext_np, list(DATA_EXTENSIONS))] = None
     ok = np.array([x is not None and x not in FILENAME_ONLY for x in label], dtype=bool)
     ok &= pc.greater(pc.utf8_length(table["content"]), 0).to_numpy(zero_copy_only=False)
     return table.append_column("label", pa.array(label.tolist(), pa.string())).filter(pa.array(ok))

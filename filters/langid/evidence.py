@@ -51,6 +51,10 @@ _C_ONLY = (
     r"sys/\w+)\.h>|\bmalloc\s*\(|\btypedef\s+struct\b|^\s*struct\s+\w+\s*\*?\s*\w+\s*\("
 )
 _CPP_MORE = r"|^\s*class\s+\w+|\bvirtual\b|^\s*(public|private|protected)\s*:|\btemplate\b|\boperator\b|\bthis->|\bcout\b"
+_MD_MARKUP = (
+    r"(?m)^\s*```|\]\(|\]\[|^\[[^\]\n]+\]:\s|^#{1,6} \S|^(={3,}|-{3,})\s*$|^\s*[-*+] \S|^\s*\d+\. \S|"
+    r"\*\*\S|`[^`\n]+`|^\|.*\|\s*$|^>\s|<(br|img|div|p|a|details)\b"
+)
 _MD_EXCLUDE = r"(?m)^#!|" + _PY_CODE + r"|^\.\. [\w|-]+::"
 
 #: (language, languages the model's answer may be moved from (None: any), RE2 pattern, RE2 veto)
@@ -107,6 +111,8 @@ CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
     # Markdown: a fenced code block, or an inline link / badge
     ("Markdown", _PROSE_FROM, r"(?m)^\s*```", _MD_EXCLUDE),
     ("Markdown", _PROSE_FROM, r"(?m)\]\((https?:|\.{0,2}/|#)[^)\s]*\)|^\[!\[", _MD_EXCLUDE),
+    # "Markdown" without any Markdown markup is plain text
+    ("Text", ("Markdown",), r"\A", _MD_MARKUP),
     # a YAML mapping from the first line on (comments allowed): `key: value` x 3
     (
         "YAML",

@@ -41,8 +41,8 @@ from codesieve.filters.langid.content import MODEL_PATH, ContentModel, label_of,
 class TrainConfig:
     """Hyperparameters of the recipe (fastText supervised + quantization)."""
 
-    max_chars: int = 4096  # prefix of each file the model sees, in code points
-    chunks: int = 3  # training windows per file: the prefix plus later max_chars windows
+    max_chars: int = 2048  # prefix of each file the model sees, in code points
+    chunks: int = 4  # training windows per file: the prefix plus later max_chars windows
     min_chunk_chars: int = 200  # later windows shorter than this are not used
     min_files: int = 40  # a language needs this many train files to become a label
     max_per_package: int = 100  # cap per (package, language) so one package cannot dominate
