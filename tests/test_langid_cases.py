@@ -50,7 +50,7 @@ CONTENT_CASES = [
     ("uri_split.pm", "Perl"),  # no shebang
     ("slf4j_release.sh", "Shell"),  # no shebang
     ("_etckeeper", "Shell"),  # zsh `#compdef`
-    ("sqlite_select_like.test", "Tcl"),  # Tcl test script (`do_test` / `finish_test`)
+    ("expect_cat.test", "Tcl"),  # tcltest script: `package require tcltest`, `cleanupTests`
 ]
 
 
@@ -73,12 +73,13 @@ def test_magic_lines_name_the_language_outright():
     texts = pa.array([
         _text("_etckeeper"),
         "#autoload\n\nlocal expl\n_wanted files expl file _files\n",
-        _text("sqlite_select_like.test"),
+        _text("expect_cat.test"),
+        "set testdir [file dirname $argv0]\nsource $testdir/tester.tcl\ndo_test like-1.0 {\n  execsql {SELECT 1}\n} {1}\n",
         "# -*- mode: tcl; tab-width: 4 -*-\nproc f {} { return 1 }\n",
         "# -*- coding: utf-8 -*-\nx = 1\n",  # a coding line is no modeline
         "/* vim: set ts=8 ft=c: */\nint x;\n",
     ])
-    assert magic_lang(texts).tolist() == ["Shell", "Shell", "Tcl", "Tcl", None, "C"]
+    assert magic_lang(texts).tolist() == ["Shell", "Shell", "Tcl", "Tcl", "Tcl", None, "C"]
     cols, _ = _run([("Completion/_etckeeper", _text("_etckeeper"))])
     assert cols["lang"].to_pylist() == ["Shell"] and cols["lang_score"].to_pylist() == [1.0]
 

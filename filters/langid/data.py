@@ -89,16 +89,21 @@ def read_corpus(inputs: list[str], dev_share: float = 0.0, splits: tuple[str, ..
 def _with_split(t: pa.Table, dev_share: float) -> pa.Table:
     """Unify `package` to `source/name` and add `split` where the file has none."""
     if "package" in t.column_names:
-        pkgs = [f"{s}/{p}" for s, p in zip(t["source"].to_pylist(), t["package"].to_pylist())]
+        pkgs = [f"{_family(s)}/{p}" for s, p in zip(t["source"].to_pylist(), t["package"].to_pylist())]
         t = t.drop_columns(["package"])
     else:
-        pkgs = [package_of(r) for r in t["repo_name"].to_pylist()]
+        pkgs = [_family(package_of(r)) for r in t["repo_name"].to_pylist()]
     t = t.append_column("package", pa.array(pkgs, pa.string()))
     if "split" not in t.column_names:
         cut = dev_share * 2**64
         split = ["dev" if stable_hash(p) < cut else "train" for p in pkgs]
         t = t.append_column("split", pa.array(split, pa.string()))
     return t.select(COLUMNS + ["package", "split"])
+
+
+def _family(name: str) -> str:
+    """`debian-bin/x` -> `debian/x`: Debian source and binary package names share one space."""
+    return "debian" + name[len("debian-bin"):] if name.startswith("debian-bin") else name
 
 
 def reserved_packages(path: Path = RESERVED) -> set[str]:
@@ -109,8 +114,7 @@ def reserved_packages(path: Path = RESERVED) -> set[str]:
     for line in path.read_text().splitlines():
         parts = line.split()
         if len(parts) == 2 and not line.startswith("#"):
-            source = "debian" if parts[0].startswith("debian") else parts[0]
-            out.add(f"{source}/{parts[1]}")
+            out.add(_family(f"{parts[0]}/{parts[1]}"))
     return out
 
 

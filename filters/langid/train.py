@@ -47,7 +47,7 @@ class TrainConfig:
     min_files: int = 40  # a language needs this many train files to become a label
     max_per_package: int = 100  # cap per (package, language) so one package cannot dominate
     max_per_language: int = 2500  # cap per language (balance)
-    extra_dev_share: float = 0.2  # share of `--extra` packages that join dev
+    extra_dev_share: float = 0.2  # share of packages that join dev, for inputs without a `split` column
     dim: int = 32
     epoch: int = 20
     lr: float = 0.5
@@ -64,7 +64,8 @@ class TrainConfig:
 
 def load_labelled(corpus: list[str], extra: list[str], cfg: TrainConfig, splits: tuple[str, ...]) -> pa.Table:
     """Labelled, de-duplicated rows of `splits` from the corpus and the extra inputs."""
-    tables = [data.read_corpus(corpus, splits=("train",) + tuple(s for s in splits if s != "train"))]
+    wanted = ("train",) + tuple(s for s in splits if s != "train")
+    tables = [data.read_corpus(corpus, dev_share=cfg.extra_dev_share, splits=wanted)]
     if extra:
         tables.append(data.read_corpus(extra, dev_share=cfg.extra_dev_share))
     table = data.drop_duplicates(data.label_rows(pa.concat_tables(tables, promote_options="default")))
@@ -119,6 +120,8 @@ def threshold_for(correct: np.ndarray, score: np.ndarray, target: float) -> floa
 def calibrate(model: ContentModel, dev: pa.Table, cfg: TrainConfig) -> dict:
     """Per-language thresholds on dev (see module docstring)."""
     dev = dev.filter(pc.is_in(dev["label"], pa.array(model.labels)))
+    if dev.num_rows == 0:
+        raise SystemExit("calibration: no dev files of the model's languages (is there a `dev` split?)")
     pred = model.predict(dev["content"])
     guess = np.array(pred.lang, dtype=object)
     correct = guess == np.array(dev["label"].to_pylist(), dtype=object)
