@@ -1,6 +1,6 @@
 """Accuracy of language identification on packages the content model never saw.
 
-    .venv/bin/python benchmarks/langid_accuracy.py [--corpus /work/regcorpus/langid] [--split test]
+    .venv/bin/python benchmarks/langid_accuracy.py [--corpus REG/train --corpus REG/test ...] [--split test]
         [--dev-corpus ../shared/corpus/dev] [--cap 100] [--json out.json]
 
 1. The registry corpus' `--split` (default `test`: packages in neither train nor dev; versions
@@ -39,7 +39,8 @@ from codesieve.filters.language import LanguageGate
 from codesieve.core.batch import DocBatch
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = "/work/regcorpus/langid"
+REG = "/work/regcorpus/langid"
+CORPUS = [f"{REG}/{split}" for split in ("train", "dev", "test")]  # not REG itself: _extracted/ is there
 DEV_CORPUS = str(ROOT / "shared" / "corpus" / "dev")
 
 
@@ -109,26 +110,40 @@ def report(name: str, res: dict) -> None:
     print("full-decision errors:", ", ".join(f"{k} x{v}" for k, v in res["full_errors"]))
 
 
+def dev_corpus_check(dev_corpus: str, corpus: list[str], model_path: str, cfg: TrainConfig) -> pa.Table:
+    """Labelled dev-corpus rows of packages the model never saw in training or calibration.
+
+    When the recipe used the dev corpus as `--extra`, only its `holdout` share (by package hash)
+    qualifies; packages of the registry corpus' train split are left out in any case.
+    """
+    meta = json.loads(Path(model_path).with_suffix(".json").read_text())
+    used = any(Path(x).resolve() == Path(dev_corpus).resolve() for x in meta.get("extra", []))
+    table = data.read_corpus([dev_corpus], dev_share=cfg.extra_dev_share, holdout_share=cfg.extra_holdout_share)
+    if used:
+        table = table.filter(pc.equal(table["split"], "holdout"))
+    seen = data.corpus_packages(corpus, "train") | data.corpus_packages(corpus, "dev")
+    table = table.filter(pa.array([p not in seen for p in table["package"].to_pylist()]))
+    return data.drop_duplicates(data.label_rows(table))
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", action="append", help=f"registry corpus (default {CORPUS})")
+    ap.add_argument("--corpus", action="append", help=f"registry corpus split folders (default {REG}/{{train,dev,test}})")
     ap.add_argument("--split", default="test", help="split to evaluate (tune on dev, report test)")
     ap.add_argument("--dev-corpus", default=DEV_CORPUS, help="independent second check ('' to skip)")
     ap.add_argument("--cap", type=int, default=100, help="max files per (package, language)")
     ap.add_argument("--model", default=str(MODEL_PATH), help="content model .ftz (its .json beside it)")
     ap.add_argument("--json", help="also write the numbers here")
     args = ap.parse_args(argv)
-    corpus = args.corpus or [CORPUS]
+    corpus = args.corpus or CORPUS
     cfg = TrainConfig()
     table = load_labelled(corpus, [], cfg, (args.split,))
     res = {"split": args.split, "corpus": evaluate(data.cap_rows(table, ["package", "label"], args.cap), args.model)}
     report(f"registry corpus, split `{args.split}`", res["corpus"])
     if args.dev_corpus:
-        train_pkgs = set(data.read_corpus(corpus, splits=("train",))["package"].to_pylist())
-        dev = data.drop_duplicates(data.label_rows(data.read_corpus([args.dev_corpus])))
-        dev = dev.filter(pa.array([p not in train_pkgs for p in dev["package"].to_pylist()]))
+        dev = dev_corpus_check(args.dev_corpus, corpus, args.model, cfg)
         res["dev_corpus"] = evaluate(data.cap_rows(dev, ["package", "label"], args.cap), args.model)
-        report("dev corpus (independent crawl, packages of the training split left out)", res["dev_corpus"])
+        report("dev corpus (packages in no training, calibration or tuning)", res["dev_corpus"])
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
     return res

@@ -33,6 +33,8 @@ COLUMNS = ["id", "content", "path", "repo_name", "source", "language"]
 CONTENT_LABEL: dict[str, str] = {
     "Maven POM": "XML", "JSON with Comments": "JSON", "Git Config": "INI", "EditorConfig": "INI",
     "XML Property List": "XML", "Pipfile": "TOML",
+    # pygments names `*.n` Nemerle; in package crawls they are Tcl/Tk man pages (nroff)
+    "Nemerle": "Roff",
 }
 #: file-name classes a content model cannot tell apart (never labels)
 FILENAME_ONLY: frozenset[str] = frozenset({
@@ -61,11 +63,13 @@ def parquet_files(inputs: list[str]) -> list[str]:
     return files
 
 
-def read_corpus(inputs: list[str], dev_share: float = 0.0, splits: tuple[str, ...] | None = None) -> pa.Table:
+def read_corpus(
+    inputs: list[str], dev_share: float = 0.0, splits: tuple[str, ...] | None = None, holdout_share: float = 0.0
+) -> pa.Table:
     """Rows of `inputs` with `package` (`source/name`) and `split`; reserved packages dropped.
 
     Files without a `split` column are split by package hash: `dev_share` of packages to dev,
-    the rest to train. `splits` keeps only those splits (read filtered, to save memory).
+    `holdout_share` to `holdout` (never used by the recipe), the rest to train. `splits` keeps only those splits (read filtered, to save memory).
     """
     tables = []
     for f in parquet_files(inputs):
@@ -74,7 +78,7 @@ def read_corpus(inputs: list[str], dev_share: float = 0.0, splits: tuple[str, ..
             continue
         cols = COLUMNS + [c for c in ("package", "split") if c in names]
         filt = pc.is_in(pc.field("split"), pa.array(list(splits))) if splits and "split" in names else None
-        tables.append(_with_split(pq.read_table(f, columns=cols, filters=filt), dev_share))
+        tables.append(_with_split(pq.read_table(f, columns=cols, filters=filt), dev_share, holdout_share))
     if not tables:
         raise SystemExit(f"no Parquet file with columns {COLUMNS} under {inputs}")
     table = pa.concat_tables(tables).combine_chunks()
@@ -86,7 +90,19 @@ def read_corpus(inputs: list[str], dev_share: float = 0.0, splits: tuple[str, ..
     return table
 
 
-def _with_split(t: pa.Table, dev_share: float) -> pa.Table:
+def corpus_packages(inputs: list[str], split: str) -> set[str]:
+    """`source/name` of the packages in one split of a corpus with a `split` column."""
+    out: set[str] = set()
+    for f in parquet_files(inputs):
+        names = pq.read_schema(f).names
+        if not {"source", "package", "split"} <= set(names):
+            continue
+        t = pq.read_table(f, columns=["source", "package", "split"], filters=pc.field("split") == split)
+        out |= {f"{_family(s)}/{p}" for s, p in zip(t["source"].to_pylist(), t["package"].to_pylist())}
+    return out
+
+
+def _with_split(t: pa.Table, dev_share: float, holdout_share: float) -> pa.Table:
     """Unify `package` to `source/name` and add `split` where the file has none."""
     if "package" in t.column_names:
         pkgs = [f"{_family(s)}/{p}" for s, p in zip(t["source"].to_pylist(), t["package"].to_pylist())]
@@ -95,8 +111,9 @@ def _with_split(t: pa.Table, dev_share: float) -> pa.Table:
         pkgs = [_family(package_of(r)) for r in t["repo_name"].to_pylist()]
     t = t.append_column("package", pa.array(pkgs, pa.string()))
     if "split" not in t.column_names:
-        cut = dev_share * 2**64
-        split = ["dev" if stable_hash(p) < cut else "train" for p in pkgs]
+        cut_dev, cut_hold = dev_share * 2**64, (dev_share + holdout_share) * 2**64
+        hashes = [stable_hash(p) for p in pkgs]
+        split = ["dev" if h < cut_dev else "holdout" if h < cut_hold else "train" for h in hashes]
         t = t.append_column("split", pa.array(split, pa.string()))
     return t.select(COLUMNS + ["package", "split"])
 

@@ -69,6 +69,9 @@ CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
         r"^\x{FEFF}?\s*(\{\s*(\"|\}\s*$)|\[\s*(\"|-?\d|\{|\]|true\b|false\b|null\b|\[\s*(\"|-?\d|\{|\[|\]|true\b|false\b|null\b)))",
         None,
     ),
+    # C preprocessor lines at the start of a line: C-family, whatever else the tokens suggest
+    ("C", ("Rust", "Go", "JavaScript", "TypeScript", "Java", "Shell", "Text", "PHP"),
+     r"(?m)^#(include\s*[<\"]|define\s+\w+|ifn?def\s+\w+|endif\b)", r"(?m)^\s*(import|from)\s+[\w.]+|<\?php"),
     ("C++", ("C",), _CPP, None),
     ("C++", ("Java",), r"(?m)^\s*#\s*include\b|\bstd::\w|using\s+namespace\s", None),
     (

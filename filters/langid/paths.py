@@ -103,7 +103,7 @@ EXTENSIONS: dict[str, str] = {
     "csv": "CSV", "tsv": "TSV", "j2": "Jinja", "jinja": "Jinja", "jinja2": "Jinja",
     "mustache": "Mustache", "hbs": "Handlebars", "handlebars": "Handlebars",
     "coffee": "CoffeeScript", "elm": "Elm", "purs": "PureScript", "sol": "Solidity",
-    "jq": "jq", "zsh-theme": "Shell",
+    "jq": "jq", "zsh-theme": "Shell", "n": "Roff",  # `.n`: Tcl/Tk man pages (pygments: Nemerle)
     "pem": "Text", "asc": "Text", "vcxproj": "XML", "vcproj": "XML", "csproj": "XML", "flow": "JavaScript",
 }
 

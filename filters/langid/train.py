@@ -1,15 +1,17 @@
 """Recipe for the shipped content model `filters/langid/lang_content.ftz`.
 
-    python -m codesieve.filters.langid.train --corpus /work/regcorpus/langid \\
+    python -m codesieve.filters.langid.train --corpus REG/train --corpus REG/dev --exclude REG/test \\
         [--extra DIR_OR_FILE ...] [--out filters/langid/lang_content.ftz]
 
 Data (`filters.langid.data`): the registry corpus' `train` split (packages never in dev or
-test), plus `--extra` inputs split by package hash (their dev share joins dev). Labels a
+test), plus `--extra` inputs split by package hash (`extra_dev_share` of their packages join
+dev, `extra_holdout_share` are held out of everything: an independent check). Labels a
 content model can learn (no file-name-only classes; ambiguous extensions labelled by their
 conclusive heuristics), exact duplicates removed (a text in train never counts in dev/test),
 at most `max_per_package` files per (package, language) and `max_per_language` per language.
 
-Calibration: the model + content rules predict every dev file; for each language with at
+Calibration: the model + content rules predict the dev files (at most `max_per_package` per
+(package, language)); for each language with at
 least `min_calibration_support` dev answers, its threshold is the smallest probability at
 which the answers at or above it are right >= `target_precision`; other languages get the
 same rule over all answers pooled. The test split is never read here.
@@ -42,14 +44,15 @@ class TrainConfig:
     """Hyperparameters of the recipe (fastText supervised + quantization)."""
 
     max_chars: int = 2048  # prefix of each file the model sees, in code points
-    chunks: int = 4  # training windows per file: the prefix plus later max_chars windows
+    chunks: int = 3  # training windows per file: the prefix plus later max_chars windows
     min_chunk_chars: int = 200  # later windows shorter than this are not used
     min_files: int = 40  # a language needs this many train files to become a label
     max_per_package: int = 100  # cap per (package, language) so one package cannot dominate
     max_per_language: int = 2500  # cap per language (balance)
-    extra_dev_share: float = 0.2  # share of packages that join dev, for inputs without a `split` column
+    extra_dev_share: float = 0.15  # share of packages that join dev, for inputs without a `split` column
+    extra_holdout_share: float = 0.15  # ... and that are held out of everything (an independent check)
     dim: int = 32
-    epoch: int = 20
+    epoch: int = 15
     lr: float = 0.5
     word_ngrams: int = 3  # token trigrams: `std :: vector`, `module . exports`, `# # #`
     bucket: int = 400_000
@@ -62,12 +65,18 @@ class TrainConfig:
     min_calibration_support: int = 30  # dev answers a language needs for its own threshold
 
 
-def load_labelled(corpus: list[str], extra: list[str], cfg: TrainConfig, splits: tuple[str, ...]) -> pa.Table:
-    """Labelled, de-duplicated rows of `splits` from the corpus and the extra inputs."""
+def load_labelled(
+    corpus: list[str], extra: list[str], cfg: TrainConfig, splits: tuple[str, ...], exclude: set[str] = frozenset()
+) -> pa.Table:
+    """Labelled, de-duplicated rows of `splits` from the corpus and the extra inputs.
+
+    Packages in `exclude` (`source/name`, e.g. the corpus' test split) are dropped from the extras.
+    """
     wanted = ("train",) + tuple(s for s in splits if s != "train")
     tables = [data.read_corpus(corpus, dev_share=cfg.extra_dev_share, splits=wanted)]
     if extra:
-        tables.append(data.read_corpus(extra, dev_share=cfg.extra_dev_share))
+        more = data.read_corpus(extra, dev_share=cfg.extra_dev_share, holdout_share=cfg.extra_holdout_share)
+        tables.append(more.filter(pa.array([p not in exclude for p in more["package"].to_pylist()])))
     table = data.drop_duplicates(data.label_rows(pa.concat_tables(tables, promote_options="default")))
     return table.filter(pc.is_in(table["split"], pa.array(list(splits))))
 
@@ -163,9 +172,15 @@ def fit(train_rows: pa.Table, out: Path, cfg: TrainConfig) -> int:
     return lines
 
 
-def train(corpus: list[str], extra: list[str], out: Path, cfg: TrainConfig) -> dict:
+def train(corpus: list[str], extra: list[str], out: Path, cfg: TrainConfig, exclude: list[str] = ()) -> dict:
+    """Fit, quantize and calibrate; writes `out` and its `.json` metadata, returns the metadata.
+
+    `exclude`: Parquet inputs (e.g. the corpus' test split) whose packages the extras may not use;
+    only their `source`/`package` columns are read.
+    """
     t0 = time.time()
-    table = load_labelled(corpus, extra, cfg, ("train", "dev"))
+    held = set().union(*(data.corpus_packages([x], "test") for x in exclude)) if exclude else set()
+    table = load_labelled(corpus, extra, cfg, ("train", "dev"), held)
     train_rows = training_rows(table, cfg)
     lines = fit(train_rows, out, cfg)
     meta = {
@@ -173,6 +188,7 @@ def train(corpus: list[str], extra: list[str], out: Path, cfg: TrainConfig) -> d
         "config": asdict(cfg),
         "corpus": corpus,
         "extra": extra,
+        "excluded_packages": len(held),
         "labels": sorted(set(train_rows["label"].to_pylist())),
         "train_files": train_rows.num_rows,
         "train_lines": lines,
@@ -183,7 +199,7 @@ def train(corpus: list[str], extra: list[str], out: Path, cfg: TrainConfig) -> d
     }
     meta_path = out.with_suffix(".json")
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
-    dev = table.filter(pc.equal(table["split"], "dev"))
+    dev = data.cap_rows(table.filter(pc.equal(table["split"], "dev")), ["package", "label"], cfg.max_per_package)
     meta["calibration"] = calibrate(ContentModel(out), dev, cfg)
     meta["train_seconds"] = round(time.time() - t0, 1)
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
@@ -196,11 +212,13 @@ def main(argv: list[str] | None = None) -> None:
                     help="Parquet folder/file with `package` and `split` columns (repeatable)")
     ap.add_argument("--extra", action="append", default=[],
                     help="more Parquet inputs without a split (split by package hash; repeatable)")
+    ap.add_argument("--exclude", action="append", default=[],
+                    help="corpus test split (Parquet folder): its packages are never taken from --extra")
     ap.add_argument("--out", default=str(MODEL_PATH), help="output .ftz (a .json with metadata goes beside it)")
     args = ap.parse_args(argv)
     if not data.RESERVED.exists():
         raise SystemExit(f"{data.RESERVED}: reserved package list not found (training must exclude it)")
-    meta = train(args.corpus, args.extra, Path(args.out), TrainConfig())
+    meta = train(args.corpus, args.extra, Path(args.out), TrainConfig(), args.exclude)
     keys = ("labels", "train_files", "train_lines", "model_bytes", "model_sha256", "calibration", "train_seconds")
     print(json.dumps({k: meta[k] for k in keys}, indent=1))
 
