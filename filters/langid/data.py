@@ -115,7 +115,9 @@ def _with_split(t: pa.Table, dev_share: float, holdout_share: float) -> pa.Table
         hashes = [stable_hash(p) for p in pkgs]
         split = ["dev" if h < cut_dev else "holdout" if h < cut_hold else "train" for h in hashes]
         t = t.append_column("split", pa.array(split, pa.string()))
-    return t.select(COLUMNS + ["package", "split"])
+    t = t.select(COLUMNS + ["package", "split"])
+    # one schema whatever the shard wrote (`content` may be string or large_string)
+    return t.cast(pa.schema([pa.field(c, pa.large_string() if c == "content" else pa.string()) for c in t.column_names]))
 
 
 def _family(name: str) -> str:

@@ -52,8 +52,12 @@ RULES: dict[str, list[tuple[str, str]]] = {
         ),
         ("Verilog", r"(?m)^\s*(module\s+\w+|endmodule\b|always\s*@|assign\s|input\s|output\s|`timescale)"),
     ],
-    "t": [("Raku", r"(?m)^\s*(use\s+v6|unit\s+(module|class))")],
-    "pm": [("Raku", r"(?m)^\s*(use\s+v6|unit\s+(module|class|role)|(my\s+)?class\s+[\w:]+\s+(is|does)\s)")],
+    # Raku only with its markers; everything else is Perl (conclusive: Perl's `.t`/`.pm` dwarf Raku's)
+    "t": [("Raku", r"(?m)^\s*(use\s+v6|unit\s+(module|class))"), ("Perl", "")],
+    "pm": [
+        ("Raku", r"(?m)^\s*(use\s+v6|unit\s+(module|class|role)|(my\s+)?class\s+[\w:]+\s+(is|does)\s)"),
+        ("Perl", ""),
+    ],
     "inc": [("PHP", r"<\?php"), ("C", r"(?m)^\s*#\s*(include|define|if|ifdef|ifndef)\b")],
 }
 
