@@ -199,9 +199,24 @@ def train(corpus: list[str], extra: list[str], out: Path, cfg: TrainConfig, excl
     }
     meta_path = out.with_suffix(".json")
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
-    dev = data.cap_rows(table.filter(pc.equal(table["split"], "dev")), ["package", "label"], cfg.max_per_package)
-    meta["calibration"] = calibrate(ContentModel(out), dev, cfg)
+    meta["calibration"] = calibrate(ContentModel(out), dev_rows(table, cfg), cfg)
     meta["train_seconds"] = round(time.time() - t0, 1)
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+def dev_rows(table: pa.Table, cfg: TrainConfig) -> pa.Table:
+    """The calibration rows: dev, at most `max_per_package` per (package, language)."""
+    return data.cap_rows(table.filter(pc.equal(table["split"], "dev")), ["package", "label"], cfg.max_per_package)
+
+
+def recalibrate(corpus: list[str], extra: list[str], out: Path, cfg: TrainConfig, exclude: list[str] = ()) -> dict:
+    """New thresholds for the model in `out` (same data selection as `train`)."""
+    held = set().union(*(data.corpus_packages([x], "test") for x in exclude)) if exclude else set()
+    table = load_labelled(corpus, extra, cfg, ("dev",), held)
+    meta_path = out.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta["calibration"] = calibrate(ContentModel(out), dev_rows(table, cfg), cfg)
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 
@@ -215,12 +230,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--exclude", action="append", default=[],
                     help="corpus test split (Parquet folder): its packages are never taken from --extra")
     ap.add_argument("--out", default=str(MODEL_PATH), help="output .ftz (a .json with metadata goes beside it)")
+    ap.add_argument("--calibrate-only", action="store_true",
+                    help="keep the model in --out; recompute its thresholds on dev (after a rule change)")
     args = ap.parse_args(argv)
     if not data.RESERVED.exists():
         raise SystemExit(f"{data.RESERVED}: reserved package list not found (training must exclude it)")
-    meta = train(args.corpus, args.extra, Path(args.out), TrainConfig(), args.exclude)
+    if args.calibrate_only:
+        meta = recalibrate(args.corpus, args.extra, Path(args.out), TrainConfig(), args.exclude)
+    else:
+        meta = train(args.corpus, args.extra, Path(args.out), TrainConfig(), args.exclude)
     keys = ("labels", "train_files", "train_lines", "model_bytes", "model_sha256", "calibration", "train_seconds")
-    print(json.dumps({k: meta[k] for k in keys}, indent=1))
+    print(json.dumps({k: meta[k] for k in keys if k in meta}, indent=1))
 
 
 if __name__ == "__main__":
