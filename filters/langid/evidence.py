@@ -70,8 +70,10 @@ CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
         None,
     ),
     # C preprocessor lines at the start of a line: C-family, whatever else the tokens suggest
-    ("C", ("Rust", "Go", "JavaScript", "TypeScript", "Java", "Shell", "Text", "PHP"),
-     r"(?m)^#(include\s*[<\"]|define\s+\w+|ifn?def\s+\w+|endif\b)", r"(?m)^\s*(import|from)\s+[\w.]+|<\?php"),
+    # (a licence header of `**` lines reads as Markdown to the model)
+    ("C", ("Rust", "Go", "JavaScript", "TypeScript", "Java", "Shell", "Text", "PHP", "Markdown"),
+     r"(?m)^#(include\s*[<\"]|define\s+\w+|ifn?def\s+\w+|endif\b)",
+     r"(?m)^\s*(import|from)\s+[\w.]+|<\?php|^\s*(```|~~~)"),
     ("C++", ("C",), _CPP, None),
     ("C++", ("Java",), r"(?m)^\s*#\s*include\b|\bstd::\w|using\s+namespace\s", None),
     (
@@ -92,7 +94,13 @@ CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
         None,
     ),
     # TypeScript a JavaScript reader misses: `.d.ts` declarations, interfaces, `: type` annotations
-    ("TypeScript", ("JavaScript", "Text", "JSON", "Java"), _TS, r"(?m)@flow\b"),
+    ("TypeScript", ("JavaScript", "Text", "Java"), _TS, r"(?m)@flow\b"),
+    # `var x = [...]` is JavaScript, not Perl (`my $x`) or Ruby
+    ("JavaScript", ("Perl", "Ruby", "Shell", "Text"), r"(?m)^\s*(var|let|const)\s+[\w$]+\s*=", _PERL),
+    # Sass syntax: variables, mixins, nesting, `//` comments (none of them valid CSS)
+    ("SCSS", ("CSS",), r"(?m)^\s*\$[\w-]+\s*:|@mixin\s|@include\s|^\s*&|#\{\$|^\s*//", None),
+    # Python whose strings hold HTML / XML (test suites of parsers)
+    ("Python", ("HTML", "XML"), "(?m)" + _PY_CODE, r"(?i)\A(\x{FEFF}|\s)*<(!doctype|html|\?xml)"),
     # Perl read as Shell / Ruby / prose: `my $x`, `use strict`, `sub f {`, POD
     ("Perl", ("Shell", "Ruby", "Text", "Markdown", "Diff", "Rust", "Python", "Makefile", "PHP"), _PERL, None),
     # a shell script the model took for Perl: `fi`/`esac`/`done` lines and no Perl construct
