@@ -31,12 +31,11 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from codesieve.core.batch import DocBatch
 from codesieve.filters.langid import data
 from codesieve.filters.langid.content import MODEL_PATH, load_content_model
 from codesieve.filters.langid.train import TrainConfig, load_labelled
 from codesieve.filters.language import LanguageGate
-
-from codesieve.core.batch import DocBatch
 
 ROOT = Path(__file__).resolve().parents[2]
 REG = "/work/regcorpus/langid"

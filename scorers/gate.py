@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from codesieve.scorers.base import Scorer
 from pydantic import Field
 
 from codesieve.core.base import Gate, GateResult, Params, UnitContext
@@ -18,6 +17,7 @@ from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.params import lookup, validate_params
 from codesieve.core.registry import SCORERS, register_gate
+from codesieve.scorers.base import Scorer
 
 
 @register_gate("quality")

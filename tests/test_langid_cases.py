@@ -10,15 +10,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from codesieve.core.base import UnitContext
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import UserError
 from codesieve.filters.langid.binary import binary_mask
 from codesieve.filters.langid.content import load_content_model
 from codesieve.filters.langid.evidence import magic_lang
 from codesieve.filters.langid.train import threshold_for
 from codesieve.filters.language import LanguageGate
-
-from codesieve.core.base import UnitContext
-from codesieve.core.batch import DocBatch
-from codesieve.core.errors import UserError
 
 FIX = Path(__file__).parent / "fixtures" / "language"
 SAMPLES = Path(__file__).parents[1] / "data_samples"

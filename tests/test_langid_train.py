@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+
 from codesieve.filters.langid import data
 from codesieve.filters.langid.train import TrainConfig, train
 

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from codesieve.filters.langid.heuristics import disambiguate
 from codesieve.filters.langid.paths import AMBIGUOUS, DATA_CLASSES, DATA_EXTENSIONS
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from codesieve.filters.langid.paths import SHEBANG_REGEX, lang_for_interpreter
 
 _PY_CODE = r"^(import [\w.]+|from [\w.]+ import |def \w+\(|class \w+[(:]|if __name__ == )"

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from codesieve.filters.langid import data
 from codesieve.filters.langid.content import MODEL_PATH, ContentModel, label_of, prepare
 
