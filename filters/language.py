@@ -6,7 +6,11 @@ Decision per document (Linguist's order of strategies):
   3. shebang interpreter (`#!/usr/bin/env python3`) -> that language;
   4. extension -> that language; ambiguous extensions (`.h`, `.m`, `.pl`, `.ts`, `.v`, ...)
      are settled by content heuristics, then by the content model among the candidates;
-  5. no usable path -> the fastText content model (`lang_score` = its probability).
+  5. no usable path -> the content model (`lang_score` = its probability); an answer below
+     the model's calibrated threshold for that language (chosen on dev so that answers above
+     it are right >= 98% of the time) is "unknown": `lang` null, reason `low_confidence`.
+An input language column (`input_lang`) can be trusted (it decides where set), checked
+(disagreements go to `lang_input`) or ignored.
 A sample of path-identified files also runs through the content model; a confident
 disagreement is recorded in `lang_content` (the path's answer is kept).
 
@@ -17,6 +21,8 @@ back with Arrow; the content model only sees the rows that need it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -25,8 +31,10 @@ from pydantic import Field
 
 from codesieve.core.base import Gate, GateResult, Params, UnitContext
 from codesieve.core.batch import DocBatch
+from codesieve.core.errors import ConfigError, InputError
 from codesieve.core.registry import register_gate
 from codesieve.filters.langid import heuristics, natural
+from codesieve.filters.langid.binary import binary_mask
 from codesieve.filters.langid.content import load_content_model
 from codesieve.filters.langid.paths import SHEBANG_REGEX, guess_from_filename, lang_for_interpreter
 
@@ -43,6 +51,23 @@ class LangDecision:
     source: np.ndarray  # object: filename|shebang|extension|heuristic|content|ambiguous|binary|''
     content_lang: pa.Array  # content model's confident disagreement with the path (else null)
     binary: np.ndarray  # bool
+    unsure: np.ndarray  # bool: content answer below its calibrated threshold (lang is null)
+    input_lang: pa.Array | None = None  # `check` mode: the input column where it disagrees
+
+
+class InputLang(Params):
+    """An upstream language column (e.g. a crawl's `language`) and how far to believe it."""
+
+    column: str = Field("language", description="input column holding a language name per row")
+    mode: Literal["trust", "check", "ignore"] = Field(
+        "ignore",
+        description="trust: the column decides where it names a language (identification runs on "
+        "the other rows only); check: identify anyway and record disagreements in `lang_input`; "
+        "ignore: do not read it",
+    )
+    unknown_values: list[str] = Field(
+        default_factory=lambda: ["unknown", ""], description="values meaning 'no language' (as null)"
+    )
 
 
 def _map_unique(keys: pa.Array, fn) -> tuple[list, np.ndarray]:
@@ -77,7 +102,16 @@ class LanguageGate(Gate):
         min_score: float = Field(
             0.0, ge=0, le=1, description="minimum content-model probability when the content decides"
         )
+        calibrated: bool = Field(
+            True,
+            description="content answers below the model's per-language threshold (lang_content.json "
+            "`calibration`, chosen on dev for >= 98% precision) are unknown (`low_confidence`)",
+        )
+        input_lang: InputLang = Field(default_factory=InputLang, description="upstream language column")
         content_model: bool = Field(True, description="use the content model for ambiguous/missing paths")
+        content_model_path: str | None = Field(
+            None, description="a content model .ftz other than the shipped one (its .json beside it)"
+        )
         check_fraction: float = Field(
             0.0, ge=0, le=1, description="share of path-identified files also checked by the content model"
         )
@@ -92,7 +126,9 @@ class LanguageGate(Gate):
         mislabel_min_score: float = Field(
             0.9, ge=0, le=1, description="content probability needed to record a path/content disagreement"
         )
-        head_chars: int = Field(8192, gt=0, description="prefix (code points) for shebang/heuristics/binary tests")
+        head_chars: int = Field(
+            8192, gt=0, description="prefix for shebang / heuristics (code points) and binary tests (bytes)"
+        )
         binary_max_nul: int = Field(0, ge=0, description="NUL characters allowed in the prefix")
         binary_max_replacement_frac: float = Field(
             0.1, ge=0, le=1, description="max share of U+FFFD (undecodable bytes) in the prefix"
@@ -108,24 +144,78 @@ class LanguageGate(Gate):
         nl_parse_chars: int = Field(2048, gt=0, description="code prefix parsed for comments (code points)")
 
     def output_fields(self) -> list[pa.Field]:
-        return [
+        fields = [
             pa.field("lang", pa.string()),
             pa.field("lang_score", pa.float32()),
             pa.field("lang_content", pa.string()),
             pa.field("nl_lang", pa.string()),
             pa.field("nl_score", pa.float32()),
         ]
+        if self.params.input_lang.mode == "check":
+            fields.append(pa.field("lang_input", pa.string()))
+        return fields
 
     def fingerprint(self) -> dict:
-        return load_content_model().fingerprint() if self.params.content_model else {}
+        return load_content_model(*self._model_path()).fingerprint() if self.params.content_model else {}
+
+    def _model_path(self) -> tuple[str, ...]:
+        path = self.params.content_model_path
+        if path and not Path(path).is_file():
+            raise ConfigError(f"language.content_model_path: {path}: no such file")
+        return (path,) if path else ()
 
     # --- identification --------------------------------------------------------------
 
     def identify(self, batch: DocBatch) -> LangDecision:
+        """Language per document; `input_lang` trusted or checked as configured."""
+        mode = self.params.input_lang.mode
+        given = self._input_lang(batch) if mode != "ignore" else None
+        if mode == "trust" and given is not None and _notnull(given).any():
+            return self._trust(batch, given)
+        d = self._identify(batch)
+        if mode == "check" and given is not None:
+            found = np.array(d.lang.to_pylist(), dtype=object)
+            differ = _notnull(given) & ~d.binary & (given != found)
+            d.input_lang = pa.array(np.where(differ, given, None).tolist(), pa.string())
+        return d
+
+    def _input_lang(self, batch: DocBatch) -> np.ndarray:
+        """The input language column as an object array (None for null / unknown values)."""
+        cfg = self.params.input_lang
+        col = batch.column(cfg.column)
+        if col is None:
+            raise InputError(
+                f"language.input_lang.column: no input column {cfg.column!r} "
+                f"(columns: {', '.join(batch.table.column_names)})"
+            )
+        col = pc.cast(col, pa.string())
+        unknown = pc.fill_null(pc.is_in(col, pa.array(cfg.unknown_values, pa.string())), False)
+        return np.array(pc.if_else(unknown, pa.scalar(None, pa.string()), col).to_pylist(), dtype=object)
+
+    def _trust(self, batch: DocBatch, given: np.ndarray) -> LangDecision:
+        """The input column decides where it names a language; the other rows are identified."""
+        n = batch.num_rows
+        trusted = _notnull(given)
+        binary = self._binary(batch)
+        lang, score = given.copy(), np.ones(n, dtype=np.float32)
+        source = np.full(n, "input", dtype=object)
+        content_lang = np.full(n, None, dtype=object)
+        unsure = np.zeros(n, dtype=bool)
+        rest = np.flatnonzero(~trusted)
+        if len(rest):
+            d = self._identify(batch.take(~trusted))
+            lang[rest], score[rest], source[rest] = d.lang.to_pylist(), d.score, d.source
+            content_lang[rest], unsure[rest] = d.content_lang.to_pylist(), d.unsure
+        lang[binary], score[binary], source[binary] = None, 0.0, "binary"
+        return LangDecision(
+            pa.array(lang.tolist(), pa.string()), score, source,
+            pa.array(content_lang.tolist(), pa.string()), binary, unsure & ~binary,
+        )
+
+    def _identify(self, batch: DocBatch) -> LangDecision:
         p = self.params
         n = batch.num_rows
-        head = pc.utf8_slice_codeunits(batch.text, 0, p.head_chars)
-        binary = self._binary(head, n)
+        binary = self._binary(batch)
 
         uniq, idx = _map_unique(batch.filename, guess_from_filename)
         guesses = _objects(uniq)[idx]
@@ -134,23 +224,28 @@ class LanguageGate(Gate):
         ambiguous = np.array([g.ambiguous for g in uniq], dtype=bool)[idx]
         score = np.where(_notnull(lang), 1.0, 0.0).astype(np.float32)
 
-        interp = pc.struct_field(pc.extract_regex(head, SHEBANG_REGEX), [0])
+        interp = pc.struct_field(pc.extract_regex(batch.text, SHEBANG_REGEX), [0])
         bang_uniq, bang_idx = _map_unique(interp, lambda k: lang_for_interpreter(k) if k else None)
         by_bang = _objects(bang_uniq)[bang_idx]
         use_bang = _notnull(by_bang) & (source != "filename")
         lang[use_bang], source[use_bang], score[use_bang] = by_bang[use_bang], "shebang", 1.0
         ambiguous &= ~use_bang
 
-        model = load_content_model() if p.content_model else None
+        model = load_content_model(*self._model_path()) if p.content_model else None
         if ambiguous.any():
-            self._settle_ambiguous(batch, head, np.flatnonzero(ambiguous), guesses, model, lang, score, source)
+            rows = np.flatnonzero(ambiguous)
+            self._settle_ambiguous(batch, rows, guesses, model, lang, score, source)
 
         content_lang = np.full(n, None, dtype=object)
+        unsure = np.zeros(n, dtype=bool)
         if model is not None:
             unknown = np.flatnonzero(~_notnull(lang) & ~binary & (batch.char_len >= p.content_min_chars))
             if len(unknown):
                 pred = model.predict(batch.text.take(pa.array(unknown)))
-                lang[unknown] = pred.lang
+                found = np.array(pred.lang, dtype=object)
+                if p.calibrated:
+                    unsure[unknown] = ~model.confident(pred)
+                lang[unknown] = np.where(unsure[unknown], None, found)
                 score[unknown] = pred.score
                 source[unknown] = "content"
             if p.check_fraction > 0:
@@ -158,27 +253,26 @@ class LanguageGate(Gate):
 
         lang[binary], score[binary], source[binary] = None, 0.0, "binary"
         return LangDecision(
-            pa.array(lang.tolist(), pa.string()), score, source, pa.array(content_lang.tolist(), pa.string()), binary
+            pa.array(lang.tolist(), pa.string()), score, source,
+            pa.array(content_lang.tolist(), pa.string()), binary, unsure & ~binary,
         )
 
-    def _binary(self, head: pa.Array, n: int) -> np.ndarray:
+    def _binary(self, batch: DocBatch) -> np.ndarray:
         """Git's test (a NUL in the first 8000 bytes) plus a share of undecodable bytes."""
         p = self.params
-        nul = pc.count_substring(head, "\x00").to_numpy(zero_copy_only=False)
-        bad = pc.count_substring(head, "\ufffd").to_numpy(zero_copy_only=False)
-        length = np.maximum(pc.utf8_length(head).to_numpy(zero_copy_only=False), 1)
-        return (nul > p.binary_max_nul) | (bad / length > p.binary_max_replacement_frac)
+        return binary_mask(batch.text, p.head_chars, p.binary_max_nul, p.binary_max_replacement_frac)
 
-    def _settle_ambiguous(self, batch, head, rows, guesses, model, lang, score, source) -> None:
+    def _settle_ambiguous(self, batch, rows, guesses, model, lang, score, source) -> None:
         """Heuristics per extension, then the content model among the candidates.
 
         Without evidence the extension's most common candidate is kept, scored 1/candidates.
         """
+        head = pc.utf8_slice_codeunits(batch.text.take(pa.array(rows)), 0, self.params.head_chars)
         ext = np.array([g.ext for g in guesses[rows]], dtype=object)
         undecided = []
         for e in np.unique(ext):
             sub = rows[ext == e]
-            found = _objects(heuristics.disambiguate(head.take(pa.array(sub)), e).to_pylist())
+            found = _objects(heuristics.disambiguate(head.filter(pa.array(ext == e)), e).to_pylist())
             hit = _notnull(found)
             lang[sub[hit]], score[sub[hit]], source[sub[hit]] = found[hit], 1.0, "heuristic"
             undecided.extend(sub[~hit].tolist())
@@ -230,7 +324,7 @@ class LanguageGate(Gate):
         p = self.params
         n = batch.num_rows
         d = self.identify(batch)
-        unknown = ~d.binary & ~_np(pc.is_valid(d.lang))
+        unknown = ~d.binary & ~d.unsure & ~_np(pc.is_valid(d.lang))
         denied = np.zeros(n, dtype=bool)
         if p.deny_extensions:
             deny = pa.array([e.lower().lstrip(".") for e in p.deny_extensions], pa.string())
@@ -238,9 +332,9 @@ class LanguageGate(Gate):
         not_allowed = np.zeros(n, dtype=bool)
         if p.allow is not None:
             allowed = list(p.allow) + (list(p.prose_langs) if p.allow_prose else [])
-            not_allowed = ~d.binary & ~unknown & ~_np(pc.is_in(d.lang, pa.array(allowed, pa.string())))
+            not_allowed = ~d.binary & ~unknown & ~d.unsure & ~_np(pc.is_in(d.lang, pa.array(allowed, pa.string())))
         # path-derived answers are facts; only content-model answers can be unsure
-        low = ~d.binary & ~unknown & np.isin(d.source, ["content"]) & (d.score < p.min_score)
+        low = d.unsure | (~d.binary & ~unknown & np.isin(d.source, ["content"]) & (d.score < p.min_score))
         fails = np.stack([d.binary, unknown, denied, not_allowed, low], axis=1)
 
         nl_lang = pa.nulls(n, pa.string())
@@ -256,6 +350,8 @@ class LanguageGate(Gate):
             "nl_lang": nl_lang,
             "nl_score": pa.array(nl_score, pa.float32(), mask=np.isnan(nl_score)),
         }
+        if p.input_lang.mode == "check":
+            cols["lang_input"] = d.input_lang if d.input_lang is not None else pa.nulls(n, pa.string())
         return GateResult(cols, fails, list(REASONS))
 
     def _natural(self, batch: DocBatch, lang: pa.Array, rows: np.ndarray, n: int):

@@ -4,7 +4,7 @@ Text is cut to a prefix, punctuation is split into tokens and newlines become a 
 all with Arrow compute (no per-row Python); fastText's C++ `predict` then runs over the list.
 The same `prepare` is used for training (`filters.langid.train`) and inference.
 `predict` then corrects the top-1 answer from the same prefix, content only: a shebang line
-names its interpreter, and `heuristics.CONTENT_RULES` settle the pairs the bag of n-grams
+names its interpreter, and `evidence.CONTENT_RULES` settle the pairs the bag of n-grams
 confuses (C/C++, JSON/JavaScript, Text/Markdown/reStructuredText, diffs...).
 `model_only` gives the fastText answer alone.
 """
@@ -50,6 +50,8 @@ class Prediction:
 
     lang: list[str]
     score: np.ndarray
+    #: answers the text named itself (shebang, `#compdef`, modeline...): confident whatever the score
+    named: np.ndarray | None = None
 
 
 class ContentModel:
@@ -57,7 +59,7 @@ class ContentModel:
 
     def __init__(self, path: str | os.PathLike = MODEL_PATH, rules: bool = True):
         self.path = Path(path)
-        #: correct the model's answer with the shebang line and `heuristics.CONTENT_RULES`
+        #: correct the model's answer with the shebang line and `evidence.CONTENT_RULES`
         self.rules = rules
         if not self.path.exists():
             raise FileNotFoundError(
@@ -68,8 +70,13 @@ class ContentModel:
         fasttext.FastText.eprint = lambda *a, **k: None  # silence the load-time warning
         self.model = fasttext.load_model(str(self.path))
         self.labels = [lang_of(x) for x in self.model.get_labels()]
-        meta = json.loads(META_PATH.read_text()) if META_PATH.exists() else {}
+        meta_path = self.path.with_suffix(".json")
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         self.max_chars: int = int(meta.get("max_chars", 4096))
+        cal = meta.get("calibration", {})
+        #: content-only answers below these probabilities are unknown (chosen on dev, see train)
+        self.thresholds: dict[str, float] = cal.get("per_language", {})
+        self.default_threshold: float = float(cal.get("default", 0.0))
 
     def predict(self, texts: pa.Array) -> Prediction:
         """Top-1 language and probability per document: the model, then content rules."""
@@ -78,11 +85,20 @@ class ContentModel:
         pred = self.model_only(texts)
         if not self.rules:
             return pred
-        from codesieve.filters.langid.heuristics import refine_prediction
+        from codesieve.filters.langid.evidence import refine_prediction
 
         prefix = pc.utf8_slice_codeunits(texts, 0, self.max_chars)
-        langs, score = refine_prediction(prefix, pred.lang, pred.score, self.labels)
-        return Prediction(langs, score)
+        langs, score, named = refine_prediction(prefix, pred.lang, pred.score, self.labels)
+        return Prediction(langs, score, named)
+
+    def confident(self, pred: Prediction) -> np.ndarray:
+        """Bool per answer: its probability reaches the calibrated threshold of its language."""
+        langs = np.array(pred.lang, dtype=object)
+        thr = np.full(len(langs), self.default_threshold, dtype=np.float32)
+        for lang, t in self.thresholds.items():
+            thr[langs == lang] = t
+        sure = pred.score >= thr
+        return sure | pred.named if pred.named is not None else sure
 
     def model_only(self, texts: pa.Array) -> Prediction:
         """Top-1 of the fastText model alone (no shebang / content rules)."""

@@ -41,7 +41,7 @@ FILENAMES: dict[str, str] = {
     "go.mod": "Go Module", "go.sum": "Go Checksums", "go.work": "Go Workspace",
     "Cargo.lock": "TOML", "Pipfile": "TOML", "Pipfile.lock": "JSON",
     "package-lock.json": "JSON", "composer.lock": "JSON",
-    "pom.xml": "Maven POM",
+    "pom.xml": "XML",  # Linguist's "Maven POM" is a file-name class; by content it is XML
     ".gitignore": "Ignore List", ".npmignore": "Ignore List", ".dockerignore": "Ignore List",
     ".eslintignore": "Ignore List", ".prettierignore": "Ignore List",
     ".gitattributes": "Git Attributes", ".gitmodules": "Git Config", ".gitconfig": "Git Config",
@@ -103,8 +103,23 @@ EXTENSIONS: dict[str, str] = {
     "csv": "CSV", "tsv": "TSV", "j2": "Jinja", "jinja": "Jinja", "jinja2": "Jinja",
     "mustache": "Mustache", "hbs": "Handlebars", "handlebars": "Handlebars",
     "coffee": "CoffeeScript", "elm": "Elm", "purs": "PureScript", "sol": "Solidity",
+    "jq": "jq", "zsh-theme": "Shell", "n": "Roff",  # `.n`: Tcl/Tk man pages (pygments: Nemerle)
     "pem": "Text", "asc": "Text", "vcxproj": "XML", "vcproj": "XML", "csproj": "XML", "flow": "JavaScript",
 }
+
+#: extensions that name test expectations, logs and generated data rather than a language:
+#: decided by the name (their text may look like anything: gawk's `.ok` files, sqlite's
+#: expected outputs, `debian/*.symbols` lists), never guessed from content
+DATA_EXTENSIONS: dict[str, str] = {
+    **dict.fromkeys(
+        ["ok", "out", "expected", "stdout", "stderr", "golden", "result", "err", "trs"],
+        "Test Output",
+    ),
+    "log": "Log",
+    "symbols": "Symbols List",
+}
+#: classes a file name gives but content cannot (never labels of the content model)
+DATA_CLASSES: tuple[str, ...] = tuple(sorted(set(DATA_EXTENSIONS.values())))
 
 #: pygments lexer name -> Linguist-style name, where they differ
 PYGMENTS_RENAME: dict[str, str] = {
@@ -199,6 +214,8 @@ def guess_from_filename(filename: str) -> PathGuess:
         inner = guess_from_filename(stem)
         if inner.lang or inner.candidates:
             return inner
+    if ext in DATA_EXTENSIONS:
+        return PathGuess(DATA_EXTENSIONS[ext], (DATA_EXTENSIONS[ext],), "extension")
     if ext in AMBIGUOUS:
         cands = AMBIGUOUS[ext]
         return PathGuess(cands[0], cands, "extension", ext)

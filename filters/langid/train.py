@@ -1,136 +1,95 @@
 """Recipe for the shipped content model `filters/langid/lang_content.ftz`.
 
-    python -m filters.langid.train                       # dev corpus + data_samples/
-    python -m filters.langid.train --input DIR_OR_FILE ... --out filters/langid/lang_content.ftz
+    python -m codesieve.filters.langid.train --corpus REG/train --corpus REG/dev --exclude REG/test \\
+        [--extra DIR_OR_FILE ...] [--out filters/langid/lang_content.ftz]
 
-Data: Parquet files with `content`, `path`, `repo_name` and a Linguist-style `language`
-label from the file name (the dev corpus). Labels from ambiguous extensions (`.h`, `.m`,
-`.pl`...) are not trusted and left out; languages with fewer than `min_files` files are
-dropped. Files are split by *package* (repo_name without its version), so versions and
-near copies of one package never sit on both sides; `lang_content.json` records the
-held-out packages for `benchmarks/langid_accuracy.py`.
+Data (`filters.langid.data`): the registry corpus' `train` split (packages never in dev or
+test), plus `--extra` inputs split by package hash (`extra_dev_share` of their packages join
+dev, `extra_holdout_share` are held out of everything: an independent check). Labels a
+content model can learn (no file-name-only classes; ambiguous extensions labelled by their
+conclusive heuristics), exact duplicates removed (a text in train never counts in dev/test),
+at most `max_per_package` files per (package, language) and `max_per_language` per language.
+
+Calibration: the model + content rules predict the dev files (at most `max_per_package` per
+(package, language)); for each language with at
+least `min_calibration_support` dev answers, its threshold is the smallest probability at
+which the answers at or above it are right >= `target_precision`; other languages get the
+same rule over all answers pooled. The test split is never read here.
+
+Reproducible: fixed seed, one thread, deterministic ordering -> the same `.ftz` bytes for
+the same inputs (`lang_content.json` records the sha256 and the split sizes).
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import hashlib
 import json
 import os
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from codesieve.filters.langid.content import MODEL_PATH, label_of, prepare
-from codesieve.filters.langid.paths import AMBIGUOUS
-
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_INPUTS = [str(REPO.parent / "shared" / "corpus" / "dev"), str(REPO / "data_samples")]
+from codesieve.filters.langid import data
+from codesieve.filters.langid.content import MODEL_PATH, ContentModel, label_of, prepare
 
 
 @dataclass
 class TrainConfig:
     """Hyperparameters of the recipe (fastText supervised + quantization)."""
 
-    max_chars: int = 4096  # prefix of each file the model sees, in code points
-    chunks: int = 4  # training windows per file: the prefix plus later max_chars windows
+    max_chars: int = 2048  # prefix of each file the model sees, in code points
+    chunks: int = 3  # training windows per file: the prefix plus later max_chars windows
     min_chunk_chars: int = 200  # later windows shorter than this are not used
-    min_files: int = 15  # a language needs this many usable files to become a label
-    max_per_package: int = 300  # cap per (package, language) so one package cannot dominate
-    test_share: float = 0.25  # share of files held out (by package)
-    max_label_test_share: float = 0.5  # never hold out more than this share of one language
+    min_files: int = 40  # a language needs this many train files to become a label
+    max_per_package: int = 100  # cap per (package, language) so one package cannot dominate
+    max_per_language: int = 2500  # cap per language (balance)
+    extra_dev_share: float = 0.15  # share of packages that join dev, for inputs without a `split` column
+    extra_holdout_share: float = 0.15  # ... and that are held out of everything (an independent check)
     dim: int = 32
-    epoch: int = 30
+    epoch: int = 15
     lr: float = 0.5
     word_ngrams: int = 3  # token trigrams: `std :: vector`, `module . exports`, `# # #`
-    bucket: int = 200_000
-    min_count: int = 2
+    bucket: int = 400_000
+    min_count: int = 3
     thread: int = 1  # one thread keeps the recipe deterministic
     seed: int = 0
-    quantize_cutoff: int = 100_000  # keep this many words/ngrams after quantization
+    quantize_cutoff: int = 150_000  # keep this many words/ngrams after quantization
     dsub: int = 2
+    target_precision: float = 0.98  # calibration: content answers kept are right this often on dev
+    min_calibration_support: int = 30  # dev answers a language needs for its own threshold
 
 
-def package_of(repo_name: str) -> str:
-    """`npm/@types/node@20.1.0` -> `npm/@types/node` (versions of one package group together)."""
-    return repo_name.rsplit("@", 1)[0] if "@" in repo_name[1:] else repo_name
+def load_labelled(
+    corpus: list[str], extra: list[str], cfg: TrainConfig, splits: tuple[str, ...], exclude: set[str] = frozenset()
+) -> pa.Table:
+    """Labelled, de-duplicated rows of `splits` from the corpus and the extra inputs.
+
+    Packages in `exclude` (`source/name`, e.g. the corpus' test split) are dropped from the extras.
+    """
+    wanted = ("train",) + tuple(s for s in splits if s != "train")
+    tables = [data.read_corpus(corpus, dev_share=cfg.extra_dev_share, splits=wanted)]
+    if extra:
+        more = data.read_corpus(extra, dev_share=cfg.extra_dev_share, holdout_share=cfg.extra_holdout_share)
+        tables.append(more.filter(pa.array([p not in exclude for p in more["package"].to_pylist()])))
+    table = data.drop_duplicates(data.label_rows(pa.concat_tables(tables, promote_options="default")))
+    return table.filter(pc.is_in(table["split"], pa.array(list(splits))))
 
 
-def _stable_hash(s: str) -> int:
-    return int.from_bytes(hashlib.sha256(s.encode()).digest()[:8], "big")
-
-
-def read_inputs(inputs: list[str]) -> pa.Table:
-    files: list[str] = []
-    for inp in inputs:
-        if os.path.isdir(inp):
-            files += sorted(glob.glob(os.path.join(inp, "**", "*.parquet"), recursive=True))
-        elif os.path.exists(inp):
-            files.append(inp)
-    cols = ["id", "content", "path", "repo_name", "language"]
-    tables = []
-    for f in files:
-        schema = pq.read_schema(f)
-        if all(c in schema.names for c in cols):
-            tables.append(pq.read_table(f, columns=cols))
-    if not tables:
-        raise SystemExit(f"no Parquet file with columns {cols} under {inputs}")
-    return pa.concat_tables(tables).combine_chunks()
-
-
-def usable_rows(table: pa.Table, cfg: TrainConfig) -> pa.Table:
-    """Rows with a trustworthy label: known language, unambiguous extension, non-empty text."""
-    ext = pc.utf8_lower(pc.fill_null(pc.struct_field(pc.extract_regex(table["path"], r"\.(?P<e>[^./]+)$"), [0]), ""))
-    keep = pc.and_(
-        pc.and_(pc.invert(pc.is_in(ext, pa.array(list(AMBIGUOUS)))), pc.not_equal(table["language"], "unknown")),
-        pc.greater(pc.utf8_length(table["content"]), 0),
-    )
-    table = table.filter(keep)
-    counts = Counter(table["language"].to_pylist())
+def training_rows(table: pa.Table, cfg: TrainConfig) -> pa.Table:
+    """Balanced train rows of the languages with at least `min_files` files."""
+    train = table.filter(pc.equal(table["split"], "train"))
+    train = data.cap_rows(train, ["package", "label"], cfg.max_per_package)
+    counts = Counter(train["label"].to_pylist())
     labels = sorted(lang for lang, n in counts.items() if n >= cfg.min_files)
-    return table.filter(pc.is_in(table["language"], pa.array(labels)))
-
-
-def split_packages(table: pa.Table, cfg: TrainConfig) -> set[str]:
-    """Held-out packages: greedy in hash order, never taking most of one language."""
-    pkgs = [package_of(r) for r in table["repo_name"].to_pylist()]
-    langs = table["language"].to_pylist()
-    per_pkg: dict[str, Counter] = defaultdict(Counter)
-    for p, lang in zip(pkgs, langs):
-        per_pkg[p][lang] += 1
-    total = Counter(langs)
-    held: Counter = Counter()
-    test: set[str] = set()
-    budget = cfg.test_share * len(langs)
-    for p in sorted(per_pkg, key=_stable_hash):
-        size = sum(per_pkg[p].values())
-        if sum(held.values()) + size > budget:
-            continue
-        if all(held[lang] + n <= cfg.max_label_test_share * total[lang] for lang, n in per_pkg[p].items()):
-            test.add(p)
-            held.update(per_pkg[p])
-    return test
-
-
-def cap_per_package(table: pa.Table, cap: int) -> pa.Table:
-    """At most `cap` files per (package, language), chosen by id hash (deterministic)."""
-    keys = [f"{package_of(r)}\t{lang}" for r, lang in zip(table["repo_name"].to_pylist(), table["language"].to_pylist())]
-    order = sorted(range(len(keys)), key=lambda i: (keys[i], _stable_hash(table["id"][i].as_py())))
-    seen: Counter = Counter()
-    take = []
-    for i in order:
-        if seen[keys[i]] < cap:
-            seen[keys[i]] += 1
-            take.append(i)
-    return table.take(pa.array(sorted(take)))
+    train = train.filter(pc.is_in(train["label"], pa.array(labels)))
+    return data.cap_rows(train, ["label"], cfg.max_per_language)
 
 
 def write_fasttext_file(table: pa.Table, path: str, cfg: TrainConfig) -> int:
@@ -139,7 +98,7 @@ def write_fasttext_file(table: pa.Table, path: str, cfg: TrainConfig) -> int:
     Later windows show the model code past license headers (inference sees only the prefix,
     which is often one). Returns the number of training lines.
     """
-    all_labels = np.array([label_of(x) for x in table["language"].to_pylist()], dtype=object)
+    all_labels = np.array([label_of(x) for x in table["label"].to_pylist()], dtype=object)
     labels: list[str] = []
     texts: list[str] = []
     for k in range(cfg.chunks):
@@ -154,50 +113,135 @@ def write_fasttext_file(table: pa.Table, path: str, cfg: TrainConfig) -> int:
     return len(labels)
 
 
-def train(inputs: list[str], out: Path, cfg: TrainConfig) -> dict:
+def threshold_for(correct: np.ndarray, score: np.ndarray, target: float) -> float:
+    """Smallest score t such that answers with score >= t are right >= `target` of the time.
+
+    1.0 + epsilon (nothing kept) when no t reaches the target.
+    """
+    order = np.argsort(-score, kind="stable")
+    s, c = score[order], correct[order].astype(np.float64)
+    prec = np.cumsum(c) / np.arange(1, len(c) + 1)
+    # a cut is only allowed between distinct scores (ties go together)
+    last_of_tie = np.r_[s[1:] != s[:-1], True]
+    ok = np.flatnonzero((prec >= target) & last_of_tie)
+    return float(s[ok[-1]]) if len(ok) else 1.0 + 1e-6
+
+
+def calibrate(model: ContentModel, dev: pa.Table, cfg: TrainConfig) -> dict:
+    """Per-language thresholds on dev (see module docstring)."""
+    dev = dev.filter(pc.is_in(dev["label"], pa.array(model.labels)))
+    if dev.num_rows == 0:
+        raise SystemExit("calibration: no dev files of the model's languages (is there a `dev` split?)")
+    pred = model.predict(dev["content"])
+    guess = np.array(pred.lang, dtype=object)
+    correct = guess == np.array(dev["label"].to_pylist(), dtype=object)
+    default = threshold_for(correct, pred.score, cfg.target_precision)
+    per_lang = {}
+    for lang in sorted(set(guess.tolist())):
+        mine = guess == lang
+        if mine.sum() >= cfg.min_calibration_support:
+            per_lang[lang] = threshold_for(correct[mine], pred.score[mine], cfg.target_precision)
+    model.thresholds, model.default_threshold = per_lang, default
+    kept = model.confident(pred)
+    return {
+        "target_precision": cfg.target_precision,
+        "default": default,
+        "per_language": per_lang,
+        "dev_files": int(len(correct)),
+        "dev_accuracy": float(correct.mean()),
+        "dev_kept": float(kept.mean()),
+        "dev_precision_kept": float(correct[kept].mean()) if kept.any() else float("nan"),
+    }
+
+
+def fit(train_rows: pa.Table, out: Path, cfg: TrainConfig) -> int:
+    """fastText supervised + quantization into `out`; returns the number of training lines."""
     import fasttext
 
-    t0 = time.time()
-    table = usable_rows(read_inputs(inputs), cfg)
-    test_pkgs = split_packages(table, cfg)
-    is_test = pa.array([package_of(r) in test_pkgs for r in table["repo_name"].to_pylist()])
-    train_rows = cap_per_package(table.filter(pc.invert(is_test)), cfg.max_per_package)
     with tempfile.TemporaryDirectory() as tmp:
-        data = os.path.join(tmp, "train.txt")
-        lines = write_fasttext_file(train_rows, data, cfg)
+        path = os.path.join(tmp, "train.txt")
+        lines = write_fasttext_file(train_rows, path, cfg)
         model = fasttext.train_supervised(
-            input=data, dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams,
+            input=path, dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams,
             bucket=cfg.bucket, minCount=cfg.min_count, thread=cfg.thread, seed=cfg.seed,
             loss="softmax", verbose=0,
         )
-        model.quantize(input=data, qnorm=True, retrain=True, cutoff=cfg.quantize_cutoff, dsub=cfg.dsub,
+        model.quantize(input=path, qnorm=True, retrain=True, cutoff=cfg.quantize_cutoff, dsub=cfg.dsub,
                        thread=cfg.thread, verbose=0)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_model(str(out))
+    return lines
+
+
+def train(corpus: list[str], extra: list[str], out: Path, cfg: TrainConfig, exclude: list[str] = ()) -> dict:
+    """Fit, quantize and calibrate; writes `out` and its `.json` metadata, returns the metadata.
+
+    `exclude`: Parquet inputs (e.g. the corpus' test split) whose packages the extras may not use;
+    only their `source`/`package` columns are read.
+    """
+    t0 = time.time()
+    held = set().union(*(data.corpus_packages([x], "test") for x in exclude)) if exclude else set()
+    table = load_labelled(corpus, extra, cfg, ("train", "dev"), held)
+    train_rows = training_rows(table, cfg)
+    lines = fit(train_rows, out, cfg)
     meta = {
         "max_chars": cfg.max_chars,
         "config": asdict(cfg),
-        "inputs": inputs,
-        "labels": sorted(set(train_rows["language"].to_pylist())),
+        "corpus": corpus,
+        "extra": extra,
+        "excluded_packages": len(held),
+        "labels": sorted(set(train_rows["label"].to_pylist())),
         "train_files": train_rows.num_rows,
         "train_lines": lines,
-        "train_counts": dict(Counter(train_rows["language"].to_pylist()).most_common()),
-        "test_packages": sorted(test_pkgs),
+        "train_packages": len(set(train_rows["package"].to_pylist())),
+        "train_counts": dict(Counter(train_rows["label"].to_pylist()).most_common()),
         "model_bytes": out.stat().st_size,
         "model_sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
-        "train_seconds": round(time.time() - t0, 1),
     }
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    meta_path = out.with_suffix(".json")
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    meta["calibration"] = calibrate(ContentModel(out), dev_rows(table, cfg), cfg)
+    meta["train_seconds"] = round(time.time() - t0, 1)
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+def dev_rows(table: pa.Table, cfg: TrainConfig) -> pa.Table:
+    """The calibration rows: dev, at most `max_per_package` per (package, language)."""
+    return data.cap_rows(table.filter(pc.equal(table["split"], "dev")), ["package", "label"], cfg.max_per_package)
+
+
+def recalibrate(corpus: list[str], extra: list[str], out: Path, cfg: TrainConfig, exclude: list[str] = ()) -> dict:
+    """New thresholds for the model in `out` (same data selection as `train`)."""
+    held = set().union(*(data.corpus_packages([x], "test") for x in exclude)) if exclude else set()
+    table = load_labelled(corpus, extra, cfg, ("dev",), held)
+    meta_path = out.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta["calibration"] = calibrate(ContentModel(out), dev_rows(table, cfg), cfg)
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--input", action="append", help="Parquet file or folder (repeatable)")
+    ap.add_argument("--corpus", action="append", required=True,
+                    help="Parquet folder/file with `package` and `split` columns (repeatable)")
+    ap.add_argument("--extra", action="append", default=[],
+                    help="more Parquet inputs without a split (split by package hash; repeatable)")
+    ap.add_argument("--exclude", action="append", default=[],
+                    help="corpus test split (Parquet folder): its packages are never taken from --extra")
     ap.add_argument("--out", default=str(MODEL_PATH), help="output .ftz (a .json with metadata goes beside it)")
+    ap.add_argument("--calibrate-only", action="store_true",
+                    help="keep the model in --out; recompute its thresholds on dev (after a rule change)")
     args = ap.parse_args(argv)
-    meta = train(args.input or DEFAULT_INPUTS, Path(args.out), TrainConfig())
-    print(json.dumps({k: meta[k] for k in ("labels", "train_files", "model_bytes", "train_seconds")}, indent=1))
+    if not data.RESERVED.exists():
+        raise SystemExit(f"{data.RESERVED}: reserved package list not found (training must exclude it)")
+    if args.calibrate_only:
+        meta = recalibrate(args.corpus, args.extra, Path(args.out), TrainConfig(), args.exclude)
+    else:
+        meta = train(args.corpus, args.extra, Path(args.out), TrainConfig(), args.exclude)
+    keys = ("labels", "train_files", "train_lines", "model_bytes", "model_sha256", "calibration", "train_seconds")
+    print(json.dumps({k: meta[k] for k in keys if k in meta}, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,251 @@
+"""Content-only evidence that settles what the content model's bag of n-grams confuses.
+
+The fastText model reads a bag of tokens and n-grams; a few languages are told apart by one
+unmistakable construct that a bag of words dilutes (a diff's hunk header, C++'s `std::`,
+CommonJS' `module.exports`, TypeScript's `declare`, Perl's `my $x`). `refine_prediction`
+runs after the model on the same text prefix, content only (it never looks at a path):
+
+  1. `magic_lang`: a shebang line, a zsh completion tag (`#compdef`), an Emacs/Vim modeline,
+     or a marker no other language writes (Tcl's `do_test`/`finish_test`) names the language
+     outright (score 1.0);
+  2. `CONTENT_RULES`, in order: each moves an answer from the languages the model is known
+     to confuse with the rule's language, when its pattern matches and its veto does not
+     (score `RULE_SCORE`).
+
+Every pattern is one RE2 regex run by Arrow over the rows concerned (no per-row Python).
+Rules were chosen on the dev split of the registry corpus (`filters.langid.train`), never on
+its test split; `benchmarks/langid_accuracy.py` shows what they change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from codesieve.filters.langid.paths import SHEBANG_REGEX, lang_for_interpreter
+
+_PY_CODE = r"^(import [\w.]+|from [\w.]+ import |def \w+\(|class \w+[(:]|if __name__ == )"
+_CPP = (
+    r"(?m)(^\s*(template\s*<|namespace\s+\w+\s*\{|using\s+namespace\s|#\s*include\s*<(iostream|string|vector|memory|"
+    r"map|algorithm|cstdint|cstdio|cstdlib|cstring|cmath|type_traits|utility|functional|array|tuple|mutex|thread|"
+    r"sstream|fstream|set|unordered_map|unordered_set|limits|iomanip|stdexcept)>)|\bstd::\w|\w::~?\w|\bnullptr\b)"
+)
+_PROSE_FROM = ("Text", "Shell", "Haskell", "Python", "Go", "reStructuredText")
+
+_PERL = (
+    r"(?m)^\s*use\s+(strict|warnings|v?5[\d.]*|lib|vars|constant|utf8|[A-Z]\w*(::\w+)+)\b|^\s*(my|our)\s+[$@%]\w+|"
+    r"^\s*sub\s+\w+\s*\{|^\s*package\s+\w+(::\w+)*\s*;|^=(head[1-4]|pod|over|cut)\b|^__(END|DATA)__\s*$|"
+    r"\$\w+\s*=~\s*[ms]?/|\$\w+->\{"
+)
+_SHELL = r"(?m)^\s*(fi|esac|done|then)\s*(;.*)?$|^\s*(if|elif|while)\s+\[\[?\s|^\s*case\s+\S+\s+in\s*$"
+_TS = (
+    r"(?m)^\s*(export\s+)?(default\s+)?(declare\s+(module|namespace|global|class|function|const|let|var|type|"
+    r"interface|enum|abstract)\b|interface\s+[\w$]+\s*(<[^>\n]*>)?\s*(extends\s[^{\n]*)?\{|type\s+[\w$]+\s*(<[^>\n]*>)?\s*=|"
+    r"(const\s+)?enum\s+\w+\s*\{|abstract\s+class\s)|^\s*(import|export)\s+type\s|"
+    r"^\s*(public|private|protected|readonly)\s+(readonly\s+)?[\w$]+\s*[?!]?\s*:|"
+    r"\)\s*:\s*(string|number|boolean|void|any|unknown|never|Promise<)|"
+    r"\b[\w$]+\??\s*:\s*(string|number|boolean|any|unknown)(\[\])?\s*[;,)=]"
+)
+_C_ONLY = (
+    r"(?m)^\s*#\s*include\s*<(stdio|stdlib|string|unistd|stdint|stddef|errno|assert|fcntl|signal|ctype|"
+    r"sys/\w+)\.h>|\bmalloc\s*\(|\btypedef\s+struct\b|^\s*struct\s+\w+\s*\*?\s*\w+\s*\("
+)
+_CPP_MORE = r"|^\s*class\s+\w+|\bvirtual\b|^\s*(public|private|protected)\s*:|\btemplate\b|\boperator\b|\bthis->|\bcout\b"
+_MD_MARKUP = (
+    r"(?m)^\s*```|\]\(|\]\[|^\[[^\]\n]+\]:\s|^#{1,6} \S|^(={3,}|-{3,})\s*$|^\s*[-*+] \S|^\s*\d+\. \S|"
+    r"\*\*\S|`[^`\n]+`|^\|.*\|\s*$|^>\s|<(br|img|div|p|a|details)\b"
+)
+_MD_EXCLUDE = r"(?m)^#!|" + _PY_CODE + r"|^\.\. [\w|-]+::"
+
+#: (language, languages the model's answer may be moved from (None: any), RE2 pattern, RE2 veto)
+CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
+    # a unified diff's hunk header
+    ("Diff", None, r"(?m)^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", None),
+    # a JSON document: an object whose first key is a string, or an array of JSON values
+    # (`[[` only when a value follows: TOML's `[[bin]]` is not JSON)
+    (
+        "JSON",
+        None,
+        r"^\x{FEFF}?\s*(\{\s*(\"|\}\s*$)|\[\s*(\"|-?\d|\{|\]|true\b|false\b|null\b|\[\s*(\"|-?\d|\{|\[|\]|true\b|false\b|null\b)))",
+        None,
+    ),
+    # C preprocessor lines at the start of a line: C-family, whatever else the tokens suggest
+    # (a licence header of `**` lines reads as Markdown to the model)
+    ("C", ("Rust", "Go", "JavaScript", "TypeScript", "Java", "Shell", "Text", "PHP", "Markdown"),
+     r"(?m)^#(include\s*[<\"]|define\s+\w+|ifn?def\s+\w+|endif\b)",
+     r"(?m)^\s*(import|from)\s+[\w.]+|<\?php|^\s*(```|~~~)"),
+    ("C++", ("C",), _CPP, None),
+    ("C++", ("Java",), r"(?m)^\s*#\s*include\b|\bstd::\w|using\s+namespace\s", None),
+    (
+        "JavaScript",
+        ("C", "Java", "Go", "C++", "PHP", "Text"),
+        (
+            r"(?m)\bmodule\.exports\b|\bexports\.\w+\s*=|^\s*['\"]use strict['\"]|Mode: js\b|"
+            r"^\s*(const|let|var)\s+\w+\s*=\s*require\(['\"]|^\s*import\s.*\sfrom\s+['\"]|"
+            r"\bdocument\.getElementById\b|^;?\(function\s*\("
+        ),
+        r"(?m)<\?php|^package\s+\w+\s*$|^\s*#\s*include\b",
+    ),
+    # data exported from a CommonJS / ES module (a JSON text cannot hold such a line)
+    (
+        "JavaScript",
+        ("JSON",),
+        r"(?m)^\s*(module\.exports\s*=|exports\.[\w$]+\s*=|export\s+(default|const)\s)",
+        None,
+    ),
+    # TypeScript a JavaScript reader misses: `.d.ts` declarations, interfaces, `: type` annotations
+    ("TypeScript", ("JavaScript", "Text", "Java"), _TS, r"(?m)@flow\b"),
+    # `var x = [...]` is JavaScript, not Perl (`my $x`) or Ruby
+    ("JavaScript", ("Perl", "Ruby", "Shell", "Text"), r"(?m)^\s*(var|let|const)\s+[\w$]+\s*=", _PERL),
+    # Sass syntax: variables, mixins, nesting, `//` comments (none of them valid CSS)
+    ("SCSS", ("CSS",), r"(?m)^\s*\$[\w-]+\s*:|@mixin\s|@include\s|^\s*&|#\{\$|^\s*//", None),
+    # Python whose strings hold HTML / XML (test suites of parsers)
+    ("Python", ("HTML", "XML"), "(?m)" + _PY_CODE, r"(?i)\A(\x{FEFF}|\s)*<(!doctype|html|\?xml)"),
+    # Perl read as Shell / Ruby / prose: `my $x`, `use strict`, `sub f {`, POD
+    ("Perl", ("Shell", "Ruby", "Text", "Markdown", "Diff", "Rust", "Python", "Makefile", "PHP"), _PERL, None),
+    # a shell script the model took for Perl: `fi`/`esac`/`done` lines and no Perl construct
+    ("Shell", ("Perl",), _SHELL, _PERL),
+    # C the model took for C++: C headers / malloc / typedef struct and no C++ construct
+    ("C", ("C++",), _C_ONLY, _CPP + _CPP_MORE),
+    # Python code after a long licence header (the model then sees mostly prose)
+    ("Python", ("Text", "Markdown", "reStructuredText"), "(?m)" + _PY_CODE, r"(?m)^\s*(>>>|\$ |```)"),
+    (
+        "reStructuredText",
+        ("Text", "Python", "Markdown"),
+        (
+            r"(?m)^\.\. ([\w|-]+::|_[\w -]+:)|:(func|class|meth|mod|ref|doc|attr|data|exc|pep|rfc):`|"
+            r"^(={3,}|-{4,}|\*{3,}|~{3,})[ \t]*\n[^\n]+\n(={3,}|-{4,}|\*{3,}|~{3,})[ \t]*$"
+        ),
+        # a Python module's docstring holds the same markup
+        r"(?m)^\s*```|\]\((https?:|\.{0,2}/|#)|\"\"\"|\'\'\'|" + _PY_CODE,
+    ),
+    # Markdown: a fenced code block, or an inline link / badge
+    ("Markdown", _PROSE_FROM, r"(?m)^\s*```", _MD_EXCLUDE),
+    ("Markdown", _PROSE_FROM, r"(?m)\]\((https?:|\.{0,2}/|#)[^)\s]*\)|^\[!\[", _MD_EXCLUDE),
+    # "Markdown" without any Markdown markup is plain text
+    ("Text", ("Markdown",), r"\A", _MD_MARKUP),
+    # a YAML mapping from the first line on (comments allowed): `key: value` x 3
+    (
+        "YAML",
+        ("Markdown", "Shell"),
+        r"\A(?:[ \t]*(?:#[^\n]*)?\n)*(?:[ \t]*[\w.-]+:(?:[ \t]+[^\n]*)?\n(?:[ \t]*(?:#[^\n]*)?\n)*){3}",
+        None,
+    ),
+    # Markdown section headings (`## Title`), unless the text reads as a script or Python
+    (
+        "Markdown",
+        ("Text", "Shell", "Python", "Haskell"),
+        r"(?m)^#{2,6} \S",
+        _MD_EXCLUDE + r"|^\s*(if|fi|then|for|do|done|echo|export)\b",
+    ),
+]
+#: probability reported for a prediction a rule or a shebang line settled (below the gate's
+#: `mislabel_min_score`, so a rule alone never flags a path as mislabelled)
+RULE_SCORE = 0.85
+
+
+def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(texts, pattern), False).to_numpy(zero_copy_only=False)
+
+
+#: markers no other language writes (checked after a shebang line, before modelines)
+MARKERS: list[tuple[str, str]] = [
+    # zsh completion functions and autoloaded functions (`_git`, `_docker`: no extension)
+    ("Shell", r"\A#(compdef|autoload)\b"),
+    # Tcl test scripts (sqlite's `*.test`, tcltest suites)
+    (
+        "Tcl",
+        r"(?m)^\s*(do_test|do_execsql_test|do_catchsql_test|do_eqp_test|finish_test)\b|"
+        r"^\s*source\s+\$testdir/tester\.tcl\b|^\s*package\s+require\s+(Tcl|Tk|tcltest)\b|"
+        r"^\s*(::tcltest::)?cleanupTests\b",
+    ),
+]
+#: Emacs `-*- mode: tcl -*-` (first two lines) and Vim `vim: set ft=perl:` modelines
+EMACS_MODELINE = r"\A(?:[^\n]*\n)?[^\n]*?-\*-(?:[^\n]*?;)?[ \t]*(?:mode:[ \t]*)?(?P<mode>[\w+-]+)[ \t]*(?:;|-\*-)"
+VIM_MODELINE = r"(?m)(?:^|\s)(?:vim?|ex):[ \t]*(?:set?[ \t]+)?(?:[^\n]*?[ :])?(?:ft|filetype|syntax)=(?P<mode>[\w+-]+)"
+#: modeline mode / filetype -> language
+MODES: dict[str, str] = {
+    "python": "Python", "perl": "Perl", "cperl": "Perl", "sh": "Shell", "shell-script": "Shell",
+    "bash": "Shell", "zsh": "Shell", "ksh": "Shell", "tcl": "Tcl", "ruby": "Ruby", "c": "C",
+    "c++": "C++", "cpp": "C++", "makefile": "Makefile", "make": "Makefile", "js": "JavaScript",
+    "js2": "JavaScript", "javascript": "JavaScript", "typescript": "TypeScript",
+    "lisp": "Common Lisp", "emacs-lisp": "Emacs Lisp", "scheme": "Scheme", "awk": "Awk",
+    "m4": "M4", "autoconf": "M4", "html": "HTML", "xml": "XML", "nxml": "XML", "yaml": "YAML",
+    "json": "JSON", "lua": "Lua", "java": "Java", "go": "Go", "rust": "Rust", "haskell": "Haskell",
+    "erlang": "Erlang", "vim": "Vim Script", "tex": "TeX", "latex": "TeX", "markdown": "Markdown",
+    "rst": "reStructuredText", "org": "Org", "nroff": "Roff", "php": "PHP", "sql": "SQL",
+    "cmake": "CMake", "dosini": "INI", "fortran": "Fortran", "pascal": "Pascal", "objc": "Objective-C",
+}
+
+
+def _notnull(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values != None, dtype=bool)  # noqa: E711 (elementwise on an object array)
+
+
+def _lookup(texts: pa.Array, regex: str, table) -> np.ndarray:
+    """Language named by the first group of `regex`, via `table(key)`, once per distinct key."""
+    keys = pc.struct_field(pc.extract_regex(texts, regex), [0])
+    uniq = pc.unique(pc.drop_null(keys))
+    if not len(uniq):
+        return np.full(len(texts), None, dtype=object)
+    langs = pa.array([table(k) for k in uniq.to_pylist()], pa.string())
+    return np.array(pc.take(langs, pc.index_in(keys, uniq)).to_pylist(), dtype=object)
+
+
+def magic_lang(texts: pa.Array) -> np.ndarray:
+    """Language a text names itself (object array, None where it does not).
+
+    In order: the shebang line's interpreter, a `MARKERS` pattern, an Emacs or Vim modeline.
+    """
+    out = _lookup(texts, SHEBANG_REGEX, lang_for_interpreter)
+    for lang, pattern in MARKERS:
+        todo = ~_notnull(out)
+        if todo.any():
+            out[todo & _matches(texts, pattern)] = lang
+    for regex in (EMACS_MODELINE, VIM_MODELINE):
+        todo = np.flatnonzero(~_notnull(out))
+        if len(todo):
+            out[todo] = _lookup(texts.take(pa.array(todo)), regex, lambda k: MODES.get(k.lower()))
+    return out
+
+
+
+def refine_prediction(
+    texts: pa.Array, langs: list[str], score: np.ndarray, labels: list[str]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Correct the content model's top-1 answers with `magic_lang` and `CONTENT_RULES`.
+
+    `texts` is the prefix the model saw; `labels` the model's languages (a content rule only
+    names one of them; `magic_lang` may name any language). Returns new (langs, score, named):
+    `named` marks the answers a text gave itself (`magic_lang`). Deterministic, content only.
+    """
+    if len(texts) == 0:
+        return langs, score, np.zeros(0, dtype=bool)
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    out = np.array(langs, dtype=object)
+    score = score.copy()
+    known = set(labels)
+    # 1. a shebang line, a marker or a modeline names the language outright
+    magic = magic_lang(texts)
+    decided = _notnull(magic)
+    out[decided], score[decided] = magic[decided], 1.0
+    # 2. content rules, in order, each on the rows whose current answer it may move
+    for lang, from_langs, pattern, veto in CONTENT_RULES:
+        if lang not in known:
+            continue
+        elig = ~decided & (out != lang)
+        if from_langs is not None:
+            elig &= np.isin(out, list(from_langs))
+        if not elig.any():
+            continue
+        rows = np.flatnonzero(elig)
+        sub = texts.take(pa.array(rows))
+        m = _matches(sub, pattern)
+        if veto and m.any():
+            m &= ~_matches(sub, veto)
+        if m.any():
+            out[rows[m]] = lang
+            score[rows[m]] = RULE_SCORE
+    return out.tolist(), score, decided
