@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         dryrun = None  # type: ignore[assignment]
     if dryrun is not None and hasattr(dryrun, "add_parser"):
         dryrun.add_parser(sub)
+    from codesieve.pipeline import trainscorer
+
+    trainscorer.add_parser(sub)
     return parser
 
 
