@@ -188,3 +188,29 @@ def read_labels(path: str) -> dict[str, float]:
     ids = table["id"].cast(pa.string()).to_pylist()
     vals = table[col].cast(pa.float64()).to_pylist()
     return {i: v for i, v in zip(ids, vals) if i is not None and v is not None}
+
+
+def damaged_copies(table: pa.Table, labels: np.ndarray, share: float, seed: int = 0) -> pa.Table:
+    """Synthetic negatives: damaged copies of a `share` of the positives (files with 20+ lines).
+
+    Each copy gets one of two damages, chosen at random: 15% of its non-blank lines deleted
+    (unbalanced brackets, dangling names), or its lines cut into 4-8 blocks put in random
+    order. (The corruption tests use other damages: full line shuffles, dropped closing
+    brackets, minification, stripped comments.) Ids get a `#damaged` suffix; label 0.
+    """
+    rng = np.random.default_rng(seed)
+    texts = table["content"].to_pylist()
+    pick = [i for i in np.flatnonzero(labels == 1) if texts[i].count("\n") >= 20 and rng.random() < share]
+    out = []
+    for i in pick:
+        lines = texts[i].split("\n")
+        if rng.random() < 0.5:
+            keep = [ln for ln in lines if not ln.strip() or rng.random() >= 0.15]
+        else:
+            cuts = np.sort(rng.choice(np.arange(1, len(lines)), size=min(int(rng.integers(3, 8)), len(lines) - 1), replace=False))
+            blocks = np.split(np.arange(len(lines)), cuts)
+            keep = [lines[j] for b in rng.permutation(len(blocks)) for j in blocks[b]]
+        out.append("\n".join(keep))
+    copies = table.take(pa.array(pick, pa.int64()))
+    copies = copies.set_column(copies.column_names.index("content"), "content", pa.array(out, copies["content"].type))
+    return copies.set_column(copies.column_names.index("id"), "id", pc.binary_join_element_wise(copies["id"], "#damaged", ""))

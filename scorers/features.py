@@ -85,8 +85,15 @@ def ast_features(batch: DocBatch, max_chars: int) -> dict[str, np.ndarray]:
     """Tree-sitter syntax-error and comment byte shares of each prefix (0 where no grammar)."""
     n = batch.num_rows
     err, com, parsed = np.zeros(n), np.zeros(n), np.zeros(n)
-    if max_chars <= 0 or n == 0:
-        return {"syntax_error_fraction": err, "ast_comment_fraction": com, "parsed": parsed}
+    if max_chars > 0 and n:
+        _parse(batch, max_chars, err, com, parsed)
+    # errors are rare and small in good code: the log of errors per 1000 bytes separates
+    # "none" from "a few" better than the raw share
+    return {"syntax_error_fraction": err, "syntax_error_log": np.log1p(1000 * err), "ast_comment_fraction": com,
+            "parsed": parsed}
+
+
+def _parse(batch: DocBatch, max_chars: int, err: np.ndarray, com: np.ndarray, parsed: np.ndarray) -> None:
     langs = np.asarray(pc.fill_null(batch.lang, "").to_pylist(), dtype=object)
     heads = pc.utf8_slice_codeunits(batch.text, 0, max_chars)
     for lang in sorted(set(langs.tolist())):
@@ -97,7 +104,6 @@ def ast_features(batch: DocBatch, max_chars: int) -> dict[str, np.ndarray]:
         err[rows] = np.nan_to_num(st.error_frac)
         com[rows] = np.nan_to_num(st.comment_frac)
         parsed[rows] = 1.0
-    return {"syntax_error_fraction": err, "ast_comment_fraction": com, "parsed": parsed}
 
 
 def feature_table(batch: DocBatch, langs: list[str], compress_chars: int, ast_chars: int) -> dict[str, np.ndarray]:

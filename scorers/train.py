@@ -94,6 +94,30 @@ def _part(table: pa.Table, split: str) -> tuple[pa.Table, np.ndarray]:
     return t, t["label"].to_numpy().astype(np.int8)
 
 
+def _with_damaged(t: pa.Table, y: np.ndarray, share: float, seed: int) -> tuple[pa.Table, np.ndarray]:
+    """`t` plus synthetic negatives (`data.damaged_copies`) of a `share` of its positives."""
+    if share <= 0 or len(t) == 0:
+        return t, y
+    extra = data.damaged_copies(t, y, share, seed)
+    extra = extra.set_column(extra.column_names.index("label"), "label", pa.array(np.zeros(len(extra), np.int8)))
+    both = pa.concat_tables([t, extra.cast(t.schema)])
+    return both, both["label"].to_numpy().astype(np.int8)
+
+
+def ensemble_gate(paths: dict[str, Path], kinds: tuple[str, ...]) -> QualityGate:
+    return QualityGate.build({"scorers": [{"scorer": k, "model": str(paths[k])} for k in kinds],
+                              "ensemble": str(paths["ensemble"])}, "quality")
+
+
+def suggested_bands(paths: dict[str, Path], kinds: tuple[str, ...], dev: pa.Table) -> dict[str, float]:
+    """Quantiles of quality_score over the dev packages' rules survivors (natural files):
+    5% (min_score), 1/3 (mid) and 2/3 (high)."""
+    ok = dev.filter(pc.invert(dev["rules_failed"]))
+    total = ensemble_gate(paths, kinds).scores(DocBatch(ok))[0].astype(np.float32)
+    q = np.quantile(total, [0.05, 1 / 3, 2 / 3]) if len(total) else [0.0, 0.0, 0.0]
+    return {"min_score": round(float(q[0]), 3), "mid": round(float(q[1]), 3), "high": round(float(q[2]), 3)}
+
+
 def score_with(paths: dict[str, Path], table: pa.Table) -> dict[str, np.ndarray]:
     """Each trained scorer's output on `table` (loaded back from the written files)."""
     entries = [{"scorer": k, "model": str(p)} for k, p in paths.items()]
@@ -106,28 +130,31 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
     kinds = KINDS if args.kind == "all" else (args.kind,)
     table, info = labelled(args.input, args.labels, args.threshold, args.cap)
-    tr, ytr = _part(table, "train")
-    if len(tr) == 0 or len(np.unique(ytr)) < 2:
+    tr_nat, ytr_nat = _part(table, "train")
+    if len(tr_nat) == 0 or len(np.unique(ytr_nat)) < 2:
         raise UserError("--input: the training split needs files of both labels")
+    tr, ytr = _with_damaged(tr_nat, ytr_nat, args.damaged, args.seed)
     ftc, fec = FastTextConfig(seed=args.seed), FeaturesConfig()
     if args.quick:
         ftc = FastTextConfig(seed=args.seed, dim=8, epoch=3, bucket=20_000, cutoff=2_000, min_lang_files=150, min_lang_class=20)
     paths: dict[str, Path] = {}
     if "fasttext" in kinds:
-        paths["fasttext"] = fit_fasttext(tr, ytr, out, ftc)
+        # natural labels only: damaged copies share their originals' tokens, so they only
+        # blur a bag-of-n-grams model; structure is the features model's job
+        paths["fasttext"] = fit_fasttext(tr_nat, ytr_nat, out, ftc)
     if "features" in kinds:
         paths["features"] = fit_features(tr, ytr, out, fec)
-    dev, ydev = _part(table, "dev")
+    dev, ydev = _with_damaged(*_part(table, "dev"), args.damaged, args.seed)
+    bands: dict[str, float] = {}
     if len(kinds) > 1 and len(np.unique(ydev)) == 2:
         paths["ensemble"] = fit_ensemble(score_with({k: paths[k] for k in kinds}, dev), ydev, out)
+        bands = suggested_bands(paths, kinds, _part(table, "dev")[0])
     test, ytest = _part(table, "test")
     metrics: dict[str, Any] = {}
     if len(test):
         q = score_with({k: paths[k] for k in kinds}, test)
         if "ensemble" in paths:
-            q["ensemble"] = QualityGate.build(
-                {"scorers": [{"scorer": k, "model": str(paths[k])} for k in kinds], "ensemble": str(paths["ensemble"])},
-                "quality").scores(DocBatch(test))[0]
+            q["ensemble"] = ensemble_gate(paths, kinds).scores(DocBatch(test))[0]
         langs = np.asarray(pc.fill_null(test["lang"], "").to_pylist(), dtype=object)
         graded = test["graded"].to_numpy() if args.labels else None
         metrics = {k: per_language_metrics(v, ytest, langs, graded) for k, v in q.items()}
@@ -136,8 +163,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         for k, v in q.items():
             metrics[k]["survivors"] = per_language_metrics(v[ok], ytest[ok], langs[ok], None if graded is None else graded[ok])["all"]
     files = [p for p in out.iterdir() if p.suffix in (".ftz", ".json")]
-    card = {"data": info, "recipe": {"fasttext": asdict(ftc), "features": asdict(fec), "cap_per_package": args.cap,
-            "seed": args.seed, "command": " ".join(sys.argv)}, "metrics_test": metrics, "sha256": hashes(files)}
+    card = {"data": info, "recipe": {"fasttext": asdict(ftc), "features": asdict(fec), "cap_per_package": args.cap, "damaged_share": args.damaged,
+            "seed": args.seed, "command": " ".join(sys.argv)}, "metrics_test": metrics, "suggested_bands": bands,
+            "sha256": hashes(files)}
     write_card(out / "MODEL_CARD.md", card)
     return card
 
@@ -146,6 +174,8 @@ def write_card(path: Path, card: dict[str, Any]) -> None:
     lines = ["# Quality scorer models", "", "Written by `codesieve.scorers.train`; every figure is on held-out",
              "packages (split by package, never by file).", "", "## Metrics (test split): AUC per language", ""]
     lines += metrics_table(card["metrics_test"])
+    lines += ["", f"Suggested bands (quantiles of quality_score over the dev packages' rules survivors): "
+              f"`{json.dumps(card.get('suggested_bands', {}))}`"]
     lines += ["", "## Data and recipe", "", "```json", json.dumps({k: card[k] for k in ("data", "recipe")}, indent=1),
               "```", "", "## Files (sha256)", ""]
     lines += [f"- `{name}` {h}" for name, h in card["sha256"].items()]
@@ -180,12 +210,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder for the model files and MODEL_CARD.md")
     p.add_argument("--cap", type=int, default=300, help="files kept per package")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--damaged", type=float, default=0.3,
+                   help="share of train/dev positives also added as damaged copies labelled 0 (0: none)")
     p.add_argument("--quick", action="store_true", help="tiny fastText models (dim 8, 3 epochs): smoke tests only")
 
 
 def main(args: argparse.Namespace) -> int:
     card = train(args)
     print("\n".join(metrics_table(card["metrics_test"])))
+    print(f"suggested bands (dev survivors' 5% / 33% / 67% quantiles): {card['suggested_bands']}")
     print(f"models + MODEL_CARD.md in {args.out}")
     return 0
 

@@ -145,7 +145,8 @@ def _corrupt(text: str, kind: str, rng: np.random.Generator) -> str:
 
 
 @pytest.mark.parametrize("kind,min_share", [
-    ("minified", 0.9), ("comments_stripped", 0.6), ("lines_shuffled", 0.6), ("syntax_errors", 0.6),
+    # measured on the dev corpus's held-out packages (1,613 files): 1.00 / 0.77 / 0.86 / 0.70
+    ("minified", 0.95), ("comments_stripped", 0.7), ("lines_shuffled", 0.8), ("syntax_errors", 0.65),
 ])
 def test_shipped_score_drops_under_corruption(kind: str, min_share: float) -> None:
     t = _held_out()
