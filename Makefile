@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/codesieve run --config configs/default.yaml --input data_samples --output out
+	$(BIN)/codesieve run --config default --input data_samples --output out
 
 test: $(STAMP)
 	$(BIN)/pytest -q

@@ -173,10 +173,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import yaml
-    from codesieve.filters.dedup.local import run_dedup
-    from codesieve.pipeline.executors import LocalExecutor
 
     from codesieve.core.batch import DocBatch
+    from codesieve.pipeline.executors import LocalExecutor
+    from codesieve.pipeline.inmemory import run_global_gate
 
     files = sorted(glob.glob(os.path.join(args.corpus, "*.parquet")))
     table = pa.concat_tables([pq.read_table(f, columns=["id", "content", "path", "repo_name"]) for f in files])
@@ -205,7 +205,7 @@ def main() -> None:
             params[k] = yaml.safe_load(v)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as work:
-            out, stats = run_dedup(batches, params, work, LocalExecutor())
+            out, stats = run_global_gate("dedup", batches, params, work, LocalExecutor())
         secs = time.perf_counter() - t0
         removed = out.column("reason").is_valid().to_numpy(zero_copy_only=False)
         split = f" ({stats['exact_duplicates']:,} + {stats['near_duplicates']:,})"

@@ -100,9 +100,10 @@ def signature_race(batches: list, cfg: Any, repeats: int = 2) -> tuple[float, fl
     """CPU seconds of datasketch `MinHash.update_batch` (shingles given) and of codesieve's
     signatures (from text), interleaved batch by batch so that both see the same machine
     load; each timing is the best of `repeats`."""
+    from datasketch import MinHash
+
     from codesieve.filters.dedup.minhash import signatures
     from codesieve.filters.dedup.shingles import shingle_hashes
-    from datasketch import MinHash
 
     word = re.compile(r"\w+")
     n = cfg.shingles.ngram
@@ -143,13 +144,12 @@ def main() -> None:
     ap.add_argument("--ds-rows", type=int, default=None, help="rows for datasketch (default: all)")
     args = ap.parse_args()
 
+    from codesieve.core.batch import DocBatch
     from codesieve.filters.dedup.gate import DedupGate
-    from codesieve.filters.dedup.local import run_dedup
     from codesieve.filters.dedup.minhash import signatures
     from codesieve.filters.dedup.shingles import shingle_hashes
     from codesieve.pipeline.executors import LocalExecutor
-
-    from codesieve.core.batch import DocBatch
+    from codesieve.pipeline.inmemory import run_global_gate
 
     files = sorted(glob.glob(os.path.join(args.corpus, "*.parquet")))
     table = pa.concat_tables([pq.read_table(f, columns=["id", "content", "path", "repo_name"]) for f in files])
@@ -177,7 +177,7 @@ def main() -> None:
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as work:
         t2 = time.perf_counter()
-        _, stats = run_dedup(batches, {}, work, LocalExecutor(), timings)
+        _, stats = run_global_gate("dedup", batches, {}, work, LocalExecutor(), timings)
     t = t2 + timings["prepare"]
     rows.append(("prepare (all pass-1 keys, written)", timings["prepare_cpu"], rss.peak(t2, t)))
     peak_global = 0

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from codesieve.core.batch import DocBatch
 from codesieve.filters.langid.content import META_PATH, load_content_model
 from codesieve.filters.langid.paths import AMBIGUOUS
 from codesieve.filters.langid.train import (
@@ -43,8 +44,6 @@ from codesieve.filters.langid.train import (
     usable_rows,
 )
 from codesieve.filters.language import LanguageGate
-
-from codesieve.core.batch import DocBatch
 
 PROSE = ["Text", "Markdown", "reStructuredText"]
 

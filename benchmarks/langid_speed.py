@@ -29,10 +29,9 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codesieve.filters.language import LanguageGate
-
 from codesieve.core.base import UnitContext
 from codesieve.core.batch import DocBatch
+from codesieve.filters.language import LanguageGate
 
 DEV_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
 

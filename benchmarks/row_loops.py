@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from codesieve.filters.dedup.gate import content_hashes
 from codesieve.pipeline.io import make_ids
 from codesieve.pipeline.runner import _id_hashes

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from codesieve.filters.rules.gate import RulesGate
-from codesieve.pipeline.config import load_config
-from codesieve.pipeline.io import iter_batches
 
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import RULES
+from codesieve.filters.rules.gate import RulesGate
+from codesieve.pipeline.config import load_config
+from codesieve.pipeline.io import iter_batches
 
 
 def load_sample(input_path: str, mb: float, lang_column: str) -> list[pa.Table]:

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 from pydantic import Field
 
 from codesieve.core.base import Gate, GateResult, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.registry import register_gate
+from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 
 
 def _humaneval() -> list[str]:

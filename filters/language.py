@@ -21,14 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.filters.langid import heuristics, natural
-from codesieve.filters.langid.content import load_content_model
-from codesieve.filters.langid.paths import SHEBANG_REGEX, guess_from_filename, lang_for_interpreter
 from pydantic import Field
 
 from codesieve.core.base import Gate, GateResult, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_gate
+from codesieve.filters.langid import heuristics, natural
+from codesieve.filters.langid.content import load_content_model
+from codesieve.filters.langid.paths import SHEBANG_REGEX, guess_from_filename, lang_for_interpreter
 
 REASONS = ["binary", "not_code", "extension_denied", "lang_not_allowed", "low_confidence"]
 _KNUTH = np.uint64(2654435761)  # multiplicative hash constant (Knuth, TAOCP vol. 3 §6.4)

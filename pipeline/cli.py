@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override one gate parameter of the config (VALUE is YAML), e.g. "
                           "--set quality.min_score=0.3; repeatable")
     _add_gate_options(run)
+    run.add_argument("--overwrite", action="store_true",
+                     help="allow an output folder that holds a run of another config or input "
+                          "(its stored work is reused where still valid)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     run.set_defaults(func=cmd_run)
 
@@ -84,13 +87,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from codesieve.pipeline.runner import run
 
     cfg = load_config(args.config, _overrides(args))
-    gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates else None
+    gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates is not None else None
     if args.workers and args.executor == "local" and args.workers != 1:
         raise UserError("--workers: the local executor runs one task at a time; use --executor ray")
     executor = make_executor(args.executor, args.workers, args.ray_address)
     try:
         manifest = run(cfg, args.input, args.output, executor, gates=gates,
-                       limit_rows=args.limit_rows, quiet=args.quiet)
+                       limit_rows=args.limit_rows, quiet=args.quiet, overwrite=args.overwrite)
     finally:
         executor.close()
     if not args.quiet:
@@ -100,9 +103,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _gate_options() -> dict[str, tuple[str, str]]:
     """Command-line shortcuts that registered gates declare: option -> (gate, param)."""
-    from codesieve.pipeline.plugins import load_plugins
-
     from codesieve.core.registry import GATES
+    from codesieve.pipeline.plugins import load_plugins
 
     load_plugins()
     return {opt: (name, param) for name, cls in sorted(GATES.items()) for opt, param in cls.cli_options.items()}
@@ -154,10 +156,9 @@ def print_summary(manifest: dict[str, Any], output: str) -> None:
 
 
 def cmd_gates(args: argparse.Namespace) -> int:
+    from codesieve.core.registry import describe
     from codesieve.pipeline.config import shipped_configs
     from codesieve.pipeline.plugins import load_plugins
-
-    from codesieve.core.registry import describe
 
     load_plugins()
     reg = describe()
@@ -184,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"codesieve: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a file-size limit, a folder that became unwritable
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"codesieve: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("codesieve: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

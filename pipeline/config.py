@@ -7,40 +7,43 @@ key, gate, rule or scorer, or a bad value, is a one-line `ConfigError` naming th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
-from codesieve.pipeline.plugins import load_plugins
 from pydantic import Field
 
 from codesieve.core.base import Gate
 from codesieve.core.errors import ConfigError
 from codesieve.core.params import Params, lookup, stable_hash, validate_params
 from codesieve.core.registry import GATES
+from codesieve.pipeline.plugins import load_plugin_entries, load_plugins
 
 
 class InputConfig(Params):
     text_column: str = Field("content", description="column holding the document text")
     max_doc_bytes: int = Field(
-        10_000_000, gt=0, description="documents larger than this (UTF-8 bytes) go to tier 0"
+        10_000_000, gt=0, strict=True, description="documents larger than this (UTF-8 bytes) go to tier 0"
     )
     unit_rows: int = Field(
-        5000, gt=0, description="target rows per work unit (Parquet row groups are merged or split)"
+        5000, gt=0, strict=True, description="target rows per work unit (Parquet row groups are merged or split)"
     )
     unit_bytes: int = Field(
-        64 * 1024 * 1024, gt=0, description="target bytes per work unit for uncompressed JSONL"
+        64 * 1024 * 1024, gt=0, strict=True, description="target bytes per work unit for uncompressed JSONL"
+    )
+    formats: dict[str, str] = Field(
+        default_factory=dict, description="extra file suffix -> reader name (e.g. {'.json': 'jsonl'})"
     )
 
 
 class OutputConfig(Params):
     keep_text_from_tier: int = Field(
-        0, ge=0, description="drop the text of rows whose tier is below this (rows themselves stay)"
+        0, ge=0, strict=True, description="drop the text of rows whose tier is below this (rows themselves stay)"
     )
-    compression_level: int = Field(3, ge=1, le=22, description="zstd level of output Parquet")
-    row_group_rows: int = Field(10_000, gt=0, description="rows per Parquet row group in outputs")
+    compression_level: int = Field(3, ge=1, le=22, strict=True, description="zstd level of output Parquet")
+    row_group_rows: int = Field(10_000, gt=0, strict=True, description="rows per Parquet row group in outputs")
 
 
 @dataclass
@@ -51,6 +54,7 @@ class PipelineConfig:
     output: OutputConfig
     gates: list[Gate]
     source: str = "<memory>"
+    plugins: list[str] = field(default_factory=list)
 
     def gate_names(self) -> list[str]:
         return [g.name for g in self.gates]
@@ -61,13 +65,14 @@ class PipelineConfig:
             "input": self.input.model_dump(mode="json"),
             "output": self.output.model_dump(mode="json"),
             "gates": [{"gate": g.name, **g.params.model_dump(mode="json")} for g in self.gates],
+            **({"plugins": list(self.plugins)} if self.plugins else {}),
         }
 
     def hash(self) -> str:
         return stable_hash(self.resolved())
 
 
-TOP_KEYS = ("name", "description", "input", "output", "gates")
+TOP_KEYS = ("name", "description", "plugins", "input", "output", "gates")
 
 
 def build_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
@@ -77,6 +82,8 @@ def build_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
     for key in raw:
         if key not in TOP_KEYS:
             raise ConfigError(f"{source}: unknown key {key!r} (allowed: {', '.join(TOP_KEYS)})")
+    base = Path(source).parent if source != "<memory>" else Path.cwd()
+    plugins = load_plugin_entries(raw.get("plugins"), base)
     inp = validate_params(InputConfig, raw.get("input"), "input")
     out = validate_params(OutputConfig, raw.get("output"), "output")
     gates_raw = raw.get("gates")
@@ -95,7 +102,28 @@ def build_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
             raise ConfigError(f"{where}.gate: gate {name!r} listed twice")
         seen.add(name)
         gates.append(cls.build(body, where))
-    return PipelineConfig(inp, out, gates, source)
+    _check_consistency(inp, out, gates)
+    return PipelineConfig(inp, out, gates, source, plugins)
+
+
+def _check_consistency(inp: InputConfig, out: OutputConfig, gates: list[Gate]) -> None:
+    """Settings that are valid alone but not together."""
+    from codesieve.core.registry import READERS
+    from codesieve.pipeline.plan import tier_names
+    from codesieve.pipeline.tiers import BAND_FIELD, STATE_FIELDS, TIER_NAME_FIELD
+
+    reserved = {f.name for f in STATE_FIELDS} | {TIER_NAME_FIELD.name, BAND_FIELD.name, "id"}
+    reserved |= {f.name for g in gates for f in g.output_fields()}
+    if inp.text_column in reserved:
+        raise ConfigError(f"input.text_column: {inp.text_column!r} is a column codesieve writes; "
+                          "rename the input column or choose another")
+    for suffix, reader in inp.formats.items():
+        if reader not in READERS:
+            raise ConfigError(f"input.formats[{suffix!r}]: unknown reader {reader!r} (allowed: {', '.join(sorted(READERS))})")
+    top = max(tier_names(gates))
+    if out.keep_text_from_tier > top:
+        raise ConfigError(f"output.keep_text_from_tier: {out.keep_text_from_tier} is above the top tier ({top}) "
+                          "and would drop every text")
 
 
 def shipped_configs() -> dict[str, Path]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -19,13 +20,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.pipeline.config import PipelineConfig, load_config
-from codesieve.pipeline.gaterun import alive_batch, run_gates
-from codesieve.pipeline.tiers import UnitState
 
-from codesieve.core.base import Gate, Rule, UnitContext
+from codesieve.core.base import Gate, MeasuredGate, Rule, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import UserError
+from codesieve.pipeline import layout
+from codesieve.pipeline.config import PipelineConfig, load_config
+from codesieve.pipeline.gaterun import alive_batch, run_gates
+from codesieve.pipeline.plan import QUARANTINE_NAME
+from codesieve.pipeline.tiers import UnitState
 
 HELP = """Show what a rule (or every rule, or a gate) of a config would remove, without
 writing any dataset: rows and bytes scanned, fraction removed overall and per language,
@@ -102,6 +105,9 @@ def survivor_batches(
     """
     from codesieve.pipeline.io import iter_batches
 
+    if os.path.exists(layout.manifest_path(input_path)):
+        yield from stored_batches(input_path, gate_name, limit_rows)
+        return
     idx = _gate_index(cfg, gate_name)
     before: list[Gate] = [] if lang_column else cfg.gates[:idx]
     if skip_global:
@@ -128,6 +134,33 @@ def survivor_batches(
         run_gates(list(enumerate(before)), batch.table, state, ctx, {}, fields)
         batch = alive_batch(batch.table, state, np.flatnonzero(state.alive), cfg.input.text_column)
         yield rows, nbytes, batch
+
+
+def stored_batches(output: str, gate_name: str, limit_rows: int | None = None) -> Any:
+    """Like `survivor_batches`, from a finished run's output: the rows that reached
+    `gate_name`, with every column the run stored (`h_*`, `q_*`, ...), so a dry run
+    re-decides from stored values instead of measuring again."""
+    import pyarrow.dataset as ds
+
+    from codesieve.pipeline.manifest import read_manifest
+
+    manifest = read_manifest(output) or {}
+    names = manifest.get("tier_names", {})
+    tc = manifest.get("config", {}).get("input", {}).get("text_column", "content")
+    idx = next((int(k) for k, v in names.items() if v == f"failed:{gate_name}"), None)
+    if idx is None:
+        raise UserError(f"--input {output}: that run has no {gate_name!r} gate (its tiers: {names})")
+    data = ds.dataset(output, format="parquet", partitioning="hive")
+    reached = (ds.field("tier") >= idx) & (ds.field("tier_name") != QUARANTINE_NAME)
+    left = limit_rows
+    for part in data.to_batches(filter=reached):
+        table = pa.Table.from_batches([part])
+        if left is not None:
+            table, left = table.slice(0, left), left - min(left, table.num_rows)
+        batch = DocBatch(table, tc)
+        yield table.num_rows, int(batch.byte_len.sum()), batch
+        if left == 0:
+            break
 
 
 # ------------------------------------------------------------------------------------
@@ -216,9 +249,8 @@ def _margin(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def _resolve_rule(
     cfg: PipelineConfig, name: str, threshold: list[float] | None, direction: str | None
 ) -> Rule:
-    from codesieve.filters.rules.gate import build_rule
-
     from codesieve.core.registry import RULES
+    from codesieve.filters.rules.gate import build_rule
 
     gate = cfg.gates[_gate_index(cfg, "rules")]
     for rule in gate.rules:  # type: ignore[attr-defined]
@@ -265,7 +297,8 @@ def dry_run_rule(cfg: PipelineConfig, args: argparse.Namespace) -> dict[str, Any
         scan.add(rows, nbytes, batch)
         if batch.num_rows == 0:
             continue
-        v = np.asarray(rule.measure(batch), dtype=np.float64)
+        stored = batch.column(rule.column)  # a finished run's output holds the values
+        v = (stored.to_numpy(zero_copy_only=False) if stored is not None else rule.measure(batch)).astype(np.float64)
         f = rule.decide(v, batch)
         a = rule.applies(batch) & ~np.isnan(v)
         lo, hi = rule.bounds(batch)
@@ -365,7 +398,12 @@ def dry_run_checks(cfg: PipelineConfig, args: argparse.Namespace, gate_name: str
         scan.add(rows, nbytes, batch)
         if batch.num_rows == 0:
             continue
-        res = gate.apply(batch, UnitContext(unit=unit, work_dir="", text_column=cfg.input.text_column))
+        ctx = UnitContext(unit=unit, work_dir="", text_column=cfg.input.text_column)
+        stored = {f.name: batch.column(f.name) for f in gate.output_fields()}
+        if isinstance(gate, MeasuredGate) and all(c is not None for c in stored.values()):
+            res = gate.decide(batch, stored, ctx)  # re-decide a finished run's stored values
+        else:
+            res = gate.apply(batch, ctx)
         names = res.reason_names
         fails_all.append(res.fails)
     if names is None:

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.pipeline.tiers import UnitState, reason_lists
 
 from codesieve.core.base import Gate, UnitContext
 from codesieve.core.batch import DocBatch
+from codesieve.pipeline.memo import Memo, apply_memoized
+from codesieve.pipeline.tiers import UnitState, reason_lists
 
 
 def new_gate_stats() -> dict[str, Any]:
@@ -40,21 +41,26 @@ def run_gates(
     fields: dict[str, pa.DataType],
     active: list[str] | None = None,
     gate_dirs: dict[str, str] | None = None,
+    memo: Memo | None = None,
 ) -> None:
     """Run `gates` (tier index, gate) in order on the rows still alive in `state`.
 
     `active`: names of the gates that run (None: all); the others pass every row.
     `gate_dirs`: a global gate's folder, set as `ctx.gate_dir` while it applies.
+    `memo`: stored per-row results to reuse (see `pipeline.memo`).
     """
     for tier, gate in gates:
         alive = np.flatnonzero(state.alive)
         st = stats.setdefault(gate.name, new_gate_stats())
-        if (active is not None and gate.name not in active) or len(alive) == 0:
+        is_active = active is None or gate.name in active
+        if not is_active or len(alive) == 0:
+            if memo is not None:
+                memo.upstream.append(memo.entry(gate, is_active))
             continue
         t0 = time.perf_counter()
         batch = alive_batch(table, state, alive, ctx.text_column)
         ctx.gate_dir = (gate_dirs or {}).get(gate.name, "")
-        res = gate.apply(batch, ctx)
+        res = apply_memoized(gate, batch, ctx, memo)
         state.add_columns(res.columns, alive, fields)
         failed = ~res.passed
         pos = alive[failed]

@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from codesieve import __version__
+from codesieve.core.errors import UserError
+from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig
 from codesieve.pipeline.gaterun import merge_gate_stats
 from codesieve.pipeline.io import Unit, output_parts
 from codesieve.pipeline.plan import QUARANTINE_NAME, tier_names
-
-from codesieve import __version__
-from codesieve.core.errors import UserError
-from codesieve.core.params import stable_hash
 
 
 def read_done(path: str, key: str) -> dict[str, Any] | None:
@@ -78,6 +78,7 @@ def finalize(
         ids.append(_id_hashes(t.column("id")))
     if rows_out != rows_in:
         raise RuntimeError(f"conservation violated: {rows_in} rows in, {rows_out} rows out (in {output})")
+    _check_schemas(parts, input_path)
     repeated = _repeated_ids(parts, ids)
     if repeated:
         raise UserError(
@@ -103,6 +104,31 @@ def finalize(
         "global": global_stats,
         "peak_rss_mb": {f"pass{p}": max((s["peak_rss_mb"] for s in ps), default=0.0) for p, ps in enumerate(stats)},
     }
+
+
+def _check_schemas(parts: list[str], input_path: str) -> None:
+    """Every tier file must have the same columns and types, or the output is not one dataset
+    (e.g. a carried column that is an integer in one shard and text in another)."""
+    first: dict[str, Any] = {}
+    for path in parts:
+        for field in pq.read_schema(path):
+            seen = first.setdefault(field.name, (field.type, path))
+            if _kind(seen[0]) != _kind(field.type) and "null" not in (_kind(seen[0]), _kind(field.type)):
+                raise UserError(
+                    f"--input {input_path}: column {field.name!r} is {seen[0]} in some rows and {field.type} in "
+                    f"others ({os.path.basename(os.path.dirname(seen[1]))}/{os.path.basename(seen[1])} vs "
+                    f"{os.path.basename(os.path.dirname(path))}/{os.path.basename(path)}); give it one type in "
+                    "every input file"
+                )
+
+
+def _kind(t: pa.DataType) -> str:
+    """Types readers cast between freely (string/large_string, integer widths) share a kind."""
+    for kind, test in (("null", pa.types.is_null), ("text", pa.types.is_string), ("text", pa.types.is_large_string),
+                       ("int", pa.types.is_integer), ("float", pa.types.is_floating)):
+        if test(t):
+            return kind
+    return str(t)
 
 
 def _sum_tiers(last: list[dict[str, Any]]) -> dict[str, dict[str, int]]:

@@ -17,27 +17,37 @@ import glob
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from codesieve.pipeline import layout
-from codesieve.pipeline.config import PipelineConfig, build_config
-from codesieve.pipeline.gaterun import alive_batch, run_gates
-from codesieve.pipeline.io import QUARANTINE_REASONS, Unit, discover, normalize, plan_units, read_unit
-from codesieve.pipeline.manifest import finalize, read_done, read_manifest
-from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, make_passes, tier_names
-from codesieve.pipeline.progress import Progress
-from codesieve.pipeline.tiers import STATE_FIELDS, TIER_NAME_FIELD, UnitState
 
 from codesieve import __version__, code_fingerprint
 from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
 from codesieve.core.base import Gate, UnitContext
 from codesieve.core.errors import UserError
 from codesieve.core.params import stable_hash
+from codesieve.pipeline import layout
+from codesieve.pipeline.config import PipelineConfig, build_config
+from codesieve.pipeline.gaterun import alive_batch, run_gates
+from codesieve.pipeline.io import (
+    QUARANTINE_REASONS,
+    Unit,
+    discover_with_skips,
+    normalize,
+    plan_units,
+    read_unit,
+)
+from codesieve.pipeline.manifest import finalize, read_done, read_manifest
+from codesieve.pipeline.memo import Memo
+from codesieve.pipeline.ownership import check_nesting, claim, output_lock
+from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, make_passes, tier_names
+from codesieve.pipeline.plugins import plugin_fingerprint
+from codesieve.pipeline.progress import Progress
+from codesieve.pipeline.tiers import STATE_FIELDS, TIER_NAME_FIELD, UnitState
 
 INPUT_STAGE = "input"
 
@@ -83,11 +93,16 @@ def _peak_rss_mb() -> float:
 
 
 def _first_read(spec: RunSpec, cfg: PipelineConfig, unit: Unit, stats: dict[str, Any]) -> tuple[pa.Table, UnitState]:
-    """Read one unit and quarantine its bad rows in tier 0."""
+    """Read one unit (with the small units grouped into it) and quarantine its bad rows."""
     tc = spec.text_column
-    table, keys, errors = read_unit(unit, tc)
-    table = _protect_columns(table, cfg)
-    table, reason = normalize(table, keys, errors, unit.file, tc, cfg.input.max_doc_bytes)
+    tables, reasons = [], []
+    for part in unit.parts():
+        raw, keys, errors = read_unit(replace(part, extra=()), tc)
+        table, reason = normalize(_protect_columns(raw, cfg), keys, errors, part.file, tc, cfg.input.max_doc_bytes)
+        tables.append(table)
+        reasons.append(reason)
+    table = tables[0] if len(tables) == 1 else _concat(tables, unit)
+    reason = reasons[0] if len(reasons) == 1 else np.concatenate(reasons)
     state = UnitState(table.num_rows)
     stats["rows_in"] = table.num_rows
     stats["bytes_in"] = int(pc.sum(pc.binary_length(table.column(tc))).as_py() or 0)
@@ -101,6 +116,18 @@ def _first_read(spec: RunSpec, cfg: PipelineConfig, unit: Unit, stats: dict[str,
         for name in names:
             stats["quarantine"][name] = stats["quarantine"].get(name, 0) + 1
     return table, state
+
+
+def _concat(tables: list[pa.Table], unit: Unit) -> pa.Table:
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        import re
+
+        files = ", ".join(p.file.rel for p in unit.parts()[:3])
+        found = re.search(r"Field (\S+) has incompatible types: (.*)", str(exc))
+        what = f"column {found.group(1)!r} has different types ({found.group(2)})" if found else str(exc)
+        raise UserError(f"--input: {what} in {files}...; give it one type in every input file") from None
 
 
 def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
@@ -117,7 +144,8 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
         table, state = UnitState.from_table(saved, list(fields))
     stats["rows"] = table.num_rows
     ctx = UnitContext(unit.index, spec.work, spec.text_column)
-    run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg))
+    memo = _memo(spec, cfg, plan, unit)
+    run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg), memo)
     if plan.prepare is not None and plan.prepare[1].name in spec.active:
         gate = plan.prepare[1]
         keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
@@ -133,10 +161,24 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     return stats
 
 
+def _memo(spec: RunSpec, cfg: PipelineConfig, plan: Pass, unit: Unit) -> Memo:
+    """The unit's stores of per-row results, with the gates of earlier passes upstream."""
+    memo = Memo(os.path.join(spec.work, "memo"), unit.index,
+                {"v": code_version(), "plugins": plugin_fingerprint(cfg.plugins), "unit": unit.describe(),
+                 "input": spec.config["input"]})
+    first = plan.applied()[0][0] if plan.applied() else len(cfg.gates)
+    memo.upstream = [Memo.entry(g, g.name in spec.active) for g in cfg.gates[:first]]
+    return memo
+
+
 def _protect_columns(table: pa.Table, cfg: PipelineConfig) -> pa.Table:
     """Input columns that clash with codesieve's own get an `input_` prefix."""
     ours = {f.name for f in STATE_FIELDS} | {TIER_NAME_FIELD.name} | set(score_fields(cfg))
     names = [f"input_{c}" if c in ours else c for c in table.column_names]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise UserError(f"input column {clash[0]!r} exists twice once codesieve's own column names are "
+                        f"prefixed with 'input_'; rename it (codesieve writes: {', '.join(sorted(ours))})")
     return table.rename_columns(names) if names != table.column_names else table
 
 
@@ -224,7 +266,8 @@ class Keys:
 
 
 def make_keys(cfg: PipelineConfig, passes: list[Pass], units: list[Unit], active: list[str]) -> Keys:
-    resolved, version = cfg.resolved(), code_version()
+    resolved = cfg.resolved()
+    version = code_version() + (f" plugins {plugin_fingerprint(cfg.plugins)}" if cfg.plugins else "")
     per_pass: list[list[str]] = []
     globals_: dict[int, str] = {}
     prev: list[Any] = [None] * len(units)
@@ -256,35 +299,50 @@ def run(
     limit_rows: int | None = None,
     quiet: bool = False,
     log: Any = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run the pipeline; return the manifest (also written to OUT/.codesieve/manifest.json)."""
+    """Run the pipeline; return the manifest (also written to OUT/.codesieve/manifest.json).
+
+    The output folder is locked while the run writes; a folder holding another config's or
+    input's run is refused unless `overwrite`.
+    """
     log = log or (lambda msg: None if quiet else print(msg, file=sys.stderr))
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
     names = cfg.gate_names()
     if gates is not None:
         unknown = [g for g in gates if g not in names]
-        if unknown:
-            raise UserError(f"--gates: {', '.join(unknown)} not in the config (its gates: {', '.join(names)})")
+        if not gates or unknown:
+            raise UserError(f"--gates: {', '.join(unknown) or 'no gate named'}; the config's gates: {', '.join(names)}")
     active = list(gates) if gates is not None else names
+    if not output or not output.strip():
+        raise UserError("--output: empty; name an output folder")
     output = os.path.abspath(output)
     if os.path.exists(output) and not os.path.isdir(output):
         raise UserError(f"--output {output}: exists and is not a folder")
-    files = discover(input_path)
+    check_nesting(input_path, output)
+    with output_lock(output):
+        return _run_locked(cfg, input_path, output, executor, active, limit_rows, quiet, log, overwrite)
+
+
+def _run_locked(
+    cfg: PipelineConfig, input_path: str, output: str, executor: Any, active: list[str],
+    limit_rows: int | None, quiet: bool, log: Any, overwrite: bool,
+) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    files, skipped = discover_with_skips(input_path, cfg.input.formats, exclude=output)
     units = plan_units(files, cfg.input.text_column, cfg.input.unit_rows, cfg.input.unit_bytes, limit_rows)
     timings["plan"] = time.perf_counter() - t_start
     spec = RunSpec(cfg.resolved(), active, output, cfg.input.text_column)
     passes = make_passes(cfg.gates)
     keys = make_keys(cfg, passes, units, active)
 
-    manifest_path = layout.manifest_path(output)
     old = read_manifest(output)
     if old is not None and old.get("run_key") == keys.run:
         print(f"nothing to do: {output} is already complete for this input and config", file=sys.stderr)
         return old
-    if os.path.exists(manifest_path):
-        os.remove(manifest_path)  # this run will replace it
-
+    claim(output, owner_record(cfg, input_path, files), overwrite)
+    if os.path.exists(layout.manifest_path(output)):
+        os.remove(layout.manifest_path(output))  # this run will replace it
     os.makedirs(spec.work, exist_ok=True)
     total_rows = sum(u.num_rows or 0 for u in units)
     stats: list[list[dict[str, Any]]] = []
@@ -299,14 +357,20 @@ def run(
         timings[f"pass{plan.index}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     manifest = finalize(spec.output, cfg, units, stats, global_stats, input_path, files)
+    manifest["input"]["skipped"] = skipped
     timings["finalize"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     manifest.update(
         run_key=keys.run, timings=timings, executor=executor.name, workers=getattr(executor, "workers", 1),
         gates_active=active, code_version=code_version(),
     )
-    write_json_atomic(manifest, manifest_path)
+    write_json_atomic(manifest, layout.manifest_path(output))
     return manifest
+
+
+def owner_record(cfg: PipelineConfig, input_path: str, files: list[Any]) -> dict[str, Any]:
+    return {"config_hash": cfg.hash(), "config_source": cfg.source, "input": input_path,
+            "input_fingerprint": stable_hash([[f.rel, f.size, f.mtime_ns] for f in files])}
 
 
 def _run_pass(

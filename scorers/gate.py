@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from codesieve.scorers import fasttext_scorer, features_scorer  # noqa: F401  (register scorers)
-from codesieve.scorers.base import Scorer, file_sha256, logit, model_path, sigmoid
 from pydantic import Field
 
 from codesieve.core.base import Gate, GateResult, Params, UnitContext
@@ -24,6 +22,8 @@ from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.params import lookup, validate_params
 from codesieve.core.registry import SCORERS, register_gate
+from codesieve.scorers import fasttext_scorer, features_scorer  # noqa: F401  (register scorers)
+from codesieve.scorers.base import Scorer, file_sha256, logit, model_path, sigmoid
 
 
 class Band(Params):

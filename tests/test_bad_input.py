@@ -13,11 +13,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from conftest import CONFIGS
+
 from codesieve.pipeline.config import load_config
 from codesieve.pipeline.executors import LocalExecutor
 from codesieve.pipeline.io import output_dataset
 from codesieve.pipeline.runner import run
-from conftest import CONFIGS
 
 CLI = [sys.executable, "-m", "codesieve"]
 GOOD = "def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n"

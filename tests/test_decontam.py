@@ -9,14 +9,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from codesieve.filters.decontam import DecontamGate, _humaneval
-from codesieve.pipeline.config import build_config
-from codesieve.pipeline.io import iter_batches
 from conftest import SAMPLES
 
 from codesieve.core.base import UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
+from codesieve.filters.decontam import DecontamGate, _humaneval
+from codesieve.pipeline.config import build_config
+from codesieve.pipeline.io import iter_batches
 
 
 def gate(**params: object) -> DecontamGate:

@@ -10,14 +10,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from codesieve.filters.dedup.gate import DedupGate
-from codesieve.filters.dedup.local import run_dedup
-from codesieve.filters.dedup.minhash import optimal_bands
-from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
-from codesieve.pipeline.executors import LocalExecutor
 
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
+from codesieve.filters.dedup.gate import DedupGate
+from codesieve.filters.dedup.minhash import optimal_bands
+from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
+from codesieve.pipeline.executors import LocalExecutor
+from codesieve.pipeline.inmemory import run_global_gate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedup"
 SOURCES = json.loads((FIXTURES / "SOURCES.json").read_text())
@@ -85,7 +85,7 @@ def test_optimal_bands_is_datasketch_rule() -> None:
 
 def test_planted_near_duplicates_found_across_units(tmp_path: Path) -> None:
     table = docs_table(corpus())
-    out, stats = run_dedup(split_units(table, 3), {}, str(tmp_path), LocalExecutor())
+    out, stats = run_global_gate("dedup", split_units(table, 3), {}, str(tmp_path), LocalExecutor())
     res = by_id(out)
     for n in NAMES[:4]:
         assert res[f"edit-{n}"]["reason"] == "near_duplicate", n
@@ -119,7 +119,7 @@ def test_half_files_and_unrelated_files_are_not_merged(tmp_path: Path) -> None:
         if reference_jaccard(FILES[n], half) < 0.6:  # clearly below the 0.7 threshold
             rows += [(f"whole-{n}", FILES[n]), (f"half-{n}", half)]
     assert len(rows) >= 6
-    out, stats = run_dedup(split_units(docs_table(rows), 2), {}, str(tmp_path), LocalExecutor())
+    out, stats = run_global_gate("dedup", split_units(docs_table(rows), 2), {}, str(tmp_path), LocalExecutor())
     assert out.column("reason").null_count == len(rows)
     assert stats["removed"] == 0
 
@@ -129,7 +129,7 @@ def test_representative_follows_priority(tmp_path: Path, priority: list[str], wi
     base = FILES[NAMES[2]]
     rows = [("v1", edit(base, 2, 1)), ("v2", edit(base, 2, 2) + "\n// the longest one"), ("v3", edit(base, 2, 3))]
     table = docs_table(rows, version=[1, 2, 3])
-    out, _ = run_dedup(split_units(table, 3), {"priority": priority}, str(tmp_path), LocalExecutor())
+    out, _ = run_global_gate("dedup", split_units(table, 3), {"priority": priority}, str(tmp_path), LocalExecutor())
     res = by_id(out)
     assert {r["dup_cluster"] for r in res.values()} == {winner}
     assert [k for k, r in res.items() if r["reason"] is None] == [winner]
@@ -143,7 +143,7 @@ def test_empty_units_empty_texts_and_missing_priority_column(tmp_path: Path) -> 
         DocBatch(docs_table([("e2", ""), ("b", text + "\n")])),  # no `version` column here
         DocBatch(docs_table([("t1", "x = 1"), ("t2", "x = 1 ")])),
     ]
-    out, _ = run_dedup(units, {"priority": ["version"]}, str(tmp_path), LocalExecutor())
+    out, _ = run_global_gate("dedup", units, {"priority": ["version"]}, str(tmp_path), LocalExecutor())
     res = by_id(out)
     assert res["e2"]["reason"] == "duplicate" and res["e2"]["dup_cluster"] == "e1"
     assert res["w1"]["reason"] is None  # whitespace-only: not a copy of the empty file
@@ -163,17 +163,17 @@ def test_unknown_param_and_inconsistent_bands_are_config_errors() -> None:
 
 def test_same_output_for_any_unit_and_partition_count(tmp_path: Path) -> None:
     table = docs_table(corpus())
-    ref, _ = run_dedup(split_units(table, 1), {"partitions": 1}, str(tmp_path / "a"), LocalExecutor())
+    ref, _ = run_global_gate("dedup", split_units(table, 1), {"partitions": 1}, str(tmp_path / "a"), LocalExecutor())
     ref = ref.sort_by("id")
     for units, parts in [(2, 3), (5, 2)]:
-        out, _ = run_dedup(split_units(table, units), {"partitions": parts}, str(tmp_path / f"u{units}"), LocalExecutor())
+        out, _ = run_global_gate("dedup", split_units(table, units), {"partitions": parts}, str(tmp_path / f"u{units}"), LocalExecutor())
         assert out.sort_by("id").equals(ref)
 
 
 def test_incremental_index_removes_files_seen_before(tmp_path: Path) -> None:
     index = str(tmp_path / "index")
     old = docs_table([(f"old-{n}", FILES[n]) for n in NAMES[:5]])
-    out1, s1 = run_dedup([DocBatch(old)], {"index_dir": index}, str(tmp_path / "run1"), LocalExecutor())
+    out1, s1 = run_global_gate("dedup", [DocBatch(old)], {"index_dir": index}, str(tmp_path / "run1"), LocalExecutor())
     assert out1.column("reason").null_count == 5 and s1["index_added"] == 5
     new = docs_table(
         [("new-copy", FILES[NAMES[0]]), ("new-edit", edit(FILES[NAMES[1]], 3, 7))]
@@ -181,7 +181,7 @@ def test_incremental_index_removes_files_seen_before(tmp_path: Path) -> None:
     )
     run2 = str(tmp_path / "run2")
     for _ in range(2):  # a rerun into the same output must not dedup against its own entry
-        out2, s2 = run_dedup([DocBatch(new)], {"index_dir": index}, run2, LocalExecutor())
+        out2, s2 = run_global_gate("dedup", [DocBatch(new)], {"index_dir": index}, run2, LocalExecutor())
         res = by_id(out2)
         assert res["new-copy"]["reason"] == "duplicate" and res["new-copy"]["dup_cluster"] == f"old-{NAMES[0]}"
         assert res["new-edit"]["reason"] == "near_duplicate" and res["new-edit"]["dup_cluster"] == f"old-{NAMES[1]}"
@@ -189,7 +189,7 @@ def test_incremental_index_removes_files_seen_before(tmp_path: Path) -> None:
         assert s2["index_docs"] == 5 and s2["index_added"] == len(NAMES) - 5
     assert sum(pq.read_metadata(p).num_rows for p in (tmp_path / "index" / "parts").glob("*.parquet")) == len(NAMES)
     with pytest.raises(Exception, match="other dedup parameters"):
-        run_dedup([DocBatch(new)], {"index_dir": index, "ngram": 3}, str(tmp_path / "run3"), LocalExecutor())
+        run_global_gate("dedup", [DocBatch(new)], {"index_dir": index, "ngram": 3}, str(tmp_path / "run3"), LocalExecutor())
 
 
 def test_repository_level_removes_whole_repositories(tmp_path: Path) -> None:
@@ -200,7 +200,7 @@ def test_repository_level_removes_whole_repositories(tmp_path: Path) -> None:
             rows.append((f"{repo}/{n}", text))
             repos.append(repo)
     table = docs_table(rows, repo_name=repos)
-    out, stats = run_dedup(split_units(table, 2), {"level": "repo"}, str(tmp_path), LocalExecutor())
+    out, stats = run_global_gate("dedup", split_units(table, 2), {"level": "repo"}, str(tmp_path), LocalExecutor())
     res = by_id(out)
     removed = {k for k, r in res.items() if r["reason"] is not None}
     assert removed == {f"a@1/{n}" for n in NAMES[:4]} or removed == {f"a@2/{n}" for n in NAMES[:4]}
@@ -251,9 +251,9 @@ def ray_executors():
 
 def test_same_output_local_ray1_ray2(tmp_path: Path, ray_executors) -> None:
     table = docs_table(corpus())
-    ref, _ = run_dedup(split_units(table, 3), {}, str(tmp_path / "local"), LocalExecutor())
+    ref, _ = run_global_gate("dedup", split_units(table, 3), {}, str(tmp_path / "local"), LocalExecutor())
     for i, ex in enumerate(ray_executors):
-        out, _ = run_dedup(split_units(table, 3), {}, str(tmp_path / f"ray{i}"), ex)
+        out, _ = run_global_gate("dedup", split_units(table, 3), {}, str(tmp_path / f"ray{i}"), ex)
         assert out.equals(ref)
 
 
@@ -262,7 +262,7 @@ def test_same_output_local_ray1_ray2(tmp_path: Path, ray_executors) -> None:
 )
 def test_other_verification_modes_find_the_planted_duplicates(tmp_path: Path, params: dict) -> None:
     table = docs_table(corpus())
-    out, stats = run_dedup(split_units(table, 2), params, str(tmp_path), LocalExecutor())
+    out, stats = run_global_gate("dedup", split_units(table, 2), params, str(tmp_path), LocalExecutor())
     res = by_id(out)
     assert all(res[f"edit-{n}"]["dup_cluster"] == f"orig-{n}" for n in NAMES[:4])
     assert stats["removed"] == 5
@@ -277,7 +277,7 @@ def test_repository_level_is_independent_of_the_unit_split(tmp_path: Path) -> No
     table = docs_table(rows, repo_name=repos)
     results = []
     for units in (1, 3, 5):
-        out, _ = run_dedup(split_units(table, units), {"level": "repo"}, str(tmp_path / str(units)), LocalExecutor())
+        out, _ = run_global_gate("dedup", split_units(table, units), {"level": "repo"}, str(tmp_path / str(units)), LocalExecutor())
         results.append(out.sort_by("id"))
     assert results[0].equals(results[1]) and results[0].equals(results[2])
     removed = {r["id"].split("/")[0] for r in results[0].to_pylist() if r["reason"]}

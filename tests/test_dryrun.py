@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from conftest import CONFIGS, SAMPLES
+
 from codesieve.pipeline.cli import main as cli
 from codesieve.pipeline.dryrun import escape_snippet
 from codesieve.pipeline.executors import LocalExecutor
 from codesieve.pipeline.io import output_dataset
 from codesieve.pipeline.runner import run
-from conftest import CONFIGS, SAMPLES
 
 DEFAULT = str(CONFIGS / "default.yaml")
 
@@ -103,3 +104,34 @@ def test_errors_are_one_line(args: list[str], needle: str, capsys: pytest.Captur
     assert cli(["dry-run", "--config", DEFAULT, "--input", str(SAMPLES), *args]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_dry_run_on_a_finished_output_re_decides_stored_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an output folder, dry-run reads the stored h_* columns: no rule measures again,
+    and the numbers equal a dry run on the raw input."""
+    from codesieve.core.base import Rule
+    from codesieve.pipeline.config import load_config
+
+    out = tmp_path / "out"
+    run(load_config(DEFAULT), str(SAMPLES), str(out), LocalExecutor(), gates=["language", "rules"], quiet=True)
+    raw_rule = dry(tmp_path, "--rule", "max_line_length", "--threshold", "200")
+    raw_all = dry(tmp_path, "--all-rules")
+
+    def forbid(*_a, **_k):
+        raise AssertionError("measured again")
+
+    from codesieve.core.registry import RULES
+
+    monkeypatch.setattr(Rule, "measure", forbid)
+    for cls in RULES.values():
+        monkeypatch.setattr(cls, "measure", forbid)
+    j = tmp_path / "stored.json"
+    assert cli(["dry-run", "--config", DEFAULT, "--input", str(out), "--rule", "max_line_length",
+                "--threshold", "200", "--json", str(j)]) == 0
+    stored_rule = json.loads(j.read_text())
+    assert cli(["dry-run", "--config", DEFAULT, "--input", str(out), "--all-rules", "--json", str(j)]) == 0
+    stored_all = json.loads(j.read_text())
+    for key in ("rows_reaching", "removed_rows", "removed_bytes", "sweep", "quantiles"):
+        assert stored_rule[key] == raw_rule[key], key
+    assert stored_all["checks"] == raw_all["checks"]
+    assert stored_all["removed_rows"] == raw_all["removed_rows"] > 0

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from codesieve.filters.langid.content import MODEL_PATH, load_content_model
-from codesieve.filters.language import LanguageGate
 
 from codesieve.core.base import UnitContext
 from codesieve.core.batch import DocBatch
+from codesieve.filters.langid.content import MODEL_PATH, load_content_model
+from codesieve.filters.language import LanguageGate
 
 FIX = Path(__file__).parent / "fixtures" / "language"
 CTX = UnitContext(unit=0, work_dir="/tmp")
@@ -209,6 +209,7 @@ def test_output_fields_and_empty_batch():
 
 def test_default_config_entry_validates():
     import yaml
+
     from codesieve.pipeline.config import build_config
 
     raw = yaml.safe_load((Path(__file__).parents[1] / "configs" / "default.yaml").read_text())

@@ -10,17 +10,17 @@ import importlib.util
 import math
 from pathlib import Path
 
-import codesieve.filters  # noqa: F401  (registers the rules)
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from codesieve.filters.rules.gate import RulesGate, build_rule
-from codesieve.pipeline.config import load_config
 
+import codesieve.filters  # noqa: F401  (registers the rules)
 from codesieve.core.base import Rule
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import RULES
+from codesieve.filters.rules.gate import RulesGate, build_rule
+from codesieve.pipeline.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "rules"

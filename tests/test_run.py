@@ -16,11 +16,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import CONFIGS, tier_files
+
 from codesieve.pipeline.config import build_config, load_config
 from codesieve.pipeline.executors import LocalExecutor, RayExecutor
 from codesieve.pipeline.io import output_dataset
 from codesieve.pipeline.runner import run
-from conftest import CONFIGS, tier_files
 
 CLI = [sys.executable, "-m", "codesieve"]
 
@@ -186,7 +187,7 @@ def test_changed_pass2_setting_keeps_pass1(tmp_path: Path, samples: Path) -> Non
     run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True)
     done1 = {p: p.stat().st_mtime_ns for p in (out / ".codesieve" / "work" / "done" / "pass0").glob("*.json")}
     raw["output"]["keep_text_from_tier"] = 2  # only pass 2 depends on it
-    manifest = run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True)
+    manifest = run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True, overwrite=True)
     assert {p: p.stat().st_mtime_ns for p in done1} == done1
     low = output_dataset(str(out), tiers=[0, 1]).to_table()
     high = output_dataset(str(out), tiers=[2, 3, 4, 5]).to_table()

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from codesieve.core.batch import DocBatch
 from codesieve.core.params import Params, validate_params
@@ -69,6 +69,9 @@ class Gate:
     #: command-line shortcuts for params: {"--dedup-index": "index_dir"} adds that option
     #: to `codesieve run` (a path value is made absolute)
     cli_options: ClassVar[dict[str, str]] = {}
+    #: True when `apply` is a per-row function (a row's result depends only on that row and
+    #: the columns earlier gates gave it): the runner may then reuse stored results by id.
+    per_row: ClassVar[bool] = True
 
     def __init__(self, params: Params):
         self.params = params
@@ -85,6 +88,12 @@ class Gate:
     def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
         raise NotImplementedError
 
+    def measure_key(self) -> Any:
+        """What the gate's *measurements* depend on (default: all params). A gate that
+        splits measuring from deciding (`measure` / `decide`) returns only the params that
+        change measured values, so a threshold change re-decides from stored values."""
+        return self.params.model_dump(mode="json")
+
     def band_names(self) -> list[str]:
         """Names of the bands (lowest first) this gate splits passing documents into.
 
@@ -95,6 +104,25 @@ class Gate:
     def fingerprint(self) -> dict[str, Any]:
         """What, besides params, changes this gate's output (e.g. a model file's hash)."""
         return {}
+
+
+class MeasuredGate(Gate):
+    """A gate split into measuring (expensive, stored) and deciding (cheap, from columns).
+
+    `measure` returns the score columns; `decide` turns them into a GateResult. The runner
+    stores measured columns per unit under a key over `measure_key()`, so changing only a
+    threshold reruns `decide` on stored values (nothing is re-measured), and dry runs can
+    re-decide from an existing output's columns.
+    """
+
+    def measure(self, batch: DocBatch, ctx: UnitContext) -> dict[str, pa.Array]:
+        raise NotImplementedError
+
+    def decide(self, batch: DocBatch, measured: dict[str, pa.Array], ctx: UnitContext) -> GateResult:
+        raise NotImplementedError
+
+    def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
+        return self.decide(batch, self.measure(batch, ctx), ctx)
 
 
 class GlobalGate(Gate):
@@ -122,8 +150,14 @@ class GlobalGate(Gate):
 
 
 class Bound(Params):
-    min: float | None = Field(None, description="fail when the value is below this")
-    max: float | None = Field(None, description="fail when the value is above this")
+    min: float | None = Field(None, allow_inf_nan=False, description="fail when the value is below this")
+    max: float | None = Field(None, allow_inf_nan=False, description="fail when the value is above this")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bound:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max}): nothing could pass")
+        return self
 
 
 class RuleParams(Bound):
@@ -151,6 +185,8 @@ class Rule:
     Params: ClassVar[type[RuleParams]] = RuleParams
     #: languages the measurement is meaningful for (None = all); config `langs` narrows it
     native_langs: ClassVar[tuple[str, ...] | None] = None
+    #: the values `measure` can give (None: unbounded); thresholds outside are config errors
+    value_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
 
     def __init__(self, params: RuleParams):
         self.params = params

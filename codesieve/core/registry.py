@@ -14,6 +14,7 @@ T = TypeVar("T")
 GATES: dict[str, type] = {}
 RULES: dict[str, type] = {}
 SCORERS: dict[str, type] = {}
+READERS: dict[str, type] = {}
 
 
 def _register(table: dict[str, type], kind: str, name: str) -> Callable[[type[T]], type[T]]:
@@ -37,6 +38,11 @@ def register_rule(name: str) -> Callable[[type[T]], type[T]]:
 
 def register_scorer(name: str) -> Callable[[type[T]], type[T]]:
     return _register(SCORERS, "scorer", name)
+
+
+def register_reader(name: str) -> Callable[[type[T]], type[T]]:
+    """An input format: a class with `suffixes`, `plan` and `read` (see pipeline/readers)."""
+    return _register(READERS, "reader", name)
 
 
 def _params_schema(cls: type) -> dict[str, Any]:

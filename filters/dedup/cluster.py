@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from codesieve.filters.dedup.minhash import band_hashes, estimated_jaccard
-from codesieve.filters.dedup.shingles import ShingleConfig
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from codesieve.filters.dedup.minhash import band_hashes, estimated_jaccard
+from codesieve.filters.dedup.shingles import ShingleConfig
 
 KIND_NONE, KIND_EXACT, KIND_NEAR = 0, 1, 2
 

@@ -17,17 +17,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
-from codesieve.filters.dedup.cluster import KIND_NEAR, DedupConfig, band_column
-from codesieve.filters.dedup.minhash import band_hashes, optimal_bands, signatures
-from codesieve.filters.dedup.resolve import resolve as resolve_global
-from codesieve.filters.dedup.resolve import verdict_path
-from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 from pydantic import Field
 
 from codesieve.core.base import GateResult, GlobalGate, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.registry import register_gate
+from codesieve.filters.dedup.cluster import KIND_NEAR, DedupConfig, band_column
+from codesieve.filters.dedup.minhash import band_hashes, optimal_bands, signatures
+from codesieve.filters.dedup.resolve import resolve as resolve_global
+from codesieve.filters.dedup.resolve import verdict_path
+from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 
 
 def content_hashes(text: pa.Array, normalize_whitespace: bool = False) -> pa.Array:

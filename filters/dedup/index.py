@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from codesieve.filters.dedup.cluster import DedupConfig, Source, band_column
 
 from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
 from codesieve.core.errors import UserError
+from codesieve.filters.dedup.cluster import DedupConfig, Source, band_column
 
 
 def fingerprint(cfg: DedupConfig) -> dict[str, Any]:

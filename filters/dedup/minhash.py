@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from codesieve.filters.dedup.shingles import splitmix64
 from scipy.integrate import quad
+
+from codesieve.filters.dedup.shingles import splitmix64
 
 EMPTY = np.uint32(0xFFFFFFFF)  # signature value of a document without shingles
 

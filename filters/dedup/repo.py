@@ -17,12 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from codesieve.filters.dedup.cluster import DedupConfig, Source, _h_words, band_column
-from codesieve.filters.dedup.minhash import band_hashes
 
 from codesieve.core.atomic import write_parquet_atomic
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import UserError
+from codesieve.filters.dedup.cluster import DedupConfig, Source, _h_words, band_column
+from codesieve.filters.dedup.minhash import band_hashes
 
 
 def repo_ids(batch: DocBatch) -> pa.Array:

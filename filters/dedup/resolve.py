@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from codesieve.core.atomic import write_parquet_atomic
 from codesieve.filters.dedup import index as dindex
 from codesieve.filters.dedup.cluster import (
     KIND_EXACT,
@@ -26,8 +28,6 @@ from codesieve.filters.dedup.cluster import (
     exact_task,
     forest,
 )
-
-from codesieve.core.atomic import write_parquet_atomic
 
 VERDICT_FIELDS = [
     ("id", pa.string()), ("dup_cluster", pa.string()), ("dup_cluster_size", pa.int32()),

@@ -12,6 +12,7 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from codesieve.filters.treesitter import GRAMMARS, _parser_and_query
 
 #: comment markers stripped before detection (they are not words of any language)

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from codesieve.filters.langid.content import MODEL_PATH, label_of, prepare
 from codesieve.filters.langid.paths import AMBIGUOUS
 

@@ -8,11 +8,11 @@ baseline.
 from __future__ import annotations
 
 import numpy as np
-from codesieve.filters.rules.features import count_chars, lang_subset, safe_div
 
 from codesieve.core.base import Rule
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_rule
+from codesieve.filters.rules.features import count_chars, lang_subset, safe_div
 
 
 def ref_lines(text: str) -> list[str]:

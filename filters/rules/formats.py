@@ -12,12 +12,12 @@ import re
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.filters.rules.features import feature, safe_div, to_np
 from pydantic import Field
 
 from codesieve.core.base import Rule, RuleParams
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_rule
+from codesieve.filters.rules.features import feature, safe_div, to_np
 
 
 class XmlParams(RuleParams):

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from codesieve.core.base import Gate, GateResult, Params, Rule, UnitContext
+from codesieve.core.base import GateResult, MeasuredGate, Params, Rule, RuleParams, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.params import lookup, validate_params
@@ -21,11 +21,27 @@ def build_rule(entry: Any, where: str) -> Rule:
     body = dict(entry)
     name = body.pop("rule")
     cls = lookup(RULES, "rule", name, f"{where}.rule")
-    return cls(validate_params(cls.Params, body, where))
+    rule = cls(validate_params(cls.Params, body, where))
+    _check_range(rule, where)
+    return rule
+
+
+def _check_range(rule: Rule, where: str) -> None:
+    """A threshold no value can cross is a mistake (e.g. a negative bound on a count)."""
+    lo, hi = rule.value_range
+    p = rule.params
+    bounds = [("", p.min, p.max)] + [(f".per_lang.{k}", b.min, b.max) for k, b in p.per_lang.items()]
+    for path, bmin, bmax in bounds:
+        for key, value in (("min", bmin), ("max", bmax)):
+            if value is None:
+                continue
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                span = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+                raise ConfigError(f"{where}{path}.{key}: {value} is outside the values {rule.name} can take {span}")
 
 
 @register_gate("rules")
-class RulesGate(Gate):
+class RulesGate(MeasuredGate):
     """Heuristic rules: one `h_<rule>` value column per rule; a document fails on any threshold."""
 
     class Params(Params):
@@ -53,16 +69,21 @@ class RulesGate(Gate):
     def output_fields(self) -> list[pa.Field]:
         return [pa.field(r.column, pa.float64()) for r in self.rules]
 
-    def measure(self, batch: DocBatch) -> dict[str, np.ndarray]:
-        """Every rule's value per document (no thresholds applied)."""
-        return {r.name: np.asarray(r.measure(batch), dtype=np.float64) for r in self.rules}
+    def measure_key(self) -> Any:
+        """The rules and their measurement params: thresholds (min/max/langs/...) excluded."""
+        decision = set(RuleParams.model_fields)
+        return [[r.name, r.params.model_dump(mode="json", exclude=decision)] for r in self.rules]
 
-    def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
-        n = batch.num_rows
-        fails = np.zeros((n, len(self.rules)), dtype=bool)
-        columns: dict[str, pa.Array] = {}
+    def measure(self, batch: DocBatch, ctx: UnitContext) -> dict[str, pa.Array]:
+        """Every rule's value per document (no thresholds applied): the `h_<rule>` columns."""
+        return {
+            r.column: pa.array(np.asarray(r.measure(batch), dtype=np.float64), pa.float64(), from_pandas=True)
+            for r in self.rules
+        }
+
+    def decide(self, batch: DocBatch, measured: dict[str, pa.Array], ctx: UnitContext) -> GateResult:
+        fails = np.zeros((batch.num_rows, len(self.rules)), dtype=bool)
         for j, rule in enumerate(self.rules):
-            values = np.asarray(rule.measure(batch), dtype=np.float64)
+            values = measured[rule.column].to_numpy(zero_copy_only=False).astype(np.float64)
             fails[:, j] = rule.decide(values, batch)
-            columns[rule.column] = pa.array(values, type=pa.float64(), from_pandas=True)
-        return GateResult(columns, fails, [r.name for r in self.rules])
+        return GateResult(dict(measured), fails, [r.name for r in self.rules])

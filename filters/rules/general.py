@@ -15,6 +15,11 @@ from collections import Counter
 
 import numpy as np
 import pyarrow.compute as pc
+from pydantic import Field
+
+from codesieve.core.base import Rule, RuleParams
+from codesieve.core.batch import DocBatch, segment_reduce
+from codesieve.core.registry import register_rule
 from codesieve.filters.rules.basic import ref_lines
 from codesieve.filters.rules.features import (
     count_chars,
@@ -32,11 +37,6 @@ from codesieve.filters.rules.features import (
     word_stats,
     words,
 )
-from pydantic import Field
-
-from codesieve.core.base import Rule, RuleParams
-from codesieve.core.batch import DocBatch, segment_reduce
-from codesieve.core.registry import register_rule
 
 # --- sizes ------------------------------------------------------------------------------
 

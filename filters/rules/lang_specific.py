@@ -14,15 +14,15 @@ import warnings
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.filters import treesitter
-from codesieve.filters.rules.basic import ref_lines
-from codesieve.filters.rules.features import feature, lang_subset, line_matches, per_doc_sum, to_np
-from codesieve.filters.rules.general import _line_rule
 from pydantic import Field
 
 from codesieve.core.base import Rule, RuleParams
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_rule
+from codesieve.filters import treesitter
+from codesieve.filters.rules.basic import ref_lines
+from codesieve.filters.rules.features import feature, lang_subset, line_matches, per_doc_sum, to_np
+from codesieve.filters.rules.general import _line_rule
 
 TREE_SITTER_LANGS = tuple(treesitter.GRAMMARS)
 C_FAMILY = ("C", "C++", "Objective-C", "Objective-C++", "Cuda")
