@@ -142,15 +142,18 @@ def dedup_and_cap(table: pa.Table, cap: int) -> pa.Table:
 
 def popularity_rank(table: pa.Table) -> np.ndarray | None:
     """Per row, its package's popularity percentile within its source registry (0 = least
-    popular, 1 = most), or None when the corpus has no `popularity`."""
+    popular, 1 = most; nan where the package has none), or None when the corpus has no
+    `popularity`."""
     if "popularity" not in table.column_names:
         return None
-    pop = pc.fill_null(table["popularity"].cast(pa.float64()), 0).to_numpy(zero_copy_only=False)
+    pop = pc.fill_null(table["popularity"].cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
     src = (table["source"] if "source" in table.column_names else pa.nulls(len(table), pa.string())).to_pylist()
     pkgs = table["package"].to_pylist()
-    out = np.zeros(len(table))
+    out = np.full(len(table), np.nan)  # nan: no popularity signal (e.g. Debian)
     for s in sorted(set(map(str, src))):
-        rows = np.flatnonzero(np.array([str(x) == s for x in src]))
+        rows = np.flatnonzero(np.array([str(x) == s for x in src]) & ~np.isnan(pop))
+        if len(rows) == 0:
+            continue
         per_pkg = {pkgs[i]: pop[i] for i in rows}
         names = sorted(per_pkg, key=lambda p: (per_pkg[p], p))
         pct = {p: (k + 0.5) / len(names) for k, p in enumerate(names)}
@@ -167,8 +170,9 @@ def weak_labels(table: pa.Table, rules_failed: np.ndarray) -> np.ndarray:
     labels = np.where(bad, 0, 1).astype(np.int8)
     pct = popularity_rank(table)
     if pct is not None:
-        labels[(pct < 1 / 3)] = 0
-        labels[(pct >= 1 / 3) & (pct < 2 / 3) & ~bad] = -1
+        with np.errstate(invalid="ignore"):
+            labels[pct < 1 / 3] = 0
+            labels[(pct >= 1 / 3) & (pct < 2 / 3) & ~bad] = -1
     return labels
 
 

@@ -274,3 +274,23 @@ def test_dry_run_scorer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert out["examples_below"] and out["examples_above"]
     assert all(e["value"] < 0.5 for e in out["examples_below"])
     assert "sweep" in capsys.readouterr().out
+
+
+def test_weak_labels_combine_rules_paths_and_popularity() -> None:
+    from codesieve.scorers import data
+
+    t = data.read_corpus([str(SAMPLES)])
+    pkgs = sorted(set(t["package"].to_pylist()))
+    ranked = [p for p in pkgs if not p.startswith("debian/")]
+    pop = {p: float(i) for i, p in enumerate(ranked)}  # debian: no registry signal (NaN)
+    t = t.append_column("popularity", pa.array([pop.get(p, float("nan")) for p in t["package"].to_pylist()]))
+    failed = np.zeros(len(t), bool)
+    failed[::7] = True
+    labels = data.weak_labels(t, failed)
+    pct = data.popularity_rank(t)
+    vendored = pc.match_substring_regex(t["path"], data.VENDORED_PATH).to_numpy(zero_copy_only=False)
+    deb = np.array([p.startswith("debian/") for p in t["package"].to_pylist()])
+    assert (labels[failed | vendored] == 0).all()
+    assert (labels[deb & ~failed & ~vendored] == 1).all()  # no popularity: rules and paths decide
+    assert (labels[~deb & (pct < 1 / 3)] == 0).all() and (labels[~deb & (pct >= 2 / 3) & ~failed & ~vendored] == 1).all()
+    assert (labels[~deb & (pct >= 1 / 3) & (pct < 2 / 3) & ~failed & ~vendored] == -1).all()
