@@ -79,7 +79,10 @@ def labelled(inputs: list[str], labels_file: str | None, threshold: float, cap: 
         table = table.append_column("label", pa.array(lab)).filter(pa.array(lab >= 0))
         table = table.append_column("graded", table["label"].cast(pa.float64()))
     table = data.dedup_and_cap(table, cap)
-    table = table.append_column("split", pa.array(data.split_of(table).tolist(), pa.string()))
+    split = pa.array(data.split_of(table).tolist(), pa.string())
+    if "split" in table.column_names:  # the corpus's own split (by package) is kept as is
+        table = table.drop_columns(["split"])
+    table = table.append_column("split", split)
     info["rows_used"] = len(table)
     info["by_split"] = {
         s: {"rows": int(m.sum()), "pos": int(table["label"].to_numpy()[m].sum()),
