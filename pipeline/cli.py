@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for tool in (report, explain, mix, pack):  # the person-facing tools (issue 12)
         tool.add_parser(sub)
+    from codesieve.pipeline import trainscorer
+
+    trainscorer.add_parser(sub)
     return parser
 
 

@@ -51,7 +51,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     what.add_argument("--rule", help="one rule (from the config's rules gate, or any registered rule)")
     what.add_argument("--all-rules", action="store_true", help="one table for every rule of the config")
     what.add_argument("--gate", help="a whole shard-local gate of the config (per-check table)")
-    what.add_argument("--scorer", help="a quality scorer (not available yet)")
+    what.add_argument("--scorer", help="a quality scorer of the config, or quality_score (score distribution, sweep)")
     p.add_argument(
         "--threshold",
         type=float,
@@ -95,6 +95,7 @@ def survivor_batches(
     gate_name: str,
     lang_column: str | None = None,
     limit_rows: int | None = None,
+    skip_global: bool = False,
 ) -> Any:
     """Yield (rows read, bytes read, DocBatch reaching `gate_name`) per work unit.
 
@@ -109,6 +110,8 @@ def survivor_batches(
         return
     idx = _gate_index(cfg, gate_name)
     before: list[Gate] = [] if lang_column else cfg.gates[:idx]
+    if skip_global:
+        before = [g for g in before if not g.is_global]
     for g in before:
         if g.is_global:
             raise UserError(
@@ -542,12 +545,15 @@ def format_checks(out: dict[str, Any]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.scorer:
-        raise UserError("--scorer: scorer dry runs are not available yet (use --rule, --all-rules or --gate)")
     if args.examples < 0:
         raise UserError("--examples: must be >= 0")
     cfg = load_config(args.config)
-    if args.rule:
+    if args.scorer:
+        from codesieve.pipeline.scorerdryrun import dry_run_scorer, format_scorer
+
+        out = dry_run_scorer(cfg, args)
+        text = format_scorer(out)
+    elif args.rule:
         out = dry_run_rule(cfg, args)
         text = format_rule(out)
     else:

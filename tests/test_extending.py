@@ -43,6 +43,7 @@ def _config(tmp_path: Path) -> Path:
     gates.insert(names.index("dedup") + 1, {"gate": "one_per_path"})
     quality = next(g for g in gates if g["gate"] == "quality")
     quality["scorers"] = [{"scorer": "length_prior", "best_lines": 150}]
+    quality.pop("ensemble", None)  # the shipped stacker combines fasttext + features only
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
