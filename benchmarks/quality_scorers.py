@@ -5,14 +5,16 @@ share of a whole `codesieve run`, in one run.
         --input ../shared/corpus/dev --mb 20
 
 1. AUC: the recipe's labels (`scorers.train.labelled`) on the held-out *test* packages
-   (split by package), per language with >= 20 files of each label, for each scorer and
-   the ensemble; `survivors` = only files the rules pass (what the gate really sees).
+   (split by package), per language with >= 10 files of each label, for each scorer and
+   the ensemble; `survivors` = only files the rules pass (what the gate really sees);
+   `survivors vs damaged` = those survivors labelled good against damaged copies of them.
 2. Speed: each scorer alone and the whole gate on the rows that reach the quality gate in
    a sample of ~`--mb` MB (every k-th row of the input), CPU seconds of this process with
    Arrow on one thread: docs/s and MB/s per core.
-3. Share: `codesieve run` (local executor, one process) of the same sample with the
-   config; the manifest's per-gate seconds give the quality gate's share of the run and
-   its cost against the `rules` gate per input MB (both over the same input).
+3. Cost against `rules`: CPU seconds of the `rules` gate on the rows reaching it and of
+   the `quality` gate on the rows reaching it, same process, same input (per input MB).
+4. Share: `codesieve run` (local executor, one process) of the same sample with the
+   config; the manifest's per-gate wall seconds give each gate's share of the run.
 Prints markdown; `--json FILE` saves the numbers.
 """
 
@@ -30,16 +32,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from codesieve.core.base import UnitContext
+from codesieve.core.batch import DocBatch
 from codesieve.pipeline.config import load_config
 from codesieve.pipeline.executors import LocalExecutor
 from codesieve.pipeline.gaterun import alive_batch, run_gates
 from codesieve.pipeline.runner import run
 from codesieve.pipeline.tiers import UnitState
+from codesieve.scorers.data import damaged_copies
 from codesieve.scorers.fit import per_language_metrics
 from codesieve.scorers.train import labelled, metrics_table
-
-from codesieve.core.base import UnitContext
-from codesieve.core.batch import DocBatch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from rules_speed import load_sample  # noqa: E402
@@ -53,24 +56,47 @@ def held_out_auc(gate: Any, inputs: list[str]) -> dict[str, Any]:
     y = test["label"].to_numpy().astype(np.int8)
     langs = np.asarray(pc.fill_null(test["lang"], "").to_pylist(), dtype=object)
     ok = ~test["rules_failed"].to_numpy(zero_copy_only=False)
+    # survivors the labels call good vs damaged copies of them (scorers.data.damaged_copies)
+    good = test.filter(pa.array(ok & (y == 1)))
+    bad = damaged_copies(good, np.ones(len(good), np.int8), 1.0, seed=1)
+    tot_bad, q_bad = gate.scores(DocBatch(bad.cast(good.schema)))
+    q_bad["ensemble"] = tot_bad
+    pos = np.isin(np.asarray(test["id"].to_pylist()), [i.split("#")[0] for i in bad["id"].to_pylist()])
     out = {}
     for k, v in q.items():
-        out[k] = per_language_metrics(v, y, langs)
+        out[k] = per_language_metrics(v, y, langs, min_each=10)
         out[k]["survivors"] = per_language_metrics(v[ok], y[ok], langs[ok])["all"]
+        vv = np.concatenate([v[pos], q_bad[k]])
+        yy = np.concatenate([np.ones(pos.sum(), np.int8), np.zeros(len(bad), np.int8)])
+        out[k]["survivors vs damaged"] = per_language_metrics(vv, yy, np.zeros(len(yy), object))["all"]
     return out
 
 
-def reaching_quality(cfg: Any, tables: list[pa.Table]) -> list[DocBatch]:
+def reaching_quality(cfg: Any, tables: list[pa.Table]) -> tuple[list[DocBatch], dict[str, float]]:
     """The rows of each sample unit that reach the quality gate (shard-local gates applied;
-    dedup, which is global, is skipped: it would remove a few more)."""
+    dedup, which is global, is skipped: it would remove a few more), and the CPU seconds and
+    input MB of the `rules` gate and the `quality` gate on the rows reaching each."""
     before = [(i, g) for i, g in enumerate(cfg.gates[:-1]) if not g.is_global]
     fields = {f.name: f.type for _, g in before for f in g.output_fields()}
+    cost = {"rules_s": 0.0, "rules_mb": 0.0, "quality_s": 0.0, "quality_mb": 0.0}
     out = []
     for u, t in enumerate(tables):
         state = UnitState(t.num_rows)
-        run_gates(before, t, state, UnitContext(unit=u, work_dir=""), {}, fields)
-        out.append(alive_batch(t, state, np.flatnonzero(state.alive), "content"))
-    return out
+        for i, g in before:
+            if g.name == "rules":
+                b = alive_batch(t, state, np.flatnonzero(state.alive), "content")
+                t0 = time.process_time()
+                g.apply(DocBatch(b.table), None)
+                cost["rules_s"] += time.process_time() - t0
+                cost["rules_mb"] += int(b.byte_len.sum()) / 1e6
+            run_gates([(i, g)], t, state, UnitContext(unit=u, work_dir=""), {}, fields)
+        b = alive_batch(t, state, np.flatnonzero(state.alive), "content")
+        t0 = time.process_time()
+        cfg.gates[-1].apply(DocBatch(b.table), None)
+        cost["quality_s"] += time.process_time() - t0
+        cost["quality_mb"] += int(b.byte_len.sum()) / 1e6
+        out.append(b)
+    return out, cost
 
 
 def throughput(gate: Any, batches: list[DocBatch]) -> list[dict[str, Any]]:
@@ -128,19 +154,27 @@ def main() -> None:
         print("## held-out AUC per language (test packages)\n")
         print("\n".join(metrics_table(out["auc"])))
     tables = load_sample(args.input, args.mb, "language")
-    batches = reaching_quality(cfg, tables)
+    batches, cost = reaching_quality(cfg, tables)
+    out["gate_cost"] = cost
+    mb_in = sum(int(DocBatch(t).byte_len.sum()) for t in tables) / 1e6
     out["speed"] = throughput(gate, batches)
     print(f"\n## speed on {sum(b.num_rows for b in batches):,} rows reaching the gate "
           f"({sum(int(b.byte_len.sum()) for b in batches) / 1e6:.1f} MB), per core\n")
     print("| scorer | CPU s | docs/s | MB/s |\n|---|---|---|---|")
     for r in out["speed"]:
         print(f"| {r['what']} | {r['seconds']:.2f} | {r['docs_s']:,.0f} | {r['mb_s']:.1f} |")
+    print(f"\n## gate CPU cost, same process, same {mb_in:.1f} MB input (Arrow on one thread)\n")
+    print("| gate | MB reaching it | CPU s | MB/s (of what reaches it) | CPU s per input MB |\n|---|---|---|---|---|")
+    for g in ("rules", "quality"):
+        s_, mb = cost[f"{g}_s"], cost[f"{g}_mb"]
+        print(f"| {g} | {mb:.1f} | {s_:.2f} | {mb / s_:.1f} | {s_ / mb_in:.3f} |")
+    print(f"\nquality / rules CPU per input MB: {cost['quality_s'] / cost['rules_s']:.2f}")
     out["pipeline"] = p = pipeline_share(args.config, tables)
     print(f"\n## whole run ({p['mb_in']:.1f} MB in, local executor): {p['total_s']:.1f} s wall, {p['cpu_s']:.1f} s CPU\n")
     print("| gate | seconds | share of run |\n|---|---|---|")
     for k, v in p["gate_seconds"].items():
         print(f"| {k} | {v:.2f} | {v / p['total_s']:.1%} |")
-    print(f"\nquality gate / rules gate time (same run, same input): {p['quality_over_rules']:.2f}")
+    print(f"\nquality gate / rules gate wall time in that run (includes model loading): {p['quality_over_rules']:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=float))
 

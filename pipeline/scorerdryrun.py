@@ -14,12 +14,12 @@ import argparse
 from typing import Any
 
 import numpy as np
-from codesieve.pipeline.config import PipelineConfig
-from codesieve.pipeline.dryrun import QUANTILES, Scan, _mb, _nearest, _pct, escape_snippet, survivor_batches
 
 from codesieve.core.base import Gate
 from codesieve.core.errors import UserError
 from codesieve.core.registry import SCORERS
+from codesieve.pipeline.config import PipelineConfig
+from codesieve.pipeline.dryrun import QUANTILES, Scan, _mb, _nearest, _pct, escape_snippet, survivor_batches
 
 SWEEP = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
-from codesieve.scorers.base import Scorer, file_sha256, model_path
-from codesieve.scorers.text import model_text
 from pydantic import Field
 
 from codesieve.core.base import Params
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import UserError
 from codesieve.core.registry import register_scorer
+from codesieve.scorers.base import Scorer, file_sha256, model_path
+from codesieve.scorers.text import model_text
 
 GOOD = "__label__1"
 

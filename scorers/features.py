@@ -7,22 +7,25 @@ Three groups, all vectorized over the batch except the two marked:
 - shape: size, blank / comment / definition-line shares, indentation (a nesting-depth
   proxy), long-line share (line-level regexes on Arrow);
 - compression ratio of the first `compress_chars` (zlib level 1; per-row C call) and, for
-  languages with a tree-sitter grammar, syntax-error and comment byte shares of the first
-  `ast_chars` (tree-sitter; per-row C parse, 0 disables).
+  languages with a tree-sitter grammar, the syntax-error byte share of the first `ast_chars`
+  (tree-sitter; per-row C parse, 0 disables). Comment share comes from the line regex.
 """
 
 from __future__ import annotations
 
 import zlib
+from functools import cache
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from codesieve.filters import treesitter
-from codesieve.filters.rules.features import line_matches, per_doc_sum, safe_div, to_np
 
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import RULES
+from codesieve.filters import treesitter
+from codesieve.filters.rules.features import line_matches, per_doc_sum, safe_div, to_np
+from codesieve.filters.treesitter import _covered
 
 #: rules whose values enter the model (log1p for the unbounded ones)
 RULE_FEATURES: dict[str, bool] = {
@@ -58,7 +61,11 @@ def shape_features(batch: DocBatch) -> dict[str, np.ndarray]:
     nonblank = np.maximum(n_lines - per_doc_sum(batch, blank), 1)
     indent = batch.line_len - to_np(pc.utf8_length(pc.utf8_ltrim_whitespace(batch.flat_lines)))
     indent = np.where(blank, 0, indent)
+    jump, up = indent_jumps(batch, indent, ~blank)
     return {
+        "indent_jump": np.log1p(jump),
+        "indent_up_jump_fraction": up,
+        "bracket_imbalance": bracket_imbalance(batch),
         "log_bytes": np.log1p(batch.byte_len),
         "log_lines": np.log1p(n_lines),
         "blank_line_fraction": per_doc_sum(batch, blank) / n_lines,
@@ -68,6 +75,34 @@ def shape_features(batch: DocBatch) -> dict[str, np.ndarray]:
         "mean_indent": np.log1p(per_doc_sum(batch, indent) / nonblank),
         "max_indent": np.log1p(batch.per_doc(indent, np.maximum)),
     }
+
+
+def indent_jumps(batch: DocBatch, indent: np.ndarray, nonblank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per document, over consecutive non-blank lines: the mean absolute change of
+    indentation (columns) and the share of steps that indent by more than 4 columns at once
+    (one nesting level is 1-4; reordered or spliced code jumps further)."""
+    n = batch.num_rows
+    idx = np.flatnonzero(nonblank)
+    doc = np.searchsorted(batch.line_offsets, idx, side="right") - 1
+    same = doc[1:] == doc[:-1]
+    step = np.diff(indent[idx].astype(np.float64))[same]
+    owner = doc[1:][same]
+    steps = np.bincount(owner, minlength=n).astype(np.float64)
+    jump = safe_div(np.bincount(owner, weights=np.abs(step), minlength=n), steps)
+    up = safe_div(np.bincount(owner, weights=(step > 4).astype(np.float64), minlength=n), steps)
+    return jump, up
+
+
+def bracket_imbalance(batch: DocBatch) -> np.ndarray:
+    """|opening - closing| over all three bracket pairs / all brackets (0 = balanced)."""
+    diff = np.zeros(batch.num_rows)
+    total = np.zeros(batch.num_rows)
+    for o, c in ("()", "[]", "{}"):
+        no = to_np(pc.count_substring(batch.text, o)).astype(np.float64)
+        nc = to_np(pc.count_substring(batch.text, c)).astype(np.float64)
+        diff += np.abs(no - nc)
+        total += no + nc
+    return safe_div(diff, total)
 
 
 def compression_ratio(batch: DocBatch, max_chars: int) -> np.ndarray:
@@ -81,29 +116,51 @@ def compression_ratio(batch: DocBatch, max_chars: int) -> np.ndarray:
     return out
 
 
+@cache
+def _error_parser(lang: str) -> tuple[Any, Any] | None:
+    """(parser, ERROR/MISSING query) for a language with a bundled grammar, else None."""
+    if lang not in treesitter.GRAMMARS or not treesitter.supported(lang):
+        return None
+    import tree_sitter as ts
+    from tree_sitter_language_pack import get_language, get_parser
+
+    grammar = treesitter.GRAMMARS[lang][0]
+    language = get_language(grammar)
+    try:
+        query = ts.Query(language, "(ERROR) @e (MISSING) @e")
+    except Exception:  # grammar without MISSING support
+        query = ts.Query(language, "(ERROR) @e")
+    return get_parser(grammar), query
+
+
 def ast_features(batch: DocBatch, max_chars: int) -> dict[str, np.ndarray]:
-    """Tree-sitter syntax-error and comment byte shares of each prefix (0 where no grammar)."""
+    """Tree-sitter syntax-error byte share of each document's first `max_chars` code points
+    (0 where no grammar). The error query runs only on trees that have an error, so clean
+    code costs one C parse."""
     n = batch.num_rows
-    err, com, parsed = np.zeros(n), np.zeros(n), np.zeros(n)
+    err, parsed = np.zeros(n), np.zeros(n)
     if max_chars > 0 and n:
-        _parse(batch, max_chars, err, com, parsed)
+        import tree_sitter as ts
+
+        langs = np.asarray(pc.fill_null(batch.lang, "").to_pylist(), dtype=object)
+        heads = pc.utf8_slice_codeunits(batch.text, 0, max_chars)
+        for lang in sorted(set(langs.tolist())):
+            pq_ = _error_parser(lang)
+            if pq_ is None:
+                continue
+            parser, query = pq_
+            rows = np.flatnonzero(langs == lang)
+            for i, text in zip(rows, heads.take(pa.array(rows)).to_pylist()):
+                data = text.encode("utf-8", "surrogatepass")
+                root = parser.parse(data).root_node
+                parsed[i] = 1.0
+                if data and root.has_error:
+                    spans = [(nd.start_byte, max(nd.end_byte, nd.start_byte + 1))
+                             for nd in ts.QueryCursor(query).captures(root).get("e", [])]
+                    err[i] = min(_covered(spans) / len(data), 1.0)
     # errors are rare and small in good code: the log of errors per 1000 bytes separates
     # "none" from "a few" better than the raw share
-    return {"syntax_error_fraction": err, "syntax_error_log": np.log1p(1000 * err), "ast_comment_fraction": com,
-            "parsed": parsed}
-
-
-def _parse(batch: DocBatch, max_chars: int, err: np.ndarray, com: np.ndarray, parsed: np.ndarray) -> None:
-    langs = np.asarray(pc.fill_null(batch.lang, "").to_pylist(), dtype=object)
-    heads = pc.utf8_slice_codeunits(batch.text, 0, max_chars)
-    for lang in sorted(set(langs.tolist())):
-        if not treesitter.supported(lang):
-            continue
-        rows = np.flatnonzero(langs == lang)
-        st = treesitter.parse_stats(heads.take(pa.array(rows)).to_pylist(), lang)
-        err[rows] = np.nan_to_num(st.error_frac)
-        com[rows] = np.nan_to_num(st.comment_frac)
-        parsed[rows] = 1.0
+    return {"syntax_error_fraction": err, "syntax_error_log": np.log1p(1000 * err), "parsed": parsed}
 
 
 def feature_table(batch: DocBatch, langs: list[str], compress_chars: int, ast_chars: int) -> dict[str, np.ndarray]:
@@ -115,7 +172,8 @@ def feature_table(batch: DocBatch, langs: list[str], compress_chars: int, ast_ch
         feats[f"h_{name}"] = np.log1p(np.maximum(v, 0)) if log else v
     feats.update(shape_features(batch))
     feats["compression_ratio"] = compression_ratio(batch, compress_chars)
-    feats.update(ast_features(batch, ast_chars))
+    if ast_chars > 0:
+        feats.update(ast_features(batch, ast_chars))
     lang = pc.fill_null(batch.lang, "")
     for lg in langs:
         feats[f"lang={lg}"] = to_np(pc.equal(lang, lg)).astype(np.float64)

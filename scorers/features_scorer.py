@@ -10,13 +10,13 @@ import json
 from typing import Any
 
 import numpy as np
-from codesieve.scorers.base import Scorer, file_sha256, model_path, sigmoid
-from codesieve.scorers.features import feature_table, matrix
 from pydantic import Field
 
 from codesieve.core.base import Params
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_scorer
+from codesieve.scorers.base import Scorer, file_sha256, model_path, sigmoid
+from codesieve.scorers.features import feature_table, matrix
 
 
 def linear_score(model: dict[str, Any], x: np.ndarray) -> np.ndarray:

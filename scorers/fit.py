@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from codesieve.core.batch import DocBatch
 from codesieve.scorers.base import file_sha256, logit
 from codesieve.scorers.features import feature_table, matrix
 from codesieve.scorers.text import model_text
-
-from codesieve.core.batch import DocBatch
 
 NAN_RETRIES = 8
 
@@ -48,8 +48,8 @@ class FastTextConfig:
 class FeaturesConfig:
     """Logistic regression over `scorers.features`."""
 
-    compress_chars: int = 16_384
-    ast_chars: int = 2048
+    compress_chars: int = 8192
+    ast_chars: int = 0  # tree-sitter prefix; 0: off (2048 doubles the gate cost: README)
     top_langs: int = 12  # one-hot columns for the most frequent training languages
     c: float = 1.0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from codesieve.filters.langid.content import prepare
 
 #: a leading run of comment or blank lines (#, //, /* */, *, --, ;, %, REM, rST/Python docstring

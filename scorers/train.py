@@ -24,6 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
+
+from codesieve.core.batch import DocBatch
+from codesieve.core.errors import UserError
 from codesieve.filters.rules.gate import RulesGate
 from codesieve.scorers import data
 from codesieve.scorers.fit import (
@@ -36,9 +39,6 @@ from codesieve.scorers.fit import (
     per_language_metrics,
 )
 from codesieve.scorers.gate import QualityGate
-
-from codesieve.core.batch import DocBatch
-from codesieve.core.errors import UserError
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 KINDS = ("fasttext", "features")
@@ -134,7 +134,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if len(tr_nat) == 0 or len(np.unique(ytr_nat)) < 2:
         raise UserError("--input: the training split needs files of both labels")
     tr, ytr = _with_damaged(tr_nat, ytr_nat, args.damaged, args.seed)
-    ftc, fec = FastTextConfig(seed=args.seed), FeaturesConfig()
+    ftc, fec = FastTextConfig(seed=args.seed), FeaturesConfig(ast_chars=args.ast_chars)
     if args.quick:
         ftc = FastTextConfig(seed=args.seed, dim=8, epoch=3, bucket=20_000, cutoff=2_000, min_lang_files=150, min_lang_class=20)
     paths: dict[str, Path] = {}
@@ -212,6 +212,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--damaged", type=float, default=0.3,
                    help="share of train/dev positives also added as damaged copies labelled 0 (0: none)")
+    p.add_argument("--ast-chars", type=int, default=FeaturesConfig.ast_chars,
+                   help="features: tree-sitter syntax errors on this prefix (chars; 0: off, the shipped default)")
     p.add_argument("--quick", action="store_true", help="tiny fastText models (dim 8, 3 epochs): smoke tests only")
 
 

@@ -236,3 +236,13 @@ def test_many_small_files_are_grouped_into_few_units(tmp_path: Path) -> None:
     assert m["rows_in"] == m["rows_out"] == 300
     assert m["input"]["units"] == 1  # one task, not 300
     assert len(list(out.glob("tier=*/part-*.parquet"))) <= 3
+
+
+def test_dedup_priority_on_a_missing_column_is_an_error(tmp_path: Path) -> None:
+    inp = tmp_path / "in"
+    _shard(inp, rows=30)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("gates:\n  - gate: dedup\n    priority: [nosuchcol]\n")
+    res = cli("run", "--config", str(cfg), "--input", str(inp), "--output", str(tmp_path / "out"),
+              "--executor", "local", "--quiet")
+    assert_one_line_error(res, "priority", "nosuchcol")

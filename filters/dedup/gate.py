@@ -147,7 +147,32 @@ class DedupGate(GlobalGate):
         return keys
 
     def resolve(self, key_files: list[str], work_dir: str, executor: Any) -> dict[str, Any]:
+        self._check_priority(key_files)
         return resolve_global(key_files, work_dir, executor, self.config, index_dir=self.params.index_dir)
+
+    def _check_priority(self, key_files: list[str]) -> None:
+        """A priority column that no input row has is a typo, not a preference."""
+        for name in self.params.priority:
+            col = f"prio_{name.lstrip('-')}"
+            valid = 0
+            for path in key_files:
+                if not os.path.exists(path):
+                    continue
+                pf = pq.ParquetFile(path)
+                if col not in pf.schema_arrow.names or pa.types.is_null(pf.schema_arrow.field(col).type):
+                    continue  # the units' batches had no such column
+                md = pf.metadata
+                names = [md.schema.column(j).name for j in range(md.num_columns)]
+                j = names.index(col)
+                for g in range(md.num_row_groups):
+                    stats = md.row_group(g).column(j).statistics
+                    rows = md.row_group(g).num_rows
+                    valid += rows - (stats.null_count if stats is not None and stats.has_null_count else 0)
+                if valid:
+                    break
+            if not valid:
+                raise ConfigError(f"dedup.priority: no input row has a column {name.lstrip('-')!r} "
+                                  "(priority names input columns such as stars or version)")
 
     def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
         n = batch.num_rows
