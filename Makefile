@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/codesieve run --config default --input data_samples --output out
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/pytest -q
+
+# headless Chromium for the report's browser test (tests/test_report.py); skipped when unavailable
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium unavailable: the browser test will skip"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_speed.py

@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     from codesieve.pipeline import trainscorer
 
     trainscorer.add_parser(sub)
+    from codesieve.pipeline import explain, mix, pack, report
+
+    for tool in (report, explain, mix, pack):  # the person-facing tools (issue 12)
+        tool.add_parser(sub)
     return parser
 
 
@@ -183,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
+        if os.environ.get("CODESIEVE_DEBUG") and getattr(exc, "detail", ""):
+            print(exc.detail, file=sys.stderr)  # a failed task's remote traceback
         print(f"codesieve: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a file-size limit, a folder that became unwritable

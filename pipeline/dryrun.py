@@ -268,9 +268,15 @@ def _rule_direction(rule: Rule, direction: str | None) -> str:
     if direction:
         return direction
     p = rule.params
-    if p.max is not None or any(b.max is not None for b in p.per_lang.values()):
+    # the rule's own bound decides; per-language overrides only when it has none
+    # (num_chars: global `min` with a JSON `max` sweeps the `min`)
+    if p.max is not None:
         return "max"
-    if p.min is not None or any(b.min is not None for b in p.per_lang.values()):
+    if p.min is not None:
+        return "min"
+    if any(b.max is not None for b in p.per_lang.values()):
+        return "max"
+    if any(b.min is not None for b in p.per_lang.values()):
         return "min"
     return "max"
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from codesieve.core.errors import UserError
 
+MAX_RETRIES = 2  # Ray re-runs a task whose worker died this many times (not on the task's own exception)
+
 
 def _unwrap(exc: BaseException) -> BaseException:
     """Ray wraps task exceptions; return the user's original one when there is one."""
@@ -21,17 +23,88 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+class TaskFailed(UserError):
+    """A task failed for good (its exception, or its worker died on every retry).
+
+    The message is one line naming the task's work unit and input file; `detail` keeps
+    the full remote traceback (the CLI prints it when CODESIEVE_DEBUG is set)."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
+
+
+def describe_task(fn: Callable[..., Any], args: tuple) -> str:
+    """Names what a task works on: the first argument that is a work unit (`.index` and
+    `.file.rel`), e.g. "unit 3 (input sub/a.parquet)", else the function's name."""
+    for arg in args:
+        rel = getattr(getattr(arg, "file", None), "rel", None)
+        index = getattr(arg, "index", None)
+        if isinstance(rel, str) and isinstance(index, int):
+            return f"unit {index} (input {rel})"
+    return f"task {getattr(fn, '__name__', 'task')}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def task_failure(fn: Callable[..., Any], args: tuple, exc: BaseException, attempts: int) -> BaseException:
+    """The one-line error for a task that failed: the user's own UserError unchanged, an
+    exception raised by the task's code, or its worker lost `attempts` times (Ray errors)."""
+    import traceback
+
+    cause = _unwrap(exc)
+    if isinstance(cause, UserError):
+        return cause
+    what = describe_task(fn, args)
+    detail = str(exc) if cause is not exc else "".join(traceback.format_exception(exc))
+    if _is_ray_system_error(exc):
+        return TaskFailed(f"{what}: the task's worker was lost {attempts} times in a row, giving up "
+                          f"({_first_line(exc)}); was it killed, or out of memory?", detail)
+    return TaskFailed(f"{what}: the task failed: {_first_line(cause)} (set CODESIEVE_DEBUG=1 for the traceback)",
+                      detail)
+
+
+def _is_ray_system_error(exc: BaseException) -> bool:
+    """True for Ray's errors about a lost worker/node/object, False for the task's own exception."""
+    try:
+        from ray.exceptions import RayError, RayTaskError
+    except ImportError:
+        return False
+    return isinstance(exc, RayError) and not isinstance(exc, RayTaskError)
+
+
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + empty SETTINGS
+
+
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast with one line when a cluster address does not answer (Ray would retry for minutes)."""
+    """Fail fast with one line when a cluster address does not answer as a Ray cluster.
+
+    Ray's GCS speaks gRPC (HTTP/2): after a client's connection preface it sends a SETTINGS
+    frame. A closed port, or a port that accepts TCP but is something else (or silent),
+    fails here within `timeout` seconds; Ray itself would retry for minutes."""
     import socket
 
-    if address == "auto" or "://" in address:
+    if address == "auto" or "://" in address or os.environ.get("RAY_USE_TLS", "0") not in ("0", ""):
         return
     host, _, port = address.rpartition(":")
     try:
-        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+        sock = socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout)
     except (OSError, ValueError) as exc:
         raise UserError(f"--ray-address {address}: no Ray cluster answers there ({exc})") from None
+    head = b""
+    with sock:
+        try:
+            sock.sendall(_H2_PREFACE)
+            while len(head) < 9 and (chunk := sock.recv(9 - len(head))):
+                head += chunk
+        except OSError:
+            pass
+    if len(head) < 9 or head[3] != 4:
+        raise UserError(f"--ray-address {address}: something listens there, but it is not a Ray cluster "
+                        f"(no gRPC handshake within {timeout:g} s)")
 
 
 class Executor:
@@ -62,7 +135,11 @@ class LocalExecutor(Executor):
 
     def imap(self, fn: Callable[..., Any], items: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
         for i, args in enumerate(items):
-            yield i, fn(*args)
+            try:
+                result = fn(*args)
+            except Exception as exc:
+                raise task_failure(fn, args, exc, 1) from exc
+            yield i, result
 
 
 class RayExecutor(Executor):
@@ -106,7 +183,7 @@ class RayExecutor(Executor):
 
     def _remote(self, fn: Callable[..., Any]) -> Any:
         if fn not in self._remote_cache:
-            self._remote_cache[fn] = self._ray.remote(num_cpus=1, max_retries=2)(fn)
+            self._remote_cache[fn] = self._ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(fn)
         return self._remote_cache[fn]
 
     def imap(self, fn: Callable[..., Any], items: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
@@ -131,7 +208,7 @@ class RayExecutor(Executor):
                 try:
                     result = ray.get(ref)
                 except Exception as exc:
-                    raise _unwrap(exc) from None
+                    raise task_failure(fn, items[i], exc, MAX_RETRIES + 1) from None
                 submit()
                 yield i, result
         finally:

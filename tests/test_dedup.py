@@ -282,3 +282,57 @@ def test_repository_level_is_independent_of_the_unit_split(tmp_path: Path) -> No
     assert results[0].equals(results[1]) and results[0].equals(results[2])
     removed = {r["id"].split("/")[0] for r in results[0].to_pylist() if r["reason"]}
     assert removed == {"a@2"}  # exact copy of a@1 (same files); ties go to the smaller name
+
+
+#: (fixture, edited lines, seed): edits whose true Jaccard with the original is >= 0.7 while
+#: the MinHash estimate (128 permutations, seed 42) is below 0.7 — found by search
+BORDERLINE = [("json-c__cmake-configure", 6, 2), ("matter-js__Pair.js", 10, 2), ("memcached__authfile.c", 9, 0)]
+
+
+def test_incremental_index_gives_the_same_answer_on_rerun(tmp_path: Path) -> None:
+    """Issue 10: run A, then B, then B again with one index. Borderline near-duplicates
+    inside B (exact Jaccard >= 0.7, estimate below) must stay near-duplicates when their
+    representative has moved into the index (indexed parts keep their shingles)."""
+    index = str(tmp_path / "index")
+    border = {n for n, _, _ in BORDERLINE}
+    a = docs_table([(f"a-{n}", FILES[n]) for n in NAMES if n not in border])
+    b = docs_table([(f"b-{n}", FILES[n]) for n in sorted(border)]
+                   + [(f"e-{n}", edit(FILES[n], k, s)) for n, k, s in BORDERLINE])
+    run_global_gate("dedup", [DocBatch(a)], {"index_dir": index}, str(tmp_path / "A"), LocalExecutor())
+    second = by_id(run_global_gate("dedup", [DocBatch(b)], {"index_dir": index}, str(tmp_path / "B"), LocalExecutor())[0])
+    for n in border:
+        assert second[f"b-{n}"]["reason"] is None
+        assert second[f"e-{n}"]["reason"] == "near_duplicate" and second[f"e-{n}"]["dup_cluster"] == f"b-{n}"
+    third = by_id(run_global_gate("dedup", [DocBatch(b)], {"index_dir": index}, str(tmp_path / "B-again"), LocalExecutor())[0])
+    for n in border:
+        assert third[f"b-{n}"]["reason"] == "duplicate"  # seen in run B
+        assert third[f"e-{n}"]["reason"] == "near_duplicate" and third[f"e-{n}"]["dup_cluster"] == f"b-{n}"
+    rerun = by_id(run_global_gate("dedup", [DocBatch(b)], {"index_dir": index}, str(tmp_path / "B"), LocalExecutor())[0])
+    assert {k: (v["reason"], v["dup_cluster"]) for k, v in rerun.items()} == {
+        k: (v["reason"], v["dup_cluster"]) for k, v in second.items()
+    }
+
+
+def test_licence_header_does_not_make_files_near_duplicates(tmp_path: Path) -> None:
+    """Issue 10: two different short files sharing a long licence header merge unless the
+    header is stripped before shingling (strip_license); real duplicates still merge."""
+    mit = (
+        "/*\n * Copyright (c) 2024 The Authors\n *\n * Permission is hereby granted, free of charge, to any person "
+        "obtaining a copy\n * of this software and associated documentation files (the \"Software\"), to deal\n"
+        " * in the Software without restriction, including without limitation the rights\n * to use, copy, modify, "
+        "merge, publish, distribute, sublicense, and/or sell\n * copies of the Software, and to permit persons to "
+        "whom the Software is\n * furnished to do so, subject to the following conditions:\n *\n * The above "
+        "copyright notice and this permission notice shall be included in\n * all copies or substantial portions "
+        "of the Software.\n */\n"
+    )
+    one = mit + "int add(int a, int b) { return a + b; }\n"
+    two = mit + "static const char *name(void) { return \"codesieve\"; }\n"
+    three = mit + "static const char *name(void) { return \"codesieve\"; }\n/* end */\n"
+    rows = [("one", one), ("two", two), ("three", three)]
+    merged = by_id(run_global_gate("dedup", [DocBatch(docs_table(rows))], {}, str(tmp_path / "plain"), LocalExecutor())[0])
+    assert merged["one"]["reason"] == "near_duplicate"  # only the header in common with the others
+    kept = by_id(run_global_gate("dedup", [DocBatch(docs_table(rows))], {"strip_license": True}, str(tmp_path / "strip"),
+                           LocalExecutor())[0])
+    assert kept["one"]["reason"] is None
+    assert kept["three"]["reason"] is None
+    assert kept["two"]["reason"] == "near_duplicate" and kept["two"]["dup_cluster"] == "three"

@@ -81,6 +81,15 @@ def test_rule_outside_the_config_uses_the_given_threshold(tmp_path: Path) -> Non
     assert got["removed_rows"] == got["sweep"][0]["rows"]
 
 
+def test_rule_sweeps_its_own_direction_over_per_language_overrides(tmp_path: Path) -> None:
+    """Issue 10: num_chars has a global `min` and a per-language (JSON/YAML) `max`: the
+    sweep fails files *below* each threshold, so it shrinks as the threshold falls."""
+    got = dry(tmp_path, "--rule", "num_chars", "--threshold", "20", "100", "1000", "--lang-column", "language")
+    assert got["direction"] == "min"
+    rows = [s["rows"] for s in got["sweep"]]
+    assert rows == sorted(rows) and rows[-1] > rows[0]
+
+
 def test_lang_column_skips_language_gate(tmp_path: Path) -> None:
     got = dry(tmp_path, "--all-rules", "--lang-column", "language", "--limit-rows", "200")
     assert got["rows_reaching"] == got["rows_scanned"] <= 200

@@ -11,16 +11,19 @@ import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"codesieve.core": ROOT / "codesieve" / "core", "codesieve.pipeline": ROOT / "pipeline",
+FOLDERS = {"codesieve.core": ROOT / "codesieve" / "core", "codesieve.recipes": ROOT / "codesieve" / "recipes",
+           "codesieve.pipeline": ROOT / "pipeline",
            "codesieve.filters": ROOT / "filters", "codesieve.scorers": ROOT / "scorers"}
-# what each layer may import from codesieve: core <- filters <- scorers <- pipeline
-# (scorers may compute rule features on demand, so they sit above filters)
+# what each layer may import from codesieve: core <- recipes <- filters <- scorers <- pipeline
+# (scorers may compute rule features on demand, so they sit above filters; recipes build training
+# corpora from core alone: their file labeller is passed in as `module:function`, never imported)
 ALLOWED = {
     "codesieve.core": {"codesieve.core"},
-    "codesieve.filters": {"codesieve.core", "codesieve.filters"},
-    "codesieve.scorers": {"codesieve.core", "codesieve.filters", "codesieve.scorers"},
-    "codesieve.pipeline": {"codesieve", "codesieve.core", "codesieve.pipeline", "codesieve.filters",
-                           "codesieve.scorers", "codesieve.configs"},
+    "codesieve.recipes": {"codesieve.core", "codesieve.recipes"},
+    "codesieve.filters": {"codesieve.core", "codesieve.recipes", "codesieve.filters"},
+    "codesieve.scorers": {"codesieve.core", "codesieve.recipes", "codesieve.filters", "codesieve.scorers"},
+    "codesieve.pipeline": {"codesieve", "codesieve.core", "codesieve.recipes", "codesieve.pipeline",
+                           "codesieve.filters", "codesieve.scorers", "codesieve.configs"},
 }
 
 

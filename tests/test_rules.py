@@ -205,11 +205,11 @@ def test_language_specific_rules_are_nan_elsewhere() -> None:
     assert ts.tolist()[:2] == [0.0, 0.0]
 
 
-@pytest.mark.parametrize("config", ["default", "starcoder2", "opencoder"])
-def test_configs_load_with_enough_rules(config: str) -> None:
+@pytest.mark.parametrize(("config", "at_least"), [("default", 14), ("starcoder2", 12), ("opencoder", 60)])
+def test_configs_load_with_enough_rules(config: str, at_least: int) -> None:
     cfg = load_config(ROOT / "configs" / f"{config}.yaml")
     rules = next(g for g in cfg.gates if g.name == "rules")
-    assert len(rules.rules) >= 14  # type: ignore[attr-defined]
+    assert len(rules.rules) >= at_least  # type: ignore[attr-defined]
     assert cfg.gate_names()[0] == "language"
 
 

@@ -226,7 +226,9 @@ def cluster_task(
     for s in np.unique(which):
         src = sources[s]
         sel = np.flatnonzero(which == s)
-        want = cols + (["shingles"] if cfg.verify == "exact" and not src.indexed else [])
+        # indexed parts carry shingles since issue 10 (older indexes: estimate only)
+        has_sh = not src.indexed or "shingles" in pq.read_schema(src.path).names
+        want = cols + (["shingles"] if cfg.verify == "exact" and has_sh else [])
         t = _read(src, want, cfg.priority).take(pa.array(g[sel] - starts[s]))
         if "shingles" not in t.column_names:
             t = t.append_column("shingles", pa.nulls(t.num_rows, pa.list_(pa.uint32())))

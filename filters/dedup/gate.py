@@ -24,6 +24,7 @@ from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.registry import register_gate
 from codesieve.filters.dedup.cluster import KIND_NEAR, DedupConfig, band_column
+from codesieve.filters.dedup.license import strip_license_headers
 from codesieve.filters.dedup.minhash import band_hashes, optimal_bands, signatures
 from codesieve.filters.dedup.resolve import resolve as resolve_global
 from codesieve.filters.dedup.resolve import verdict_path
@@ -52,6 +53,9 @@ class DedupParams(Params):
         "'code': also every punctuation character as a token"
     )
     lowercase: bool = Field(True, description="fold ASCII case before shingling")
+    strip_license: bool = Field(
+        False, description="drop a leading comment block that mentions a licence before near-dedup shingling"
+    )
     num_perm: int = Field(128, ge=8, description="MinHash permutations (signature length)")
     bands: int | None = Field(None, ge=1, description="LSH bands (None: datasketch's optimal rule)")
     rows: int | None = Field(None, ge=1, description="signature values per band (None: optimal rule)")
@@ -127,7 +131,8 @@ class DedupGate(GlobalGate):
         for name in p.priority:
             col = batch.column(name.lstrip("-"))
             cols[f"prio_{name.lstrip('-')}"] = col if col is not None else pa.nulls(batch.num_rows)
-        hashes, offsets = shingle_hashes(batch.text, cfg.shingles)
+        text = strip_license_headers(batch.text) if p.strip_license else batch.text
+        hashes, offsets = shingle_hashes(text, cfg.shingles)
         cols["n_shingles"] = pa.array(np.diff(offsets).astype(np.int32))
         sigs = signatures(hashes, offsets, cfg.num_perm, p.seed) if p.near else None
         if sigs is not None:

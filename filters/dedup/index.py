@@ -73,7 +73,9 @@ def open_index(index_dir: str, cfg: DedupConfig, exclude_run: str) -> list[Sourc
 
 def index_part_task(src: Source, drop_rows: np.ndarray, out_path: str, cfg: DedupConfig) -> int:
     """Write the kept documents of one unit (all rows but `drop_rows`) as an index part."""
-    cols = ["id", "h", "bytes", "n_shingles", "sig"] + [band_column(j) for j in range(cfg.bands)]
+    # shingles too: a later run verifies candidates against indexed documents exactly as
+    # against its own (else a rerun judges borderline pairs by the MinHash estimate only)
+    cols = ["id", "h", "bytes", "n_shingles", "sig", "shingles"] + [band_column(j) for j in range(cfg.bands)]
     have = set(pq.read_schema(src.path).names)
     t = pq.read_table(src.path, columns=[c for c in cols if c in have])
     keep = np.ones(t.num_rows, dtype=bool)

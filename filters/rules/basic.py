@@ -7,53 +7,89 @@ baseline.
 
 from __future__ import annotations
 
-import numpy as np
+import re
+from typing import Literal
 
-from codesieve.core.base import Rule
+import numpy as np
+import pyarrow.compute as pc
+from pydantic import Field
+
+from codesieve.core.base import Rule, RuleParams
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_rule
-from codesieve.filters.rules.features import count_chars, lang_subset, safe_div
+from codesieve.filters.rules.features import count_chars, feature, lang_subset, safe_div
 
 
-def ref_lines(text: str) -> list[str]:
-    """Lines as DocBatch counts them: split on '\\n', a final newline ends the last line."""
+def ref_lines(text: str, newlines: str = "lf") -> list[str]:
+    """Lines as DocBatch counts them: split on '\\n' (`newlines="any"`: on \\r\\n, \\r or
+    \\n), a final newline ends the last line."""
+    if newlines == "any":
+        text = re.sub(r"\r\n?", "\n", text)
     lines = text.split("\n")
     if len(lines) > 1 and text.endswith("\n"):
         lines.pop()
     return lines
 
 
+class LineParams(RuleParams):
+    newlines: Literal["lf", "any"] = Field(
+        "lf", description="line breaks: lf = \\n only; any = \\r\\n, \\r or \\n (as The Stack v2 filter code splits)"
+    )
+
+
+def line_batch(batch: DocBatch, newlines: str) -> DocBatch:
+    """`batch` itself, or (newlines='any') a copy whose \\r\\n and lone \\r are \\n."""
+    if newlines == "lf":
+        return batch
+    return feature(
+        batch, "crlf_batch",
+        lambda: batch.with_column(batch.text_column, pc.replace_substring_regex(batch.text, "\r\n?", "\n")),
+    )
+
+
 @register_rule("num_lines")
 class NumLines(Rule):
     """Number of lines in the document."""
 
+    Params = LineParams
+
     def measure(self, batch: DocBatch) -> np.ndarray:
-        return batch.num_lines.astype(np.float64)
+        return line_batch(batch, self.params.newlines).num_lines.astype(np.float64)
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
-        return float(len(ref_lines(text)))
+        return float(len(ref_lines(text, self.params.newlines)))
 
 
 @register_rule("max_line_length")
 class MaxLineLength(Rule):
-    """Longest line, in characters."""
+    """Longest line, in characters (line breaks excluded)."""
+
+    Params = LineParams
 
     def measure(self, batch: DocBatch) -> np.ndarray:
-        return batch.per_doc(batch.line_len, np.maximum).astype(np.float64)
+        b = line_batch(batch, self.params.newlines)
+        return b.per_doc(b.line_len, np.maximum).astype(np.float64)
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
+        if self.params.newlines == "any":
+            text = re.sub(r"\r\n?", "\n", text)
         return float(max(len(line) for line in text.split("\n")))
 
 
 @register_rule("avg_line_length")
 class AvgLineLength(Rule):
-    """Mean line length in characters (newlines excluded)."""
+    """Mean line length in characters (line breaks excluded)."""
+
+    Params = LineParams
 
     def measure(self, batch: DocBatch) -> np.ndarray:
-        lines = np.maximum(batch.num_lines, 1)
-        return (batch.char_len - (batch.num_lines - 1).clip(min=0)) / lines
+        b = line_batch(batch, self.params.newlines)
+        lines = np.maximum(b.num_lines, 1)
+        return (b.char_len - (b.num_lines - 1).clip(min=0)) / lines
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
+        if self.params.newlines == "any":
+            text = re.sub(r"\r\n?", "\n", text)
         n = len(ref_lines(text))
         return (len(text) - max(n - 1, 0)) / max(n, 1)
 

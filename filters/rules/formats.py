@@ -48,7 +48,13 @@ _HTML_HIDDEN = [
 ]
 
 
-def _visible_chars(batch: DocBatch) -> np.ndarray:
+class HtmlParams(RuleParams):
+    count_whitespace: bool = Field(
+        False, description="count whitespace of the visible text too (The Stack v2 code: true)"
+    )
+
+
+def _visible_chars(batch: DocBatch, count_whitespace: bool = False) -> np.ndarray:
     """Visible characters of HTML documents (nan for the others: only they are scanned)."""
 
     def compute() -> np.ndarray:
@@ -57,21 +63,22 @@ def _visible_chars(batch: DocBatch) -> np.ndarray:
         if len(rows) == 0:
             return out
         text = batch.text.take(pa.array(rows))
-        for pat in _HTML_HIDDEN:
-            text = pc.replace_substring_regex(text, pat, " ")
-        text = pc.replace_substring_regex(text, r"[\t\n\f\r ]+", "")
+        for pat in _HTML_HIDDEN:  # hidden parts vanish (counted: no space added for them)
+            text = pc.replace_substring_regex(text, pat, "" if count_whitespace else " ")
+        if not count_whitespace:
+            text = pc.replace_substring_regex(text, r"[\t\n\f\r ]+", "")
         out[rows] = to_np(pc.utf8_length(text))
         return out
 
-    return feature(batch, "html_visible", compute)
+    return feature(batch, f"html_visible:{count_whitespace}", compute)
 
 
-def _ref_visible(text: str) -> int:
+def _ref_visible(text: str, count_whitespace: bool = False) -> int:
     flags = {"(?s)": re.DOTALL, "(?is)": re.IGNORECASE | re.DOTALL}
     for pat in _HTML_HIDDEN:
         prefix = pat[: pat.index(")") + 1]
-        text = re.sub(pat[len(prefix) :], " ", text, flags=flags[prefix])
-    return len(re.sub(r"[\t\n\f\r ]+", "", text))
+        text = re.sub(pat[len(prefix) :], "" if count_whitespace else " ", text, flags=flags[prefix])
+    return len(text) if count_whitespace else len(re.sub(r"[\t\n\f\r ]+", "", text))
 
 
 @register_rule("html_visible_text_fraction")
@@ -80,15 +87,16 @@ class HtmlVisibleTextFraction(Rule):
     scripts, styles and comments; whitespace not counted), 0..1."""
 
     native_langs = ("HTML",)
+    Params = HtmlParams
 
     def measure(self, batch: DocBatch) -> np.ndarray:
-        vis = _visible_chars(batch)
+        vis = _visible_chars(batch, self.params.count_whitespace)
         return np.where(np.isnan(vis), np.nan, safe_div(np.nan_to_num(vis), batch.char_len))
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
         if lang != "HTML":
             return float("nan")
-        return _ref_visible(text) / len(text) if text else 0.0
+        return _ref_visible(text, self.params.count_whitespace) / len(text) if text else 0.0
 
 
 @register_rule("html_visible_text_chars")
@@ -96,12 +104,13 @@ class HtmlVisibleTextChars(Rule):
     """Visible (non-whitespace) text characters of an HTML document."""
 
     native_langs = ("HTML",)
+    Params = HtmlParams
 
     def measure(self, batch: DocBatch) -> np.ndarray:
-        return _visible_chars(batch)
+        return _visible_chars(batch, self.params.count_whitespace)
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
-        return float(_ref_visible(text)) if lang == "HTML" else float("nan")
+        return float(_ref_visible(text, self.params.count_whitespace)) if lang == "HTML" else float("nan")
 
 
 #: StarCoder2 keeps a Text file only if it is one of these (file stem, lower-case) ...

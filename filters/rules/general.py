@@ -15,6 +15,7 @@ from collections import Counter
 
 import numpy as np
 import pyarrow.compute as pc
+import regex
 from pydantic import Field
 
 from codesieve.core.base import Rule, RuleParams
@@ -28,6 +29,7 @@ from codesieve.filters.rules.features import (
     group_counts,
     lang_subset,
     line_fraction,
+    line_matches,
     match_lengths,
     nonblank_lines,
     per_doc_sum,
@@ -82,17 +84,35 @@ class NumWords(Rule):
         return float(len(ref_words(text)))
 
 
+#: scripts written without spaces between words: each character counts as a word
+CJK_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}"
+
+
+class MeanWordParams(RuleParams):
+    cjk_as_words: bool = Field(
+        False, description="count each Han/Kana/Hangul character as a word (CJK prose has no spaces)"
+    )
+
+
 @register_rule("mean_word_length")
 class MeanWordLength(Rule):
-    """Mean length of whitespace-separated words, in characters (0 for no words)."""
+    """Mean length of whitespace-separated words, in characters (0 for no words); with
+    `cjk_as_words`, chars / (words + CJK characters)."""
+
+    Params = MeanWordParams
 
     def measure(self, batch: DocBatch) -> np.ndarray:
         n_words, chars = word_stats(batch)
+        if self.params.cjk_as_words:
+            n_words = n_words + count_chars(batch, CJK_CLASS)
         return safe_div(chars, n_words)
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
         ws = ref_words(text)
-        return sum(map(len, ws)) / len(ws) if ws else 0.0
+        n = len(ws)
+        if self.params.cjk_as_words:
+            n += len(regex.findall(f"[{CJK_CLASS}]", text))
+        return sum(map(len, ws)) / n if n else 0.0
 
 
 # --- repetition -------------------------------------------------------------------------
@@ -150,16 +170,29 @@ NGRAM_RULES = [_make_ngram_rule(n, True) for n in (2, 3, 4)] + [
 ]
 
 
+class DupLineParams(RuleParams):
+    skip_symbol_lines: bool = Field(
+        False, description="leave out lines without a letter or digit (`}`, `})`, `*/`)"
+    )
+
+
 @register_rule("duplicate_line_fraction")
 class DuplicateLineFraction(Rule):
     """Share of non-blank lines whose text (leading/trailing whitespace trimmed) occurs
     more than once in the document, every copy counted, 0..1 (OpenCoder's
     `frac_lines_dupe_lines` removes all whitespace; trimming is 2x cheaper and differs
-    only for lines that differ in inner whitespace)."""
+    only for lines that differ in inner whitespace). `skip_symbol_lines`: lines with no
+    letter or digit are not counted at all."""
+
+    Params = DupLineParams
 
     def measure(self, batch: DocBatch) -> np.ndarray:
+        skip = self.params.skip_symbol_lines
+
         def compute() -> np.ndarray:
             nb = nonblank_lines(batch)
+            if skip:
+                nb = nb & line_matches(batch, r"[\pL\pN]")
             trimmed = pc.utf8_trim_whitespace(batch.flat_lines)
             codes = to_np(pc.dictionary_encode(trimmed).indices).astype(np.int64)
             doc = np.repeat(np.arange(batch.num_rows, dtype=np.int64), np.diff(batch.line_offsets))
@@ -168,11 +201,11 @@ class DuplicateLineFraction(Rule):
             dup[nb] = group_counts(key[nb]) > 1
             return safe_div(per_doc_sum(batch, dup), per_doc_sum(batch, nb))
 
-        return feature(batch, "dup_lines", compute).copy()
+        return feature(batch, f"dup_lines:{skip}", compute).copy()
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
         keys = [ln.strip() for ln in text.split("\n")]
-        keys = [k for k in keys if k]
+        keys = [k for k in keys if k and (not self.params.skip_symbol_lines or any(c.isalnum() for c in k))]
         counts = Counter(keys)
         return sum(1 for k in keys if counts[k] > 1) / len(keys) if keys else 0.0
 

@@ -1,0 +1,1 @@
+"""Shipped `codesieve mix` recipes (`--recipe NAME` finds them by name)."""
