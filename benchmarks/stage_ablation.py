@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
+from codesieve.core.errors import UserError
+
 sys.path.insert(0, str(Path(__file__).parent))
 from ablation_data import (  # noqa: E402
     GATES,
@@ -174,4 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as e:
+        sys.exit(f"error: {e}")
