@@ -131,7 +131,7 @@ def heldout_code(corpus: str, exclude_inputs: list[str], max_bytes: int, per_pac
     keep = within <= per_package
     # round robin over packages: the first files of every package before later ones
     order = np.argsort(np.where(keep, within, np.iinfo(np.int64).max), kind="stable")
-    fits = np.cumsum(np.where(keep[order], n[order], 0)) <= max_bytes
+    fits = keep[order] & (np.cumsum(np.where(keep[order], n[order], 0)) <= max_bytes)
     keep = np.zeros(len(n), dtype=bool)
     keep[order[fits]] = True
     docs = raw.filter(pa.array(keep)).to_pylist()

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from ablation_data import equal_sample, random_subset, stage_masks  # noqa: E402
+from ablation_data import equal_sample, heldout_code, random_subset, stage_masks  # noqa: E402
 from ngram import ByteNgram  # noqa: E402
 
 TIER_NAMES = {"0": "failed:language", "1": "failed:rules", "2": "failed:dedup", "3": "failed:decontam",
@@ -79,3 +79,17 @@ def test_ngram_probabilities_sum_to_one() -> None:
     for ctx in [b"de", b"zz", b"x"]:
         total = sum(2 ** model.log2_probs(ctx + bytes([w]))[-1] for w in range(256))
         assert total == pytest.approx(1.0, abs=1e-9)
+
+
+def test_heldout_code_leaves_out_the_pipeline_input(tmp_path: Path) -> None:
+    """Held-out eval text never comes from a package of the pipeline input (what the quality
+    scorers trained on), and respects the per-package and total byte caps."""
+    both = pa.concat_tables([pq.read_table(ROOT / "data_samples" / f, columns=["id", "content", "repo_name", "language"])
+                             for f in ("code-00000.parquet", "code-00001.parquet")])
+    both = both.append_column("split", pa.array(["test"] * len(both)))
+    pq.write_table(both, tmp_path / "corpus.parquet")
+    text, info = heldout_code(str(tmp_path / "corpus.parquet"), [str(ROOT / "data_samples" / "code-00000.parquet")],
+                              max_bytes=150_000, per_package=60_000)
+    assert info["packages"] and not {"npm/validator", "npm/qs"} & set(info["packages"])
+    assert set(info["packages"]) <= {"npm/zustand", "pypi/more-itertools", "pypi/websockets"}
+    assert 60_000 < len(text) <= 150_000
