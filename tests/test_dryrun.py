@@ -106,7 +106,7 @@ def test_snippets_are_escaped() -> None:
     [
         (["--rule", "no_such_rule"], "unknown rule"),
         (["--gate", "dedup"], "global"),
-        (["--scorer", "x"], "not available"),
+        (["--scorer", "x"], "unknown scorer"),
     ],
 )
 def test_errors_are_one_line(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
