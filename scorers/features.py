@@ -13,6 +13,7 @@ Three groups, all vectorized over the batch except the two marked:
 
 from __future__ import annotations
 
+import functools
 import zlib
 from functools import cache
 from typing import Any
@@ -39,6 +40,21 @@ RULE_FEATURES: dict[str, bool] = {
     "encoded_data_fraction": False,
     "prompt_comment_fraction": False,
 }
+
+
+@functools.lru_cache(maxsize=1)
+def _default_measure_params() -> dict[str, dict]:
+    """Each rule's measurement params (thresholds dropped) as the shipped default config sets
+    them, so values measured on demand equal the default rules gate's columns."""
+    from importlib import resources
+
+    import yaml
+
+    raw = yaml.safe_load(resources.files("codesieve.configs").joinpath("default.yaml").read_text())
+    decision = {"rule", "min", "max", "langs", "skip_langs", "per_lang"}
+    rules = next((g.get("rules", []) for g in raw["gates"] if g.get("gate") == "rules"), [])
+    return {r["rule"]: {k: v for k, v in r.items() if k not in decision} for r in rules}
+
 _COMMENT_LINE = r"^\s*(#|//|/\*|\*|--|;|%|<!--|\"\"\"|''')"
 _DEF_LINE = (
     r"^\s*(def|class|function|func|fn|pub fn|public|private|protected|static|struct|impl|interface|"
@@ -52,7 +68,7 @@ def rule_values(batch: DocBatch, name: str) -> np.ndarray:
     if col is not None:
         return to_np(pc.fill_null(col.cast(pa.float64()), np.nan)).astype(np.float64)
     cls = RULES[name]
-    return np.asarray(cls(cls.Params()).measure(batch), dtype=np.float64)
+    return np.asarray(cls(cls.Params(**_default_measure_params().get(name, {}))).measure(batch), dtype=np.float64)
 
 
 def shape_features(batch: DocBatch) -> dict[str, np.ndarray]:

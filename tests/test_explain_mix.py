@@ -71,7 +71,7 @@ def test_mix_hits_the_recipe_proportions(out, tmp_path):
         assert abs(cat["achieved_share"] - cat["target_share"]) < 0.01
     assert abs(m["achieved_bytes"] - m["target_bytes"]) / m["target_bytes"] < 0.01
     shards = pa.concat_tables([pq.read_table(tmp_path / s) for s in m["shards"]])
-    assert shards.num_rows == m["rows"] and set(shards["tier"].to_pylist()) == {5}
+    assert shards.num_rows == m["rows"] and set(shards["tier"].to_pylist()) <= {5, 6, 7}  # the quality bands
     got = pc.sum(pc.binary_length(shards["content"])).as_py()
     assert got == m["achieved_bytes"]
     text = m["categories"]["text"]
