@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,21 +19,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.core.base import Gate, MeasuredGate, Rule, UnitContext
+from codesieve.core.base import MeasuredGate, Rule, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import UserError
-from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig, load_config
-from codesieve.pipeline.gaterun import alive_batch, run_gates
-from codesieve.pipeline.plan import QUARANTINE_NAME
-from codesieve.pipeline.tiers import UnitState
+from codesieve.pipeline.dryrun_format import _mb, _pct, escape_snippet, format_checks, format_rule  # noqa: F401 (re-exported)
+from codesieve.pipeline.dryrun_input import _gate_index, stored_batches, survivor_batches  # noqa: F401 (re-exported)
 
 HELP = """Show what a rule (or every rule, or a gate) of a config would remove, without
 writing any dataset: rows and bytes scanned, fraction removed overall and per language,
 value quantiles, a threshold sweep, and the documents nearest the threshold."""
 
 QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -79,101 +74,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------
-# reading: the same batches `run` would give the examined gate
-
-
-def _gate_index(cfg: PipelineConfig, name: str) -> int:
-    names = cfg.gate_names()
-    if name not in names:
-        raise UserError(f"--config {cfg.source}: has no {name!r} gate (its gates: {', '.join(names)})")
-    return names.index(name)
-
-
-def survivor_batches(
-    cfg: PipelineConfig,
-    input_path: str,
-    gate_name: str,
-    lang_column: str | None = None,
-    limit_rows: int | None = None,
-    skip_global: bool = False,
-) -> Any:
-    """Yield (rows read, bytes read, DocBatch reaching `gate_name`) per work unit.
-
-    Shard-local gates before `gate_name` are applied in config order and their columns
-    added, exactly as `run` does; with `lang_column`, they are skipped and `lang` is that
-    input column.
-    """
-    from codesieve.pipeline.io import iter_batches
-
-    if os.path.exists(layout.manifest_path(input_path)):
-        yield from stored_batches(input_path, gate_name, limit_rows)
-        return
-    idx = _gate_index(cfg, gate_name)
-    before: list[Gate] = [] if lang_column else cfg.gates[:idx]
-    if skip_global:
-        before = [g for g in before if not g.is_global]
-    for g in before:
-        if g.is_global:
-            raise UserError(
-                f"gate {g.name!r} is global and comes before {gate_name!r}; a dry run cannot apply it"
-            )
-    for unit, (_src, batch) in enumerate(
-        iter_batches(
-            input_path, cfg.input.text_column, limit_rows, cfg.input.max_doc_bytes, cfg.input.unit_rows
-        )
-    ):
-        rows, nbytes = batch.num_rows, int(batch.byte_len.sum())
-        if lang_column:
-            col = batch.column(lang_column)
-            if col is None:
-                raise UserError(f"--lang-column {lang_column}: no such input column")
-            batch = batch.with_column("lang", col.cast(pa.string()))
-        ctx = UnitContext(unit=unit, work_dir="", text_column=cfg.input.text_column)
-        state = UnitState(batch.num_rows)
-        fields = {f.name: f.type for g in before for f in g.output_fields()}
-        run_gates(list(enumerate(before)), batch.table, state, ctx, {}, fields)
-        batch = alive_batch(batch.table, state, np.flatnonzero(state.alive), cfg.input.text_column)
-        yield rows, nbytes, batch
-
-
-def stored_batches(output: str, gate_name: str, limit_rows: int | None = None) -> Any:
-    """Like `survivor_batches`, from a finished run's output: the rows that reached
-    `gate_name`, with every column the run stored (`h_*`, `q_*`, ...), so a dry run
-    re-decides from stored values instead of measuring again."""
-    import pyarrow.dataset as ds
-
-    from codesieve.pipeline.manifest import read_manifest
-
-    manifest = read_manifest(output) or {}
-    names = manifest.get("tier_names", {})
-    tc = manifest.get("config", {}).get("input", {}).get("text_column", "content")
-    idx = next((int(k) for k, v in names.items() if v == f"failed:{gate_name}"), None)
-    if idx is None:
-        raise UserError(f"--input {output}: that run has no {gate_name!r} gate (its tiers: {names})")
-    data = ds.dataset(output, format="parquet", partitioning="hive")
-    reached = (ds.field("tier") >= idx) & (ds.field("tier_name") != QUARANTINE_NAME)
-    left = limit_rows
-    for part in data.to_batches(filter=reached):
-        table = pa.Table.from_batches([part])
-        if left is not None:
-            table, left = table.slice(0, left), left - min(left, table.num_rows)
-        batch = DocBatch(table, tc)
-        yield table.num_rows, int(batch.byte_len.sum()), batch
-        if left == 0:
-            break
-
-
-# ------------------------------------------------------------------------------------
 # accumulation
-
-
-def escape_snippet(text: str, max_lines: int = 3, max_chars: int = 160) -> str:
-    """First lines of a document, safe for a terminal: control characters shown as \\xNN."""
-    head = "\n".join(text.split("\n", max_lines)[:max_lines])[:max_chars]
-    head = _CONTROL.sub(
-        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", head
-    )
-    return head.replace("\n", "\\n")
 
 
 @dataclass
@@ -450,98 +351,6 @@ def dry_run_checks(cfg: PipelineConfig, args: argparse.Namespace, gate_name: str
         "frac_bytes": _frac(size[any_fail].sum(), scan.bytes_reaching),
         "checks": table,
     }
-
-
-# ------------------------------------------------------------------------------------
-# printing
-
-
-def _mb(n: float) -> str:
-    return f"{n / 1e6:,.1f} MB"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
-
-
-def _header(out: dict[str, Any], what: str) -> list[str]:
-    return [
-        f"dry-run {what}",
-        (
-            f"  scanned: {out['rows_scanned']:,} rows, {_mb(out['bytes_scanned'])}; "
-            f"reaching it: {out['rows_reaching']:,} rows, {_mb(out['bytes_reaching'])}"
-        ),
-        (
-            f"  removed: {out['removed_rows']:,} rows ({_pct(out['frac_rows'])}), "
-            f"{_mb(out['removed_bytes'])} ({_pct(out['frac_bytes'])}) of what reaches it"
-        ),
-    ]
-
-
-def format_rule(out: dict[str, Any]) -> str:
-    p = out["params"]
-    bounds = {k: p[k] for k in ("min", "max") if p.get(k) is not None}
-    if p.get("per_lang"):
-        bounds["per_lang"] = {
-            lg: {k: v for k, v in b.items() if v is not None} for lg, b in p["per_lang"].items()
-        }
-    lines = _header(out, f"rule {out['rule']} (column {out['column']}; thresholds {bounds or 'none'})")
-    lines.append(
-        f"  applies to {out['rows_applicable']:,} rows; {out['doc'].splitlines()[0] if out['doc'] else ''}"
-    )
-    if out["quantiles"]:
-        lines.append("\nvalue quantiles:")
-        lines.append("  " + "  ".join(f"{k}={v:.4g}" for k, v in out["quantiles"].items()))
-    if out["sweep"]:
-        op = ">" if out["direction"] == "max" else "<"
-        lines.append(f"\nsweep (remove when value {op} threshold; per-language overrides ignored):")
-        lines.append(f"  {'threshold':>12} {'rows':>8} {'% rows':>8} {'bytes':>12} {'% bytes':>8}")
-        for s in out["sweep"]:
-            lines.append(
-                f"  {s['threshold']:>12.6g} {s['rows']:>8,} {_pct(s['frac_rows']):>8} "
-                f"{_mb(s['bytes']):>12} {_pct(s['frac_bytes']):>8}"
-            )
-    if out["per_lang"]:
-        lines.append("\nper language (rows the rule applies to):")
-        lines.append(f"  {'language':<22} {'rows':>8} {'removed':>8} {'% rows':>8} {'% bytes':>8}")
-        for r in out["per_lang"][:25]:
-            lines.append(
-                f"  {r['lang'][:22]:<22} {r['rows']:>8,} {r['removed']:>8,} "
-                f"{_pct(r['frac_rows']):>8} {_pct(r['frac_bytes']):>8}"
-            )
-        if len(out["per_lang"]) > 25:
-            lines.append(f"  ... {len(out['per_lang']) - 25} more languages (see --json)")
-    for title, key in (
-        ("removed, nearest the threshold", "examples_failing"),
-        ("kept, nearest the threshold", "examples_passing"),
-    ):
-        lines.append(f"\n{title}:")
-        if not out[key]:
-            lines.append("  (none)")
-        for e in out[key]:
-            lines.append(f"  {e['value']:.6g}  [{e['lang']}] {escape_snippet(str(e['path']), 1, 120)}")
-            lines.append(f"      {e['head']}")
-    return "\n".join(lines)
-
-
-def format_checks(out: dict[str, Any]) -> str:
-    what = "all rules" if out["gate"] == "rules" else f"gate {out['gate']}"
-    lines = _header(out, what)
-    lines.append(
-        "\n  'only' = rows this check alone removes (its unique contribution); "
-        "'first' = rows where it is the stage_failed detail"
-    )
-    lines.append(
-        f"  {'check':<28} {'rows':>7} {'% rows':>7} {'bytes':>10} {'% bytes':>7} "
-        f"{'only':>6} {'only MB':>8} {'first':>6}"
-    )
-    for r in out["checks"]:
-        lines.append(
-            f"  {r['check']:<28} {r['rows']:>7,} {_pct(r['frac_rows']):>7} {_mb(r['bytes']):>10} "
-            f"{_pct(r['frac_bytes']):>7} {r['unique_rows']:>6,} {r['unique_bytes'] / 1e6:>8.2f} "
-            f"{r['first_rows']:>6,}"
-        )
-    return "\n".join(lines)
 
 
 def main(args: argparse.Namespace) -> int:
