@@ -37,6 +37,15 @@ def assert_one_line_error(res: subprocess.CompletedProcess, *needles: str) -> No
         assert needle in lines[0], lines[0]
 
 
+def run_config_text(tmp_path: Path, yaml_text: str) -> subprocess.CompletedProcess:
+    """`codesieve run` with the config `yaml_text` (as bad.yaml) on one good JSONL row."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml_text)
+    (tmp_path / "x.jsonl").write_text(json.dumps({"content": GOOD}) + "\n")
+    return cli("run", "--config", str(cfg), "--input", str(tmp_path / "x.jsonl"),
+               "--output", str(tmp_path / "out"), "--executor", "local")
+
+
 def run_folder(folder: Path, out: Path) -> pa.Table:
     cfg = load_config(CONFIGS / "default.yaml")
     run(cfg, str(folder), str(out), LocalExecutor(), quiet=True)
@@ -96,11 +105,7 @@ def test_missing_input_and_bad_options(tmp_path: Path) -> None:
     ],
 )
 def test_bad_config_is_one_line(tmp_path: Path, yaml_text: str, needles: list[str]) -> None:
-    cfg = tmp_path / "bad.yaml"
-    cfg.write_text(yaml_text)
-    (tmp_path / "x.jsonl").write_text(json.dumps({"content": GOOD}) + "\n")
-    res = cli("run", "--config", str(cfg), "--input", str(tmp_path / "x.jsonl"),
-              "--output", str(tmp_path / "out"), "--executor", "local")
+    res = run_config_text(tmp_path, yaml_text)
     assert_one_line_error(res, "bad.yaml", *needles)
     assert "pwned" not in res.stdout
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from conftest import SAMPLES
-from test_bad_input import GOOD, assert_one_line_error, cli
+from test_bad_input import GOOD, assert_one_line_error, cli, run_config_text
 
 FAST = ["--executor", "local", "--quiet", "--gates", "language,rules"]
 
@@ -131,12 +131,7 @@ def test_empty_options_are_errors(tmp_path: Path, args: list[str], needles: list
     ],
 )
 def test_senseless_config_values_are_one_line_errors(tmp_path: Path, yaml_text: str, needles: list[str]) -> None:
-    cfg = tmp_path / "bad.yaml"
-    cfg.write_text(yaml_text)
-    (tmp_path / "x.jsonl").write_text(json.dumps({"content": GOOD}) + "\n")
-    res = cli("run", "--config", str(cfg), "--input", str(tmp_path / "x.jsonl"),
-              "--output", str(tmp_path / "out"), "--executor", "local")
-    assert_one_line_error(res, *needles)
+    assert_one_line_error(run_config_text(tmp_path, yaml_text), *needles)
 
 
 def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
