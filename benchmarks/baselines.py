@@ -30,3 +30,37 @@ def datasketch_lsh_removed(sigs: list[Any], threshold: float, num_perm: int) -> 
             if a != b:
                 parent[max(a, b)] = min(a, b)
     return np.array([find(i) != i for i in range(len(sigs))], dtype=bool)
+
+
+def rensa_lsh_removed(texts: list[str], threshold: float = 0.7, num_perm: int = 128, bands: int = 16,
+                      ngram: int = 5, seed: int = 42) -> np.ndarray:
+    """The ANCHORS "rensa" row: lower-cased `\\w+` word 5-grams built in Python, rensa
+    `RMinHash` signatures, `RMinHashLSH` (16 bands x 8 rows) insert + query, union-find over
+    the candidates; every document but its component's root is marked removed."""
+    import re
+
+    from rensa import RMinHash, RMinHashLSH
+
+    word = re.compile(r"\w+")
+    lsh = RMinHashLSH(threshold=threshold, num_perm=num_perm, num_bands=bands)
+    sigs = []
+    for i, text in enumerate(texts):
+        toks = word.findall(text.lower())
+        m = RMinHash(num_perm=num_perm, seed=seed)
+        m.update([" ".join(toks[k : k + ngram]) for k in range(max(len(toks) - ngram + 1, 1))])
+        lsh.insert(i, m)
+        sigs.append(m)
+    parent = list(range(len(texts)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, m in enumerate(sigs):
+        for j in lsh.query(m):
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return np.array([find(i) != i for i in range(len(texts))], dtype=bool)

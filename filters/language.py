@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from codesieve.core import cputime
 from codesieve.core.base import Gate, GateResult, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError, InputError
@@ -342,7 +343,8 @@ class LanguageGate(Gate):
         if p.nl_detect:
             passed = np.flatnonzero(~fails.any(axis=1))
             if len(passed):
-                nl_lang, nl_score = self._natural(batch, d.lang, passed, n)
+                with cputime.timed("language.nl"):
+                    nl_lang, nl_score = self._natural(batch, d.lang, passed, n)
         cols = {
             "lang": d.lang,
             "lang_score": pa.array(d.score, pa.float32()),

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.core import cputime
 from codesieve.core.base import Gate, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.pipeline.memo import Memo, apply_memoized
@@ -58,9 +59,10 @@ def run_gates(
                 memo.upstream.append(memo.entry(gate, is_active))
             continue
         t0 = time.perf_counter()
-        batch = alive_batch(table, state, alive, ctx.text_column)
-        ctx.gate_dir = (gate_dirs or {}).get(gate.name, "")
-        res = apply_memoized(gate, batch, ctx, memo)
+        with cputime.timed(f"gate:{gate.name}"):
+            batch = alive_batch(table, state, alive, ctx.text_column)
+            ctx.gate_dir = (gate_dirs or {}).get(gate.name, "")
+            res = apply_memoized(gate, batch, ctx, memo)
         state.add_columns(res.columns, alive, fields)
         failed = ~res.passed
         pos = alive[failed]

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from codesieve import __version__
+from codesieve.core import cputime
 from codesieve.core.errors import UserError
 from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
@@ -102,6 +103,7 @@ def finalize(
         "quarantine": _sum_counts([s["quarantine"] for s in first]),
         "gates": merge_gate_stats([s["gates"] for ps in stats for s in ps]),
         "global": global_stats,
+        "cpu": cputime.merge([s.get("cpu", {}) for ps in stats for s in ps]),
         "peak_rss_mb": {f"pass{p}": max((s["peak_rss_mb"] for s in ps), default=0.0) for p, ps in enumerate(stats)},
     }
 

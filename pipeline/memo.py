@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from codesieve.core import cputime
 from codesieve.core.atomic import write_parquet_atomic
 from codesieve.core.base import Gate, GateResult, MeasuredGate, UnitContext
 from codesieve.core.batch import DocBatch
@@ -53,7 +54,8 @@ class Memo:
         if not os.path.exists(path):
             return None
         try:
-            table = pq.read_table(path)
+            with cputime.timed("memo_io"):
+                table = pq.read_table(path)
         except (OSError, pa.ArrowException):
             return None  # a torn or foreign file: recompute
         meta = table.schema.metadata or {}
@@ -61,7 +63,8 @@ class Memo:
 
     def save(self, gate: Gate, key: str, table: pa.Table, reasons: list[str]) -> None:
         meta = {KEY: key.encode(), REASONS: "\x1f".join(reasons).encode()}
-        write_parquet_atomic(table.replace_schema_metadata(meta), self.path(gate), 1)
+        with cputime.timed("memo_io"):
+            write_parquet_atomic(table.replace_schema_metadata(meta), self.path(gate), 1)
 
 
 def apply_memoized(gate: Gate, batch: DocBatch, ctx: UnitContext, memo: Memo | None) -> GateResult:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from codesieve.core import cputime
 from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
 from codesieve.core.base import UnitContext
 from codesieve.core.errors import UserError
@@ -137,25 +138,29 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     plan = make_passes(cfg.gates)[p]
     fields = score_fields(cfg)
     stats: dict[str, Any] = {"gates": {}}
-    if p == 0:
-        table, state = _first_read(spec, cfg, unit, stats)
-    else:
-        saved = pq.read_table(layout.pass_state(spec.work, p - 1, unit.index))
-        table, state = UnitState.from_table(saved, list(fields))
+    with cputime.timed("read"):
+        if p == 0:
+            table, state = _first_read(spec, cfg, unit, stats)
+        else:
+            saved = pq.read_table(layout.pass_state(spec.work, p - 1, unit.index))
+            table, state = UnitState.from_table(saved, list(fields))
     stats["rows"] = table.num_rows
     ctx = UnitContext(unit.index, spec.work, spec.text_column)
     memo = _memo(spec, cfg, plan, unit)
     run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg), memo)
     if plan.prepare is not None and plan.prepare[1].name in spec.active:
         gate = plan.prepare[1]
-        keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
-        keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit.index, np.int32)))
-        write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index))
-    if plan.prepare is not None:
-        write_parquet_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index), 1)
-    else:
-        stats.update(_write_tiers(spec, cfg, unit.index, table, state, fields))
+        with cputime.timed(f"prepare:{gate.name}"):
+            keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
+            keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit.index, np.int32)))
+            write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index))
+    with cputime.timed("write"):
+        if plan.prepare is not None:
+            write_parquet_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index), 1)
+        else:
+            stats.update(_write_tiers(spec, cfg, unit.index, table, state, fields))
     stats["seconds"] = time.perf_counter() - t0
+    stats["cpu"] = cputime.take()
     stats["peak_rss_mb"] = _peak_rss_mb()
     write_json_atomic({"key": key, "stats": stats}, layout.pass_done(spec.work, p, unit.index))
     return stats

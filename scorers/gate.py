@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
+from codesieve.core import cputime
 from codesieve.core.base import Gate, GateResult, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
@@ -110,7 +111,10 @@ class QualityGate(Gate):
         """(quality_score, {scorer name: q values}) for every row of `batch`."""
         if not self._loaded:
             self.load()
-        q = {s.name: np.asarray(s.score(batch), dtype=np.float64) for s, _ in self.scorers}
+        q = {}
+        for s, _ in self.scorers:
+            with cputime.timed(f"quality.{s.name}"):
+                q[s.name] = np.asarray(s.score(batch), dtype=np.float64)
         weights = {s.name: w for s, w in self.scorers}
         return combine(self.ensemble, q, weights), q
 
