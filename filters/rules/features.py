@@ -18,6 +18,11 @@ import pyarrow.compute as pc
 
 from codesieve.core.batch import DocBatch, segment_reduce
 
+try:
+    from codesieve import _kernels  # compiled by `pip install -e .` (setup.py); optional
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernels = None
+
 #: a character that real text practically never contains; used to bracket regex matches
 MARK = "\ufdd0"
 
@@ -101,7 +106,33 @@ def _byte_bits(batch: DocBatch) -> np.ndarray:
     return feature(batch, "byte_bits", compute)
 
 
+def byte_scan(batch: DocBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(byte histogram (n, 256), words, U+FFFD characters) per document from the compiled
+    kernel (`codesieve/_kernels.c`), or None when it is not built (the numpy path runs)."""
+    if _kernels is None:
+        return None
+
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        data, off = text_bytes(batch)
+        n = len(off) - 1
+        hist = np.empty((n, 256), np.int64)
+        extra = np.empty((n, 2), np.int64)
+        _kernels.byte_scan(np.ascontiguousarray(data), np.ascontiguousarray(off, np.int64), _SPACE, hist, extra)
+        return hist, extra[:, 0].astype(np.float64), extra[:, 1].astype(np.float64)
+
+    return feature(batch, "byte_scan", compute)
+
+
 def _byte_class_counts(batch: DocBatch, char_class: str) -> np.ndarray:
+    scan = byte_scan(batch)
+    if scan is not None:
+        members = np.frombuffer(_ASCII_CLASSES[char_class].encode(), np.uint8)
+        return scan[0][:, members].sum(axis=1).astype(np.float64)
+    return byte_class_counts_numpy(batch, char_class)
+
+
+def byte_class_counts_numpy(batch: DocBatch, char_class: str) -> np.ndarray:
+    """Reference for the kernel path of `_byte_class_counts`: one gather + reduceat."""
     k = np.uint8(list(_ASCII_CLASSES).index(char_class))
     _, off = text_bytes(batch)
     member = (_byte_bits(batch) >> k) & np.uint8(1)
@@ -129,8 +160,8 @@ def non_ascii_codepoints(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
         pos = np.flatnonzero(data >= 0xC0)
         if len(pos) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        padded = np.concatenate([data, np.zeros(4, np.uint8)]).astype(np.int64)
-        b0, b1, b2, b3 = (padded[pos + k] for k in range(4))
+        padded = np.concatenate([data, np.zeros(4, np.uint8)])
+        b0, b1, b2, b3 = (padded[pos + k].astype(np.int64) for k in range(4))
         cp = np.where(
             b0 < 0xE0,
             ((b0 & 0x1F) << 6) | (b1 & 0x3F),
@@ -155,8 +186,13 @@ def count_chars(batch: DocBatch, char_class: str) -> np.ndarray:
 
     def compute() -> np.ndarray:
         if len(char_class) == 1:  # one literal character: a substring count, no regex
+            scan = byte_scan(batch)
+            if scan is not None and (char_class < "\x80" or char_class == "\ufffd"):
+                return scan[0][:, ord(char_class)].astype(np.float64) if char_class < "\x80" else scan[2].copy()
             return to_np(pc.count_substring(batch.text, char_class)).astype(np.float64)
         if char_class not in _ASCII_CLASSES:
+            if byte_scan(batch) is not None:
+                return _class_counts_by_codepoint(batch, char_class)
             kept = pc.replace_substring_regex(batch.text, f"[^{char_class}]+", "")
             return to_np(pc.utf8_length(kept)).astype(np.float64)
         counts = _byte_class_counts(batch, char_class)
@@ -170,6 +206,27 @@ def count_chars(batch: DocBatch, char_class: str) -> np.ndarray:
         return counts
 
     return feature(batch, f"chars:{char_class}", compute)
+
+
+def _re2_members(chars: list[str], char_class: str) -> np.ndarray:
+    """Bool per character: RE2 (the engine of the regex path) puts it in `[char_class]`."""
+    return to_np(pc.match_substring_regex(pa.array(chars, pa.string()), f"[{char_class}]")).astype(bool)
+
+
+def _class_counts_by_codepoint(batch: DocBatch, char_class: str) -> np.ndarray:
+    """Members of the RE2 class `[char_class]` per document without a regex pass over the
+    text: ASCII bytes from the kernel's histograms, non-ASCII code points classified once
+    per distinct code point by RE2 itself (so the count equals the regex path's)."""
+    ascii_members = np.flatnonzero(_re2_members([chr(c) for c in range(128)], char_class))
+    counts = byte_scan(batch)[0][:, ascii_members].sum(axis=1).astype(np.float64)  # type: ignore[index]
+    cp, doc = non_ascii_codepoints(batch)
+    if len(cp):
+        uniq, inv = np.unique(cp, return_inverse=True)
+        valid = (uniq < 0x110000) & ((uniq < 0xD800) | (uniq > 0xDFFF))
+        member = np.zeros(len(uniq), bool)
+        member[valid] = _re2_members([chr(int(u)) for u in uniq[valid]], char_class)
+        counts += np.bincount(doc[member[inv]], minlength=batch.num_rows)
+    return counts
 
 
 def ascii_docs(batch: DocBatch) -> np.ndarray:
@@ -265,6 +322,8 @@ def match_lengths(batch: DocBatch, pattern: str) -> tuple[np.ndarray, np.ndarray
 
 #: the whitespace that separates words (ASCII, as Arrow's `ascii_split_whitespace`)
 WORD_SPACE = "\t\n\v\f\r "
+_SPACE = np.zeros(256, np.uint8)
+_SPACE[[ord(c) for c in WORD_SPACE]] = 1
 
 
 def word_stats(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -272,18 +331,23 @@ def word_stats(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
     maximal run of non-`WORD_SPACE` characters (same words as `Words`, without building them)."""
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
-        data, off = text_bytes(batch)
-        lut = np.zeros(256, dtype=bool)
-        lut[[ord(c) for c in WORD_SPACE]] = True
-        space = lut[data]
-        start = ~space
-        start[1:] &= space[:-1]
-        start[off[:-1][off[:-1] < len(data)]] = ~space[off[:-1][off[:-1] < len(data)]]
-        n_words = segment_reduce(start.astype(np.int64), off, np.add, 0).astype(np.float64)
+        scan = byte_scan(batch)
+        n_words = scan[1] if scan is not None else word_counts_numpy(batch)
         chars = batch.char_len - count_chars(batch, WORD_SPACE)
         return n_words, chars.astype(np.float64)
 
     return feature(batch, "word_stats", compute)
+
+
+def word_counts_numpy(batch: DocBatch) -> np.ndarray:
+    """Reference for the kernel's word count: maximal runs of non-`WORD_SPACE` bytes."""
+    data, off = text_bytes(batch)
+    space = _SPACE.astype(bool)[data]
+    start = ~space
+    start[1:] &= space[:-1]
+    first = off[:-1][off[:-1] < len(data)]
+    start[first] = ~space[first]
+    return segment_reduce(start.astype(np.int64), off, np.add, 0).astype(np.float64)
 
 
 class Words:

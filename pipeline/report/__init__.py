@@ -17,7 +17,7 @@ import numpy as np
 
 from codesieve.core.errors import UserError
 from codesieve.pipeline.layout import meta_dir
-from codesieve.pipeline.report import plots, stats
+from codesieve.pipeline.report import stats
 from codesieve.pipeline.results import gate_config, tier_names, write_text_atomic
 
 HELP = """Write report.html (self-contained: plots inline, no network), report.json and a terminal
@@ -106,6 +106,8 @@ def build(out: str, bpt: float = 3.5, label: str | None = None) -> tuple[dict[st
         "sample_chars": stats.SAMPLE_CHARS, "timings": manifest.get("timings", {}),
         "config": manifest.get("config", {}), "quarantine": manifest.get("quarantine", {}),
     }
+    from codesieve.pipeline.report import plots  # matplotlib: 1 s of imports, only when a report is drawn
+
     figs = {"funnel": plots.funnel(rep["funnel"]), "languages": plots.tiers_by_language(rep["languages"], names),
             "rules": plots.rule_removals(rules) if rules else "",
             "signals": plots.distributions(signals, _signal_thresholds(manifest, rules)) if signals else "",
