@@ -45,3 +45,33 @@ def test_byte_scan_matches_references(batch: DocBatch) -> None:
         ref = F.to_np(pc.utf8_length(pc.replace_substring_regex(batch.text, f"[^{cls}]+", "")))
         assert np.array_equal(F.count_chars(batch, cls), ref.astype(np.float64)), cls
     assert hist.sum() == len(F.text_bytes(batch)[0])
+
+
+def test_decontam_set_lookup_matches_isin() -> None:
+    from codesieve.filters.decontam import _without_numbers, benchmark_ngrams, in_sorted_set
+    from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
+
+    bench = benchmark_ngrams(("humaneval",), (), ("prompt", "canonical_solution"), 10)
+    texts = pa.concat_arrays([b.text.cast(pa.large_string()) for b in _batches()])
+    hashes, _ = shingle_hashes(_without_numbers(texts), ShingleConfig(ngram=10, tokens="words", lowercase=True))
+    planted = np.concatenate([hashes, bench[::7], bench[-1:] + np.uint64(1)])  # real hits and a near miss
+    assert np.array_equal(in_sorted_set(planted, bench), np.isin(planted, bench))
+    assert in_sorted_set(planted, bench).sum() >= len(bench[::7])
+
+
+def test_comment_shortcut_matches_full_parse() -> None:
+    """Files without a comment-start character are not parsed: same comments as parsing."""
+    from codesieve.filters.langid import natural
+
+    dev = sorted(glob.glob(str(DEV / "*.parquet")))
+    paths = dev[:1] or sorted(glob.glob(str(ROOT / "data_samples" / "*.parquet")))
+    t = pq.read_table(paths[0], columns=["content", "language"])
+    checked = skipped = 0
+    for lang in natural.GRAMMARS:
+        texts = pc.utf8_slice_codeunits(t.filter(pc.equal(t.column("language"), lang)).column("content"), 0, 2048)
+        texts = texts.to_pylist()[:80]
+        assert natural._comments_of(texts, lang) == natural._comments_of(texts, lang, shortcut=False), lang
+        starts = natural.COMMENT_STARTS.get(lang, "/")
+        skipped += sum(not any(c in x for c in starts) for x in texts)
+        checked += len(texts)
+    assert checked > 200 and skipped > 0

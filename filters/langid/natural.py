@@ -7,7 +7,7 @@ cheap the detector is built once per process over a configured language set, see
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -33,16 +33,48 @@ def _detector(iso_codes: tuple[str, ...], low_accuracy: bool):
     return builder.build()
 
 
-def _comments_of(texts: list[str], lang: str) -> list[str]:
-    """Comment text of each document in source order ('' when none or no grammar)."""
+#: the characters every comment of a grammar starts with (`//` `/*` -> "/", `#`, Lua/Haskell
+#: `--`, Haskell `{-`, Ruby `=begin`, Perl POD `=`); a prefix holding none of them has no
+#: comment, so it is not parsed. Languages not listed: "/" (C family, JS/TS, Go, Rust, Java).
+#: tests/test_kernels.py checks the shortcut against full parses on real files.
+COMMENT_STARTS: dict[str, str] = {"Python": "#", "Shell": "#", "Lua": "-", "Haskell": "-{", "Perl": "#=",
+                                  "Ruby": "#=", "PHP": "/#"}
+
+
+@cache
+def _comment_parser(lang: str):
+    """(parser, query capturing only comment nodes) for `lang`, or None without a grammar."""
     pq = _parser_and_query(lang)
+    if pq is None:
+        return None
+    import tree_sitter as ts
+    from tree_sitter_language_pack import get_language
+
+    patterns = []
+    for ctype in GRAMMARS[lang][1]:
+        try:
+            ts.Query(get_language(GRAMMARS[lang][0]), f"({ctype}) @comment")
+            patterns.append(f"({ctype}) @comment")
+        except Exception:
+            continue
+    return pq[0], ts.Query(get_language(GRAMMARS[lang][0]), " ".join(patterns)) if patterns else pq[1]
+
+
+def _comments_of(texts: list[str], lang: str, shortcut: bool = True) -> list[str]:
+    """Comment text of each document in source order ('' when none or no grammar).
+    `shortcut`: skip the parse of texts without a `COMMENT_STARTS` character."""
+    pq = _comment_parser(lang)
     if pq is None:
         return [""] * len(texts)
     import tree_sitter as ts
 
     parser, query = pq
+    starts = COMMENT_STARTS.get(lang, "/")
     out = []
     for text in texts:
+        if shortcut and not any(c in text for c in starts):
+            out.append("")
+            continue
         data = text.encode("utf-8", "surrogatepass")
         nodes = ts.QueryCursor(query).captures(parser.parse(data).root_node).get("comment", [])
         # captures come in no guaranteed order: sort so the output is deterministic
