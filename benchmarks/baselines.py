@@ -3,6 +3,7 @@ union-find over its candidates (the ANCHORS "datasketch" row)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -32,11 +33,12 @@ def datasketch_lsh_removed(sigs: list[Any], threshold: float, num_perm: int) -> 
     return np.array([find(i) != i for i in range(len(sigs))], dtype=bool)
 
 
-def rensa_lsh_removed(texts: list[str], threshold: float = 0.7, num_perm: int = 128, bands: int = 16,
+def rensa_lsh_removed(texts: Iterable[str], threshold: float = 0.7, num_perm: int = 128, bands: int = 16,
                       ngram: int = 5, seed: int = 42) -> np.ndarray:
     """The ANCHORS "rensa" row: lower-cased `\\w+` word 5-grams built in Python, rensa
     `RMinHash` signatures, `RMinHashLSH` (16 bands x 8 rows) insert + query, union-find over
-    the candidates; every document but its component's root is marked removed."""
+    the candidates; every document but its component's root is marked removed. `texts` may
+    be a generator (one shard at a time): only the signatures are kept."""
     import re
 
     from rensa import RMinHash, RMinHashLSH
@@ -50,7 +52,7 @@ def rensa_lsh_removed(texts: list[str], threshold: float = 0.7, num_perm: int = 
         m.update([" ".join(toks[k : k + ngram]) for k in range(max(len(toks) - ngram + 1, 1))])
         lsh.insert(i, m)
         sigs.append(m)
-    parent = list(range(len(texts)))
+    parent = list(range(len(sigs)))
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -63,4 +65,4 @@ def rensa_lsh_removed(texts: list[str], threshold: float = 0.7, num_perm: int = 
             a, b = find(i), find(j)
             if a != b:
                 parent[max(a, b)] = min(a, b)
-    return np.array([find(i) != i for i in range(len(texts))], dtype=bool)
+    return np.array([find(i) != i for i in range(len(sigs))], dtype=bool)

@@ -1,15 +1,28 @@
-"""Whole-pipeline throughput and memory on the dev corpus.
+"""Whole-pipeline throughput against the rensa dedup-only baseline, in one invocation.
 
-Runs `codesieve run` with the default config in fresh processes and prints a markdown
-table: rows/s and MB/s per core, peak RSS, for the whole pipeline (in-process executor =
-one core; Ray with N workers) and for each gate alone (`--gates NAME`, in-process).
+Prints three markdown tables:
+  (a) MB of text per CPU-second (whole process, children included, from wait4) and peak
+      RSS of: the rensa baseline (ANCHORS: lower-cased `\\w+` word 5-grams built in Python,
+      rensa 0.5 RMinHash 128 perms, RMinHashLSH 16 bands x 8 rows, union-find) and
+      `codesieve run --config default --executor local`; ratio = codesieve / rensa, both
+      timed here, so the ratio holds on any machine;
+  (b) CPU milliseconds per input MB of each step of that codesieve run (the manifest's
+      `cpu` counters and the dedup step's own CPU figures); "startup + plan + finalize"
+      is the process total minus the counted steps;
+  (c) Ray with 1 and 2 workers on the whole pipeline: pipeline seconds (the manifest's
+      `timings.total`, Ray start excluded) and Ray start + shutdown (wall minus that).
 
-    python benchmarks/pipeline_speed.py [--input DIR] [--config FILE] [--ray-workers 2]
+    nice -n 10 python benchmarks/pipeline_speed.py [--input DIR] [--config NAME] [--repeat N] [--no-ray]
+                                                   [--compare OTHER_CHECKOUT/.venv/bin/python]
+
+With --repeat N each of rensa and codesieve runs N times, alternating, and the run with the
+least CPU of each is kept (the machine is shared; the minimum is the least disturbed).
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -17,77 +30,164 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INPUT = ROOT.parent / "shared" / "corpus" / "dev"
 
+#: (label, manifest `cpu` counter) in pipeline order; nested counters are subtracted from
+#: their parent below (`language.nl` from `gate:language`, `memo_io` from the gates)
+STEPS = [
+    ("read (Parquet, validate)", "read"),
+    ("language (path, content model)", "gate:language"),
+    ("NL detection (tree-sitter comments + lingua)", "language.nl"),
+    ("rules", "gate:rules"),
+    ("dedup prepare (shingles, MinHash, keys written)", "prepare:dedup"),
+    ("dedup apply (verdicts)", "gate:dedup"),
+    ("decontam", "gate:decontam"),
+    ("quality", "gate:quality"),
+    ("write (pass state, tier files)", "write"),
+    ("memo-store I/O (inside the gates)", "memo_io"),
+]
 
-def run_once(config: str, input_path: str, extra: list[str], pin: bool) -> tuple[float, float, dict]:
-    """(wall seconds, peak RSS MB of the driver process, manifest) of one fresh run.
 
-    pin: run on one CPU (taskset), so that library thread pools cannot borrow a second core."""
+def _rusage_run(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, float]:
+    """(CPU seconds incl. waited-for children, wall seconds, peak RSS MB) of one process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark run failed: {' '.join(cmd)}")
+    return ru.ru_utime + ru.ru_stime, wall, ru.ru_maxrss / 1024
+
+
+def rensa_child(input_dir: str) -> None:
+    """The baseline itself (run in a fresh process): read every shard, dedup, print removed."""
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from baselines import rensa_lsh_removed
+
+    def texts() -> Iterator[str]:  # one shard in memory at a time
+        for f in sorted(glob.glob(os.path.join(input_dir, "*.parquet"))):
+            yield from pq.read_table(f, columns=["content"]).column("content").to_pylist()
+
+    print(int(rensa_lsh_removed(texts()).sum()))
+
+
+def run_rensa(input_dir: str) -> dict[str, float]:
+    cpu, wall, rss = _rusage_run([sys.executable, __file__, "--rensa-child", input_dir])
+    return {"cpu": cpu, "wall": wall, "rss": rss}
+
+
+def run_codesieve(config: str, input_dir: str, extra: list[str], python: str = sys.executable) -> dict[str, Any]:
     out = tempfile.mkdtemp(prefix="codesieve-bench-")
     try:
-        cmd = [sys.executable, "-m", "codesieve", "run", "--config", config, "--input", input_path,
+        cmd = [python, "-m", "codesieve", "run", "--config", config, "--input", input_dir,
                "--output", out, "--quiet", *extra]
-        if pin and shutil.which("taskset"):
-            cmd = ["taskset", "-c", "0", *cmd]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"benchmark run failed: {' '.join(cmd)}")
+        # run from the checkout that owns `python` (`-m codesieve` imports from the cwd first)
+        cwd = ROOT if python == sys.executable else Path(python).absolute().parents[2]
+        cpu, wall, rss = _rusage_run(cmd, cwd if (cwd / "codesieve").is_dir() else ROOT)
         manifest = json.loads(Path(out, ".codesieve", "manifest.json").read_text())
-        return wall, usage.ru_maxrss / 1024, manifest
+        return {"cpu": cpu, "wall": wall, "rss": rss, "manifest": manifest}
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def step_table(run: dict[str, Any], mb: float) -> list[tuple[str, float]]:
+    """(step, CPU seconds) of one local run, nested counters taken out of their parents."""
+    cpu = dict(run["manifest"].get("cpu", {}))
+    memo = cpu.get("memo_io", 0.0)
+    cpu["gate:language"] = cpu.get("gate:language", 0.0) - cpu.get("language.nl", 0.0)
+    # memo I/O happens inside the per-row gates; charge it to its own row
+    for g in ("gate:language", "gate:rules", "gate:decontam", "gate:quality"):
+        share = min(memo, cpu.get(g, 0.0))
+        cpu[g] = cpu.get(g, 0.0) - share
+        memo -= share
+    rows = [(label, cpu.get(key, 0.0)) for label, key in STEPS]
+    glob_cpu = sum(run["manifest"].get("global", {}).get("dedup", {}).get("cpu_seconds", {}).values())
+    rows.insert(6, ("dedup global step (exact, banding, clusters)", glob_cpu))
+    counted = sum(s for _, s in rows)
+    rows.append(("startup (imports, models) + plan + finalize", run["cpu"] - counted))
+    return rows
+
+
+def print_tables(rensa: dict[str, float], local: dict[str, Any], ray: dict[int, dict[str, Any]], args: Any) -> None:
+    m = local["manifest"]
+    mb = m["bytes_in"] / 1e6
+    load = os.getloadavg()
+    print(f"input: {args.input}: {m['rows_in']:,} files, {mb:,.1f} MB of text; config {args.config}; "
+          f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min), "
+          f"{os.cpu_count()} cores\n")
+    print("| run | CPU s | wall s | MB per CPU-s | vs rensa dedup | peak RSS MB |")
+    print("|---|--:|--:|--:|--:|--:|")
+    base = mb / rensa["cpu"]
+    runs = [("rensa MinHash + LSH + union-find, Python shingles: dedup only", rensa),
+            ("codesieve, default config, all gates (`--executor local`)", local)]
+    if "compare" in local:
+        runs.append((f"the same, `{args.compare}`", local["compare"]))
+    for name, r in runs:
+        print(f"| {name} | {r['cpu']:.1f} | {r['wall']:.1f} | {mb / r['cpu']:.1f} | "
+              f"{mb / r['cpu'] / base:.2f}x | {r['rss']:,.0f} |")
+    print("\nCPU per input MB, codesieve local run above (ms per MB; share of the process CPU):\n")
+    print("| step | CPU s | ms per MB | share |")
+    print("|---|--:|--:|--:|")
+    for name, secs in step_table(local, mb):
+        print(f"| {name} | {secs:.2f} | {1000 * secs / mb:.0f} | {100 * secs / local['cpu']:.0f}% |")
+    print(f"| **whole process** | {local['cpu']:.2f} | {1000 * local['cpu'] / mb:.0f} | 100% |")
+    if ray:
+        print("\nRay, whole pipeline (pipeline s = manifest `timings.total`, Ray start excluded):\n")
+        print("| workers | pipeline s | speed-up vs 1 worker | Ray start + shutdown s | wall s | worker peak RSS MB |")
+        print("|--:|--:|--:|--:|--:|--:|")
+        one = ray[min(ray)]["manifest"]["timings"]["total"]
+        for w, r in sorted(ray.items()):
+            t = r["manifest"]["timings"]["total"]
+            peak = max(r["manifest"]["peak_rss_mb"].values())
+            print(f"| {w} | {t:.1f} | {one / t:.2f}x | {r['wall'] - t:.1f} | {r['wall']:.1f} | {peak:,.0f} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--input", default=str(DEFAULT_INPUT))
-    ap.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
-    ap.add_argument("--ray-workers", type=int, default=2)
-    ap.add_argument("--no-per-gate", action="store_true", help="skip the per-gate runs")
+    ap.add_argument("--config", default="default")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of rensa and of codesieve, alternating")
+    ap.add_argument("--workers", default="1,2", help="Ray worker counts to compare ('' for none)")
+    ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--json", help="also write the raw figures here")
+    ap.add_argument("--compare", metavar="PYTHON",
+                    help="also time the codesieve of another checkout (its venv's python, e.g. main's)")
+    ap.add_argument("--rensa-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.rensa_child:
+        rensa_child(args.rensa_child)
+        return
     if not Path(args.input).exists():
-        raise SystemExit(f"{args.input}: not found (the dev corpus lives in ../shared/corpus/dev)")
-
-    rows: list[tuple[str, int, float, float, float, float]] = []
-    wall, rss, m = run_once(args.config, args.input, ["--executor", "local"], pin=True)
-    mb = m["bytes_in"] / 1e6
-    rows.append(("whole pipeline, in-process, pinned to 1 core", 1, wall, m["rows_in"] / wall, mb / wall, rss))
-    stage_secs = {k: v for k, v in m["timings"].items()}
-    gate_secs = {g: s["seconds"] for g, s in m["gates"].items()}
-    if args.ray_workers:
-        w = args.ray_workers
-        wall_r, rss_r, mr = run_once(args.config, args.input, ["--workers", str(w)], pin=False)
-        rows.append((f"whole pipeline, Ray {w} workers, wall incl. Ray start/stop", w, wall_r,
-                     m["rows_in"] / wall_r, mb / wall_r / w, rss_r))
-        t = mr["timings"]["total"]
-        rows.append((f"whole pipeline, Ray {w} workers, pipeline only (manifest total)", w, t,
-                     m["rows_in"] / t, mb / t / w, rss_r))
-    if not args.no_per_gate:
-        for gate in m["config"]["gates"]:
-            name = gate["gate"]
-            wall_g, rss_g, _ = run_once(args.config, args.input, ["--executor", "local", "--gates", name], pin=True)
-            rows.append((f"only `{name}` (+ read/validate/write)", 1, wall_g, m["rows_in"] / wall_g, mb / wall_g,
-                         rss_g))
-
-    print(f"input: {args.input} — {m['rows_in']:,} files, {mb:,.1f} MB of text; config: {args.config}\n")
-    print("| run | cores | wall s | rows/s | MB/s per core | peak RSS MB (driver) |")
-    print("|---|---|---|---|---|---|")
-    for name, cores, wall, rps, mbps, rss in rows:
-        print(f"| {name} | {cores} | {wall:.1f} | {rps:,.0f} | {mbps:.1f} | {rss:,.0f} |")
-    print("\nin-process run, time per stage (seconds, summed over work units):\n")
-    print("| stage | seconds | MB/s of input |")
-    print("|---|---|---|")
-    for k in ("plan", "pass0", "global:dedup", "pass1", "finalize"):
-        print(f"| {k} | {stage_secs.get(k, 0):.2f} | {mb / max(stage_secs.get(k, 0), 1e-9):,.0f} |")
-    for g, s in gate_secs.items():
-        print(f"| gate `{g}` | {s:.2f} | {mb / max(s, 1e-9):,.0f} |")
+        raise SystemExit(f"--input {args.input}: not found (the dev corpus lives in ../shared/corpus/dev)")
+    rensa_runs, local_runs, other_runs = [], [], []
+    for _ in range(args.repeat):
+        rensa_runs.append(run_rensa(args.input))
+        local_runs.append(run_codesieve(args.config, args.input, ["--executor", "local"]))
+        if args.compare:
+            other_runs.append(run_codesieve(args.config, args.input, ["--executor", "local"], args.compare))
+    rensa = min(rensa_runs, key=lambda r: r["cpu"])
+    local = min(local_runs, key=lambda r: r["cpu"])
+    if other_runs:
+        local["compare"] = min(other_runs, key=lambda r: r["cpu"])
+    ray: dict[int, dict[str, Any]] = {}
+    if not args.no_ray and args.workers:
+        for w in (int(x) for x in args.workers.split(",")):
+            ray[w] = run_codesieve(args.config, args.input, ["--executor", "ray", "--workers", str(w)])
+    print_tables(rensa, local, ray, args)
+    if args.json:
+        raw = {"rensa": rensa_runs, "local": [{k: v for k, v in r.items() if k not in ("manifest", "compare")} |
+               {"cpu_steps": r["manifest"].get("cpu", {})} for r in local_runs],
+               "compare": [{k: v for k, v in r.items() if k != "manifest"} for r in other_runs],
+               "ray": {w: {k: v for k, v in r.items() if k != "manifest"} | {"timings": r["manifest"]["timings"]}
+                       for w, r in ray.items()}, "load": os.getloadavg()}
+        Path(args.json).write_text(json.dumps(raw, indent=1))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,9 @@ class JsonlReader(Reader):
 
     def count_rows(self, unit: Unit, text_column: str) -> int:
         data, _ = self._block(unit)
-        return sum(1 for line in data.split(b"\n") if line.strip())
+        ends, nonblank = line_ends(data)
+        tail = data[int(ends[-1]) + 1 if len(ends) else 0 :]
+        return int(nonblank.sum()) + bool(tail.strip())
 
     @staticmethod
     def _block(unit: Unit) -> tuple[bytes, int]:
@@ -109,18 +111,21 @@ class _CompressedJsonl(Reader):
         try:
             line, pos, start, start_line, rows, tail = 0, 0, 0, 0, 0, b""
             while True:
-                chunk = _checked_read(fh, file)
+                chunk = _checked_read(fh, file, CHUNK)
                 if not chunk:
                     break
                 data = tail + chunk
                 cut = data.rfind(b"\n") + 1
-                for piece in data[:cut].split(b"\n")[:-1]:
-                    line += 1
-                    pos += len(piece) + 1
-                    rows += bool(piece.strip())
-                    if rows >= unit_rows:
-                        yield Unit(0, file, (start_line, start, pos), rows)
-                        start, start_line, rows = pos, line, 0
+                ends, nonblank = line_ends(data[:cut])
+                # a unit closes at each non-blank line that brings its rows to unit_rows
+                seen = rows + np.cumsum(nonblank)
+                for k in np.flatnonzero(nonblank & (seen % unit_rows == 0)).tolist():
+                    end = pos + int(ends[k]) + 1
+                    yield Unit(0, file, (start_line, start, end), unit_rows)
+                    start, start_line = end, line + k + 1
+                rows = int(seen[-1] % unit_rows) if len(seen) else rows
+                line += len(ends)
+                pos += cut
                 tail = data[cut:]
             if tail:
                 pos += len(tail)
@@ -178,6 +183,20 @@ class ZstdJsonlReader(_CompressedJsonl):
         import zstandard
 
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
+
+
+_BLANK = np.zeros(256, dtype=bool)
+_BLANK[list(b" \t\n\r\x0b\x0c")] = True  # what bytes.strip() removes
+
+
+def line_ends(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(offset of every b"\\n" in `data`, bool per line ending there: it has a byte that
+    `bytes.strip()` keeps), with numpy: no per-line Python."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    kept = np.concatenate([[0], np.cumsum(~_BLANK[arr], dtype=np.int64)])
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    return ends, kept[ends] > kept[starts]
 
 
 def _split_lines(data: bytes) -> tuple[list[bytes], np.ndarray]:
