@@ -1,4 +1,4 @@
-"""The compiled byte scan (codesieve/_kernels.c) against its numpy/RE2 references on real
+"""The compiled byte scan (codesieve/core/_kernels.c) against its numpy/RE2 references on real
 documents: the shipped samples, and 3,000 rows of the dev corpus when it is present."""
 
 from __future__ import annotations

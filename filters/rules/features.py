@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from codesieve.core.batch import DocBatch, segment_reduce
 
 try:
-    from codesieve import _kernels  # compiled by `pip install -e .` (setup.py); optional
+    from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
 except ImportError:  # pragma: no cover - a build without a C compiler
     _kernels = None
 
@@ -108,7 +108,7 @@ def _byte_bits(batch: DocBatch) -> np.ndarray:
 
 def byte_scan(batch: DocBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(byte histogram (n, 256), words, U+FFFD characters) per document from the compiled
-    kernel (`codesieve/_kernels.c`), or None when it is not built (the numpy path runs)."""
+    kernel (`codesieve/core/_kernels.c`), or None when it is not built (the numpy path runs)."""
     if _kernels is None:
         return None
 
