@@ -33,7 +33,7 @@ def _batch(source: str) -> DocBatch:
         t = pq.read_table(dev[0], columns=["content"])
         return DocBatch(t.take(pa.array(np.arange(0, min(t.num_rows, 30000), 25))), "content")
     return DocBatch(pa.table({"content": ["", " ", "a", "\ufffd\ufffd x\ufffd", "漢字 かな カナ 한글 abc", "x\r\ny\t\tz  \n",
-                                          "\u00e9t\u00e9 \u0661\u0662 \U0001f600"]}), "content")
+                                          "\u00e9t\u00e9 \u0661\u0662 \U0001f600", "\x0b\n\u00a0\n\u3000\n\u00aa\n\u00b2 \n\x0c\r"]}), "content")
 
 
 @pytest.mark.parametrize("source", ["samples", "dev", "edge"])
@@ -121,3 +121,26 @@ def test_compressed_jsonl_plan_matches_line_loop(tmp_path: Path, unit_rows: int)
     assert got == _plan_reference(data, unit_rows)
     whole = next(iter(JsonlReader().plan(plain, "content", unit_rows, 1 << 30)))
     assert JsonlReader().count_rows(whole, "content") == sum(bool(x.strip()) for x in data.split(b"\n"))
+
+
+def test_compiled_output_one_pass_matches_per_marker_search() -> None:
+    """All head markers in one RE2 alternation: the same rows as one substring search each."""
+    from codesieve.filters.rules.refined import COMPILED_HEAD_MARKERS, CompiledOutput
+
+    batch = _batch("samples")
+    rule = CompiledOutput(CompiledOutput.Params())
+    head = pc.utf8_slice_codeunits(batch.text, 0, rule.params.head_chars)
+    each = np.zeros(batch.num_rows, bool)
+    for m in COMPILED_HEAD_MARKERS:
+        each |= F.to_np(pc.match_substring(head, m)).astype(bool)
+    tail = F.to_np(pc.match_substring_regex(pc.utf8_slice_codeunits(batch.text, -400), r"(?m)^\s*(?://|/\*)\s*[#@]\s*sourceMappingURL="))
+    assert each.sum() > 0
+    assert np.array_equal(rule.measure(batch) > 0, each | tail.astype(bool))
+
+
+@pytest.mark.parametrize("source", ["samples", "dev", "edge"])
+def test_line_bits_match_re2(source: str) -> None:
+    batch = _batch(source)
+    lines = batch.flat_lines
+    for pattern in (r"\S", r"[\pL\pN]"):
+        assert np.array_equal(F._line_class_match(batch, pattern), F.to_np(pc.match_substring_regex(lines, pattern)))

@@ -80,9 +80,51 @@ done:
     return result;
 }
 
+/* segment_or(data, offsets, lut, out)
+ *   data    uint8[total]; offsets int64[n + 1] (segment i = data[offsets[i]:offsets[i+1]])
+ *   lut     uint8[256]; out uint8[n] (out): OR of lut[b] over the bytes b of segment i
+ * E.g. per line: "has a non-space byte", "has an ASCII letter or digit", "has non-ASCII".
+ */
+static PyObject *segment_or(PyObject *self, PyObject *args) {
+    Py_buffer data, off, lut, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &data, &off, &lut, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = off.len / 8 - 1;
+    if (n < 0 || check(&off, 8, 1, "offsets") || check(&lut, 1, 256, "lut") || check(&out, 1, n, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    const uint8_t *l = (const uint8_t *)lut.buf;
+    uint8_t *r = (uint8_t *)out.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (o[i] < 0 || o[i + 1] < o[i] || o[i + 1] > data.len) {
+            PyErr_SetString(PyExc_ValueError, "segment_or: offsets out of range");
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t acc = 0;
+        for (int64_t j = o[i]; j < o[i + 1]; j++)
+            acc |= l[d[j]];
+        r[i] = acc;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&off);
+    PyBuffer_Release(&lut);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
+    {"segment_or", segment_or, METH_VARARGS, "segment_or(data, offsets, lut, out): OR of lut[byte] per segment"},
     {NULL, NULL, 0, NULL},
 };
 

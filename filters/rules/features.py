@@ -248,6 +248,9 @@ def line_matches(batch: DocBatch, pattern: str) -> np.ndarray:
     """
 
     def compute() -> np.ndarray:
+        fast = _line_class_match(batch, pattern)
+        if fast is not None:
+            return fast
         if _LITERALS.match(pattern):
             lowered = feature(batch, "lines_lower", lambda: pc.ascii_lower(batch.flat_lines))
             hit = np.zeros(len(batch.flat_lines), dtype=bool)
@@ -257,6 +260,50 @@ def line_matches(batch: DocBatch, pattern: str) -> np.ndarray:
         return to_np(pc.match_substring_regex(batch.flat_lines, pattern))
 
     return feature(batch, f"lm:{pattern}", compute)
+
+
+#: per-byte bits for `segment_or` over lines: 1 = not RE2 `\s` ([\t\n\f\r ]), 2 = ASCII letter
+#: or digit, 4 = non-ASCII byte
+_LINE_LUT = np.zeros(256, np.uint8)
+_LINE_LUT[:] = 1
+_LINE_LUT[[ord(c) for c in "\t\n\f\r "]] = 0
+_LINE_LUT[[ord(c) for c in _ASCII_CLASSES[r"\pL\pN"]]] |= 2
+_LINE_LUT[128:] |= 4
+
+
+def line_bits(batch: DocBatch) -> np.ndarray | None:
+    """`_LINE_LUT` bits ORed over each flat line (compiled kernel), or None without it."""
+    if _kernels is None:
+        return None
+
+    def compute() -> np.ndarray:
+        lines = batch.flat_lines
+        width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+        _, off_buf, data_buf = lines.buffers()
+        off = np.frombuffer(off_buf, dtype=width)[lines.offset : lines.offset + len(lines) + 1].astype(np.int64)
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+        out = np.empty(len(lines), np.uint8)
+        _kernels.segment_or(data, off, _LINE_LUT, out)
+        return out
+
+    return feature(batch, "line_bits", compute)
+
+
+def _line_class_match(batch: DocBatch, pattern: str) -> np.ndarray | None:
+    r"""`\S` and `[\pL\pN]` per line from `line_bits`; non-ASCII lines without an ASCII
+    letter or digit still go to RE2 (they may hold a non-ASCII letter). None: no fast path."""
+    if pattern not in (r"\S", r"[\pL\pN]"):
+        return None
+    bits = line_bits(batch)
+    if bits is None:
+        return None
+    if pattern == r"\S":
+        return (bits & 1) > 0
+    hit = (bits & 2) > 0
+    ask = np.flatnonzero(((bits & 4) > 0) & ~hit)
+    if len(ask):
+        hit[ask] = to_np(pc.match_substring_regex(batch.flat_lines.take(pa.array(ask)), pattern)).astype(bool)
+    return hit
 
 
 def nonblank_lines(batch: DocBatch) -> np.ndarray:

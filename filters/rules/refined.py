@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
@@ -140,8 +141,13 @@ class CompiledOutput(Rule):
         tail = pc.utf8_slice_codeunits(batch.text, -p.tail_chars)
         hit = to_np(pc.match_substring_regex(tail, SOURCE_MAP_TRAILER)).astype(bool)
         head = pc.utf8_slice_codeunits(batch.text, 0, p.head_chars)
-        for m in p.markers:
-            hit |= to_np(pc.match_substring(head, m)).astype(bool)
+        if p.markers:
+            try:  # one RE2 pass over the heads for all markers (10x the per-marker searches)
+                found = pc.match_substring_regex(head, "|".join(re.escape(m) for m in p.markers))
+                hit |= to_np(found).astype(bool)
+            except pa.ArrowInvalid:  # a marker RE2 cannot take escaped: one search each
+                for m in p.markers:
+                    hit |= to_np(pc.match_substring(head, m)).astype(bool)
         return hit.astype(np.float64)
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
