@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from codesieve import __version__
 from codesieve.core.errors import UserError
 from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig
+from codesieve.pipeline.dest import Dest
 from codesieve.pipeline.gaterun import merge_gate_stats
-from codesieve.pipeline.io import Unit, output_parts
+from codesieve.pipeline.io import Unit
 from codesieve.pipeline.plan import QUARANTINE_NAME, tier_names
 
 
@@ -59,33 +59,31 @@ def tier_meaning(cfg: PipelineConfig) -> dict[str, str]:
 
 
 def finalize(
-    output: str, cfg: PipelineConfig, units: list[Unit], stats: list[list[dict[str, Any]]],
+    dest: Dest, cfg: PipelineConfig, units: list[Unit], stats: list[list[dict[str, Any]]],
     global_stats: dict[str, Any], input_path: str, files: list[Any],
 ) -> dict[str, Any]:
     """Check conservation and id uniqueness over the tier files; return the manifest."""
     first, last = stats[0], stats[-1]
-    expected = {f"part-{u.index:05d}.parquet" for u in units}
-    parts = output_parts(output)
-    for path in parts:
-        if os.path.basename(path) not in expected:
-            os.remove(path)  # left by an earlier run over more units
-    parts = [p for p in parts if os.path.basename(p) in expected]
+    names = tier_names(cfg.gates)
+    expected = {dest.part(k, u.index) for u in units for k in names}
+    parts = dest.parts()
+    dest.delete([p for p in parts if p not in expected])  # left by an earlier run over more units or tiers
+    parts = [p for p in parts if p in expected]
     rows_in = sum(s["rows_in"] for s in first)
     rows_out, ids = 0, []
     for path in parts:
-        t = pq.read_table(path, columns=["id"])
+        t = dest.read_table(path, columns=["id"])
         rows_out += t.num_rows
         ids.append(_id_hashes(t.column("id")))
     if rows_out != rows_in:
-        raise RuntimeError(f"conservation violated: {rows_in} rows in, {rows_out} rows out (in {output})")
-    _check_schemas(parts, input_path)
-    repeated = _repeated_ids(parts, ids)
+        raise RuntimeError(f"conservation violated: {rows_in} rows in, {rows_out} rows out (in {dest.root})")
+    _check_schemas(dest, parts, input_path)
+    repeated = _repeated_ids(dest, parts, ids)
     if repeated:
         raise UserError(
             f"--input {input_path}: ids are not unique (e.g. {repeated[0]!r}, {len(repeated)} repeated); "
             "give every row a distinct `id` or drop the column to have ids generated"
         )
-    names = tier_names(cfg.gates)
     return {
         "codesieve_version": __version__,
         "config": cfg.resolved(),
@@ -106,12 +104,12 @@ def finalize(
     }
 
 
-def _check_schemas(parts: list[str], input_path: str) -> None:
+def _check_schemas(dest: Dest, parts: list[str], input_path: str) -> None:
     """Every tier file must have the same columns and types, or the output is not one dataset
     (e.g. a carried column that is an integer in one shard and text in another)."""
     first: dict[str, Any] = {}
     for path in parts:
-        for field in pq.read_schema(path):
+        for field in dest.read_schema(path):
             seen = first.setdefault(field.name, (field.type, path))
             if _kind(seen[0]) != _kind(field.type) and "null" not in (_kind(seen[0]), _kind(field.type)):
                 raise UserError(
@@ -149,7 +147,7 @@ def _sum_counts(parts: list[dict[str, int]]) -> dict[str, int]:
     return out
 
 
-def _repeated_ids(parts: list[str], hashes: list[np.ndarray]) -> list[str]:
+def _repeated_ids(dest: Dest, parts: list[str], hashes: list[np.ndarray]) -> list[str]:
     """Ids that occur more than once (64-bit hashes first, exact strings to confirm)."""
     if not hashes:
         return []
@@ -161,7 +159,7 @@ def _repeated_ids(parts: list[str], hashes: list[np.ndarray]) -> list[str]:
     for path, h in zip(parts, hashes):
         hit = np.isin(h, dup_h)
         if hit.any():
-            col = pq.read_table(path, columns=["id"]).column("id").combine_chunks()
+            col = dest.read_table(path, columns=["id"]).column("id").combine_chunks()
             for s in col.filter(pa.array(hit)).to_pylist():
                 seen[s] = seen.get(s, 0) + 1
     return sorted(s for s, c in seen.items() if c > 1)
