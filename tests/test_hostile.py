@@ -241,3 +241,47 @@ def test_dedup_priority_on_a_missing_column_is_an_error(tmp_path: Path) -> None:
     res = cli("run", "--config", str(cfg), "--input", str(inp), "--output", str(tmp_path / "out"),
               "--executor", "local", "--quiet")
     assert_one_line_error(res, "priority", "nosuchcol")
+
+
+def test_id_of_invalid_utf8_bytes_is_one_line(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    (tmp_path / "in").mkdir()
+    ids = pa.array([b"ok", b"\xff\xfe"], pa.binary())
+    pq.write_table(pa.table({"id": ids, "content": [GOOD, GOOD]}), tmp_path / "in" / "a.parquet")
+    res = cli("run", "--config", "default", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *FAST)
+    assert_one_line_error(res, "a.parquet", "'id'", "not UTF-8")
+
+
+def test_a_file_size_limit_is_one_line_and_resumable(tmp_path: Path) -> None:
+    """A full disk (here: RLIMIT_FSIZE, which fails writes with EFBIG as ENOSPC would)."""
+    import resource
+    import subprocess
+    import sys
+
+    inp = tmp_path / "in"
+    _shard(inp, rows=300)
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    args = [sys.executable, "-m", "codesieve", "run", "--config", "default", "--input", str(inp),
+            "--output", str(tmp_path / "out"), *FAST]
+    res = subprocess.run(args, capture_output=True, text=True, preexec_fn=small_files)
+    assert_one_line_error(res, "unit 0 (input a.parquet)", "File too large", "rerun")
+    assert cli(*args[3:]).returncode == 0  # room again: the same command finishes
+
+
+@pytest.mark.parametrize("unit_rows", [5000, 1])  # small files grouped into one unit / one unit each
+def test_parquet_shards_with_differing_column_types_fail_loudly(tmp_path: Path, unit_rows: int) -> None:
+    import pyarrow as pa
+
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table({"content": [GOOD], "stars": pa.array([5])}), tmp_path / "in" / "a.parquet")
+    pq.write_table(pa.table({"content": [GOOD], "stars": pa.array(["many"])}), tmp_path / "in" / "b.parquet")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"input:\n  unit_rows: {unit_rows}\n  unit_bytes: {unit_rows}\ngates:\n  - gate: rules\n")
+    res = cli("run", "--config", str(cfg), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+              "--executor", "local", "--quiet")
+    assert_one_line_error(res, "'stars'", "one type in every input file")
+    assert not (tmp_path / "out" / ".codesieve" / "manifest.json").exists()
