@@ -313,7 +313,7 @@ def _run_locked(
         stats.append(_run_pass(spec, plan, units, keys.units[plan.index], executor, total_rows, quiet, log))
         timings[f"pass{plan.index}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    manifest = finalize(dest, cfg, units, stats, global_stats, input_path, files)
+    manifest = finalize(dest, cfg, units, stats, global_stats, input_path, files, spec.work)
     manifest["input"]["skipped"] = skipped
     timings["finalize"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start

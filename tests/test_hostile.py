@@ -285,3 +285,24 @@ def test_parquet_shards_with_differing_column_types_fail_loudly(tmp_path: Path, 
               "--executor", "local", "--quiet")
     assert_one_line_error(res, "'stars'", "one type in every input file")
     assert not (tmp_path / "out" / ".codesieve" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("n_part", [1, 3])
+def test_id_uniqueness_check_is_partitioned(tmp_path: Path, n_part: int) -> None:
+    """The driver's id check spills hashes by partition; repeats across files are found."""
+    import pyarrow as pa
+
+    from codesieve.pipeline.dest import Dest
+    from codesieve.pipeline.manifest import _repeated_ids, _spill_id_hashes
+
+    dest = Dest(str(tmp_path / "out"))
+    ids = [[f"r{i}" for i in range(50)] + ["x"], [f"s{i}" for i in range(50)] + ["x", "y"], ["y", "r7"]]
+    parts = []
+    for k, chunk in enumerate(ids):
+        (tmp_path / "out" / f"tier={k}").mkdir(parents=True)
+        pq.write_table(pa.table({"id": chunk}), tmp_path / "out" / f"tier={k}" / "part-00000.parquet")
+        parts.append(dest.part(k, 0))
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    assert _spill_id_hashes(dest, parts, n_part, str(spill)) == 105
+    assert _repeated_ids(dest, parts, n_part, str(spill)) == ["r7", "x", "y"]
