@@ -10,7 +10,7 @@ each worker) every 0.2 s, and prints a markdown table, whether the workers' peak
 flat with corpus size, and the driver's peak RSS growth per input row (bytes/row).
 
     nice -n 19 python benchmarks/scale.py --sizes 250000,1000000 [--workers 2]
-        [--source DIR] [--scratch DIR] [--keep]
+        [--source DIR] [--scratch DIR] [--keep] [--reuse]
 
 Sizes are rounded up to whole shards (--shard-rows, default 25,000). The corpus is built
 once for the largest size; smaller sizes are its first shards (hard links), so every size
@@ -277,6 +277,8 @@ def main() -> None:
     ap.add_argument("--text-column", default="content")
     ap.add_argument("--build-only", action="store_true", help="build the corpus and stop")
     ap.add_argument("--keep", action="store_true", help="keep the corpus and outputs")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take a size's figures from an earlier run's result-N.json in --scratch (with --keep)")
     args = ap.parse_args()
     source = Path(args.source)
     if not source.is_dir():
@@ -293,8 +295,13 @@ def main() -> None:
         for n in sizes:
             inp = prefix_input(shards, n, scratch / f"in-{n}")
             print(f"running {n * args.shard_rows:,} rows ...", file=sys.stderr)
+            saved = scratch / f"result-{n}.json"
+            if args.reuse and saved.exists():
+                results.append((n * args.shard_rows, json.loads(saved.read_text())))
+                continue
             results.append((n * args.shard_rows, run_size(inp, scratch / f"out-{n}", args.workers,
                                                           scratch / f"progress-{n}.json")))
+            saved.write_text(json.dumps(results[-1][1]))
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
