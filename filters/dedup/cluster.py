@@ -11,8 +11,10 @@ Steps (each a list of independent tasks for `executor.map`; no task holds the co
 2. banding: per (band, hash range), documents with an equal band hash become candidate
    edges; scipy's `connected_components` reduces each task's edges to a forest
    (node -> smallest node of its component), and forests are merged as they arrive;
-3. clusters: per group of components, documents are visited best-first; each joins the
-   first already-kept document whose Jaccard similarity with it reaches the threshold
+3. clusters: each source's candidate rows are scattered once into a file with one row
+   group per cluster task (`scatter_task`); each cluster task (components by label modulo
+   the task count, `resolve.CLUSTER_TASK_ROWS` candidates on average) reads its row groups
+   and visits its documents best-first; each joins the first already-kept document whose Jaccard similarity with it reaches the threshold
    (verified on the exact shingle sets for components up to `verify_max_cluster`, else
    estimated from signatures), or is kept itself. So every removed document has a kept
    near-duplicate, which transitive chains (A~B~C, A!~C) would not give.

@@ -31,7 +31,7 @@ from codesieve.filters.dedup.cluster import (
     scatter_task,
 )
 
-CLUSTER_TASK_ROWS = 25_000  # candidates per cluster task at most: bounds a task's memory (~10 KB each)
+CLUSTER_TASK_ROWS = 25_000  # candidates per cluster task on average: bounds a task's memory (~10 KB each)
 VERDICT_FIELDS = [
     ("id", pa.string()), ("dup_cluster", pa.string()), ("dup_cluster_size", pa.int32()),
     ("is_dup", pa.bool_()), ("kind", pa.int8()),
@@ -206,8 +206,8 @@ def _cluster_step(
     work_dir: str,
 ) -> pa.Table | None:
     """Verified clusters of the candidates. Components are spread over enough tasks that
-    none holds more than CLUSTER_TASK_ROWS candidates (the output does not depend on the
-    number); each source's candidate rows are first scattered into one file with a row
+    each holds CLUSTER_TASK_ROWS candidates on average (the output does not depend on the
+    number; one component is never split); each source's candidate rows are first scattered into one file with a row
     group per task, so every key file is read once, whatever the number of tasks."""
     if not len(g):
         return None
