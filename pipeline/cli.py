@@ -157,6 +157,10 @@ def print_summary(manifest: dict[str, Any], output: str) -> None:
     if quarantined:
         print(f"      of tier 0, {quarantined:,} rows quarantined at input: "
               + ", ".join(f"{r} {c:,}" for r, c in sorted(manifest["quarantine"].items())))
+    skipped = manifest.get("input", {}).get("skipped") or {}
+    if skipped:
+        print("skipped input files: " + "; ".join(
+            f"{why} {v['files']:,} (e.g. {', '.join(v['examples'][:2])})" for why, v in sorted(skipped.items())))
     print(f"manifest: {output.rstrip('/')}/.codesieve/manifest.json")
     total = manifest.get("timings", {}).get("total")
     if total:

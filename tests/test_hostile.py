@@ -81,7 +81,7 @@ def test_symlink_loop_is_read_once(tmp_path: Path) -> None:
     assert _manifest(out)["rows_in"] == 5
 
 
-def test_skipped_files_are_counted_and_suffixes_match_loosely(tmp_path: Path) -> None:
+def test_skipped_files_are_counted_and_suffixes_match_loosely(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     inp, out = tmp_path / "in", tmp_path / "out"
     _shard(inp, "A.PARQUET", 10)
     (inp / "b.ndjson").write_text(json.dumps({"content": GOOD, "path": "b.py"}) + "\n")
@@ -97,6 +97,11 @@ def test_skipped_files_are_counted_and_suffixes_match_loosely(tmp_path: Path) ->
     assert skipped["unknown_format"]["examples"] == ["c.json"]
     assert skipped["empty_file"]["examples"] == ["d.parquet"]
     assert skipped["hidden_or_underscore"]["files"] == 2
+    from codesieve.pipeline.cli import print_summary
+
+    print_summary(m, str(out))  # what a run without --quiet prints at the end
+    said = [x for x in capsys.readouterr().out.splitlines() if x.startswith("skipped input files")]
+    assert said and "unknown_format 1 (e.g. c.json)" in said[0] and "empty_file 1 (e.g. d.parquet)" in said[0]
 
 
 @pytest.mark.parametrize(
