@@ -24,9 +24,9 @@ def _interrupt_after_first_unit(args: list[str], out: Path) -> tuple[subprocess.
     also reaches the Ray workers, which ends their tasks sooner) once a unit of pass 0 is
     done; return the finished process and seconds from signal to exit."""
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    done = out / ".codesieve" / "work" / "done" / "pass0"
+    first = out / ".codesieve" / "work" / "done" / "pass0" / "unit-00000.json"  # renamed into place: complete
     deadline = time.time() + 180
-    while not any(done.glob("*.json")) and time.time() < deadline and proc.poll() is None:
+    while not first.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None, "run finished before it could be interrupted"
     t0 = time.time()
@@ -58,5 +58,5 @@ def test_one_sigint_stops_the_run_and_it_resumes(tmp_path: Path, executor: str) 
     assert lines == [MESSAGE], res.stderr
     assert not (out / ".codesieve" / "manifest.json").exists()
     assert not (out / ".codesieve" / "lock").exists()  # released: the rerun is not refused
-    done = sorted(p.name for p in (out / ".codesieve" / "work" / "done" / "pass0").glob("*.json"))
+    done = sorted(p.name for p in (out / ".codesieve" / "work" / "done" / "pass0").glob("unit-*.json"))
     assert done == ["unit-00000.json"]  # what finished before the signal is kept for the rerun
