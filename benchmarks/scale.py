@@ -10,7 +10,7 @@ each worker) every 0.2 s, and prints a markdown table, whether the workers' peak
 flat with corpus size, and the driver's peak RSS growth per input row (bytes/row).
 
     nice -n 19 python benchmarks/scale.py --sizes 250000,1000000 [--workers 2]
-        [--source DIR] [--scratch DIR] [--keep]
+        [--source DIR] [--scratch DIR] [--keep] [--reuse]
 
 Sizes are rounded up to whole shards (--shard-rows, default 25,000). The corpus is built
 once for the largest size; smaller sizes are its first shards (hard links), so every size
@@ -147,9 +147,11 @@ def _role(proc: psutil.Process, driver: int) -> str:
 class RssSampler(threading.Thread):
     """Peak RSS (bytes) of a process and all its descendants, by pid, sampled every `period` s."""
 
-    def __init__(self, pid: int, period: float = 0.2):
+    def __init__(self, pid: int, period: float = 0.2, progress: Path | None = None, out: Path | None = None):
         super().__init__(daemon=True)
         self.pid, self.period = pid, period
+        self.progress, self.out = progress, out  # interim figures every 10 s (for a run cut short)
+        self._t0 = time.perf_counter()
         self.peak: dict[int, int] = {}
         self.role: dict[int, str] = {}
         self._stop_event = threading.Event()
@@ -172,7 +174,21 @@ class RssSampler(threading.Thread):
                 if proc.pid not in self.role:
                     self.role[proc.pid] = _role(proc, self.pid)
                 self.peak[proc.pid] = max(rss, self.peak.get(proc.pid, 0))
+            if self.progress is not None and len(self.peak) and int(time.perf_counter() * 5) % 50 == 0:
+                self._dump()
             self._stop_event.wait(self.period)
+
+    def _dump(self) -> None:
+        """Elapsed seconds, units done per pass, peak RSS (MB) per role so far: progress.json."""
+        done = {}
+        if self.out is not None:
+            for d in sorted((self.out / ".codesieve" / "work" / "done").glob("pass*")):
+                done[d.name] = len(list(d.glob("*.json")))
+            done["dedup"] = (self.out / ".codesieve" / "work" / "global" / "dedup" / "done.json").exists()
+        roles = {r: [round(b / 2**20) for b in self.by_role(r)] for r in set(self.role.values())}
+        assert self.progress is not None
+        self.progress.write_text(json.dumps({"elapsed_s": round(time.perf_counter() - self._t0), "done": done,
+                                             "peak_mb": roles}, indent=1))
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -182,14 +198,14 @@ class RssSampler(threading.Thread):
         return sorted((self.peak[p] for p, r in self.role.items() if r == role), reverse=True)
 
 
-def run_size(inp: Path, out: Path, workers: int) -> dict:
+def run_size(inp: Path, out: Path, workers: int, progress: Path | None = None) -> dict:
     """One fresh `codesieve run --config default` over inp; wall time, manifest and RSS peaks."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "codesieve", "run", "--config", "default", "--input", str(inp),
            "--output", str(out), "--workers", str(workers), "--quiet"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT)
-    sampler = RssSampler(proc.pid)
+    sampler = RssSampler(proc.pid, progress=progress, out=out)
     sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -230,6 +246,13 @@ def report(results: list[tuple[int, dict]], workers: int) -> None:
               f"{m['rows_in'] / r['wall']:,.0f} | {m['bytes_in'] / 1e6 / r['wall']:.2f} | {r['driver_mb']:,.0f} | "
               f"{each} | {peaks} | {r['ray_mb']['gcs_server']:,.0f} / {r['ray_mb']['raylet']:,.0f} | "
               f"{m['tiers'][str(top)]['rows']:,} |")
+    for _rows, r in results:
+        d = r["manifest"].get("global", {}).get("dedup", {})
+        if d:
+            print(f"dedup step at {r['manifest']['rows_in']:,} rows: {d['docs']:,} documents, "
+                  f"{d['candidates']:,} LSH candidates, seconds {d['seconds']}; driver held "
+                  f"{d['driver_bytes'] / 2**20:,.1f} MB of task results ({d['driver_bytes'] / max(d['docs'], 1):,.0f} "
+                  "bytes per document)")
     (a_rows, a), (b_rows, b) = results[0], results[-1]
     if a_rows == b_rows:
         return
@@ -254,6 +277,8 @@ def main() -> None:
     ap.add_argument("--text-column", default="content")
     ap.add_argument("--build-only", action="store_true", help="build the corpus and stop")
     ap.add_argument("--keep", action="store_true", help="keep the corpus and outputs")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take a size's figures from an earlier run's result-N.json in --scratch (with --keep)")
     args = ap.parse_args()
     source = Path(args.source)
     if not source.is_dir():
@@ -270,7 +295,13 @@ def main() -> None:
         for n in sizes:
             inp = prefix_input(shards, n, scratch / f"in-{n}")
             print(f"running {n * args.shard_rows:,} rows ...", file=sys.stderr)
-            results.append((n * args.shard_rows, run_size(inp, scratch / f"out-{n}", args.workers)))
+            saved = scratch / f"result-{n}.json"
+            if args.reuse and saved.exists():
+                results.append((n * args.shard_rows, json.loads(saved.read_text())))
+                continue
+            results.append((n * args.shard_rows, run_size(inp, scratch / f"out-{n}", args.workers,
+                                                          scratch / f"progress-{n}.json")))
+            saved.write_text(json.dumps(results[-1][1]))
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -43,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pipeline YAML, or a shipped config by name: default, starcoder2, opencoder")
     run.add_argument("--input", required=True,
                      help="folder, glob or URI (s3://...) of .parquet / .jsonl / .jsonl.gz / .jsonl.zst files")
-    run.add_argument("--output", required=True, help="output folder (tier=K/ parts, manifest.json, _work/)")
+    run.add_argument("--output", required=True,
+                     help="output folder or s3:// URI (tier=K/ parts, .codesieve/manifest.json)")
+    run.add_argument("--work-dir", default=None,
+                     help="with an s3:// --output: the folder for the resumable work files (shared by all "
+                          "nodes on a cluster; default ~/.cache/codesieve/runs/<hash of the URI>)")
     run.add_argument("--workers", type=_positive_int, default=None,
                      help="Ray worker processes for the embedded local Ray (default: all cores)")
     run.add_argument("--ray-address", default=None,
@@ -97,7 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor = make_executor(args.executor, args.workers, args.ray_address)
     try:
         manifest = run(cfg, args.input, args.output, executor, gates=gates,
-                       limit_rows=args.limit_rows, quiet=args.quiet, overwrite=args.overwrite)
+                       limit_rows=args.limit_rows, quiet=args.quiet, overwrite=args.overwrite,
+                       work_dir=args.work_dir)
     finally:
         executor.close()
     if not args.quiet:
@@ -152,7 +157,11 @@ def print_summary(manifest: dict[str, Any], output: str) -> None:
     if quarantined:
         print(f"      of tier 0, {quarantined:,} rows quarantined at input: "
               + ", ".join(f"{r} {c:,}" for r, c in sorted(manifest["quarantine"].items())))
-    print(f"manifest: {os.path.join(output, '.codesieve', 'manifest.json')}")
+    skipped = manifest.get("input", {}).get("skipped") or {}
+    if skipped:
+        print("skipped input files: " + "; ".join(
+            f"{why} {v['files']:,} (e.g. {', '.join(v['examples'][:2])})" for why, v in sorted(skipped.items())))
+    print(f"manifest: {output.rstrip('/')}/.codesieve/manifest.json")
     total = manifest.get("timings", {}).get("total")
     if total:
         mb = manifest["bytes_in"] / 1e6

@@ -6,6 +6,7 @@ in the order of `items`, whatever the completion order, so output is determinist
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -60,11 +61,17 @@ def task_failure(fn: Callable[..., Any], args: tuple, exc: BaseException, attemp
         return cause
     what = describe_task(fn, args)
     detail = str(exc) if cause is not exc else "".join(traceback.format_exception(exc))
+    if isinstance(cause, OSError) and cause.errno in _NO_ROOM:
+        return TaskFailed(f"{what}: cannot write its files: {os.strerror(cause.errno)} (a full disk, a quota or a "
+                          "file-size limit; make room and rerun the same command to resume)", detail)
     if _is_ray_system_error(exc):
         return TaskFailed(f"{what}: the task's worker was lost {attempts} times in a row, giving up "
                           f"({_first_line(exc)}); was it killed, or out of memory?", detail)
     return TaskFailed(f"{what}: the task failed: {_first_line(cause)} (set CODESIEVE_DEBUG=1 for the traceback)",
                       detail)
+
+
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 def _is_ray_system_error(exc: BaseException) -> bool:

@@ -126,11 +126,13 @@ def discover_with_skips(
         if len(entry["examples"]) < 5:
             entry["examples"].append(rel)
 
-    excl = os.path.realpath(exclude) if exclude else None
+    remote = "://" in input_path
+    excl = None if not exclude or remote != ("://" in exclude) else (
+        exclude.split("://", 1)[1].rstrip("/") + "/" if remote else os.path.realpath(exclude) + os.sep)
     for path, size, mtime in sorted(found):
         rel = os.path.relpath(path, root) if root else path
         kind = _kind(path, table)
-        if excl and "://" not in input_path and (os.path.realpath(path) + os.sep).startswith(excl + os.sep):
+        if excl and ((path + "/") if remote else (os.path.realpath(path) + os.sep)).startswith(excl):
             skip("inside_output", rel)
         elif any(part.startswith((".", "_")) for part in rel.split("/")):
             skip("hidden_or_underscore", rel)
@@ -328,7 +330,14 @@ def output_dataset(output: str, tiers: list[int] | None = None):  # -> pyarrow.d
     """A run's output as one pyarrow dataset (the `tier` column comes from the files)."""
     import pyarrow.dataset as ds
 
-    parts = output_parts(output, tiers)
+    if "://" in output:  # e.g. s3://bucket/run
+        from codesieve.pipeline.dest import Dest
+
+        dest = Dest(output)
+        parts = [p for p in dest.parts() if tiers is None or int(p.split("/")[-2][5:]) in tiers]
+        fs = dest.fs
+    else:
+        parts, fs = output_parts(output, tiers), None
     if not parts:
         raise UserError(f"{output}: no tier=K/part-*.parquet files (is it a codesieve output folder?)")
-    return ds.dataset(parts, format="parquet")
+    return ds.dataset(parts, format="parquet", filesystem=fs)

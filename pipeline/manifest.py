@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from codesieve import __version__
 from codesieve.core import cputime
@@ -21,9 +20,12 @@ from codesieve.core.errors import UserError
 from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig
+from codesieve.pipeline.dest import Dest
 from codesieve.pipeline.gaterun import merge_gate_stats
-from codesieve.pipeline.io import Unit, output_parts
+from codesieve.pipeline.io import Unit
 from codesieve.pipeline.plan import QUARANTINE_NAME, tier_names
+
+ID_PARTITION_ROWS = 5_000_000  # the id-uniqueness check holds ~24 bytes x this at most (driver memory)
 
 
 def read_done(path: str, key: str) -> dict[str, Any] | None:
@@ -60,33 +62,34 @@ def tier_meaning(cfg: PipelineConfig) -> dict[str, str]:
 
 
 def finalize(
-    output: str, cfg: PipelineConfig, units: list[Unit], stats: list[list[dict[str, Any]]],
-    global_stats: dict[str, Any], input_path: str, files: list[Any],
+    dest: Dest, cfg: PipelineConfig, units: list[Unit], stats: list[list[dict[str, Any]]],
+    global_stats: dict[str, Any], input_path: str, files: list[Any], work: str | None = None,
 ) -> dict[str, Any]:
-    """Check conservation and id uniqueness over the tier files; return the manifest."""
+    """Check conservation and id uniqueness over the tier files; return the manifest.
+
+    The id check holds 8 bytes per row of one hash partition at a time (partitions of at most
+    ID_PARTITION_ROWS rows, spilled to `work`), not the corpus's ids."""
     first, last = stats[0], stats[-1]
-    expected = {f"part-{u.index:05d}.parquet" for u in units}
-    parts = output_parts(output)
-    for path in parts:
-        if os.path.basename(path) not in expected:
-            os.remove(path)  # left by an earlier run over more units
-    parts = [p for p in parts if os.path.basename(p) in expected]
+    names = tier_names(cfg.gates)
+    expected = {dest.part(k, u.index) for u in units for k in names}
+    parts = dest.parts()
+    dest.delete([p for p in parts if p not in expected])  # left by an earlier run over more units or tiers
+    parts = [p for p in parts if p in expected]
     rows_in = sum(s["rows_in"] for s in first)
-    rows_out, ids = 0, []
-    for path in parts:
-        t = pq.read_table(path, columns=["id"])
-        rows_out += t.num_rows
-        ids.append(_id_hashes(t.column("id")))
-    if rows_out != rows_in:
-        raise RuntimeError(f"conservation violated: {rows_in} rows in, {rows_out} rows out (in {output})")
-    _check_schemas(parts, input_path)
-    repeated = _repeated_ids(parts, ids)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=work if work and os.path.isdir(work) else None) as spill:
+        n_part = max(1, -(-rows_in // ID_PARTITION_ROWS))
+        rows_out = _spill_id_hashes(dest, parts, n_part, spill)
+        if rows_out != rows_in:
+            raise RuntimeError(f"conservation violated: {rows_in} rows in, {rows_out} rows out (in {dest.root})")
+        _check_schemas(dest, parts, input_path)
+        repeated = _repeated_ids(dest, parts, n_part, spill)
     if repeated:
         raise UserError(
             f"--input {input_path}: ids are not unique (e.g. {repeated[0]!r}, {len(repeated)} repeated); "
             "give every row a distinct `id` or drop the column to have ids generated"
         )
-    names = tier_names(cfg.gates)
     return {
         "codesieve_version": __version__,
         "config": cfg.resolved(),
@@ -108,12 +111,12 @@ def finalize(
     }
 
 
-def _check_schemas(parts: list[str], input_path: str) -> None:
+def _check_schemas(dest: Dest, parts: list[str], input_path: str) -> None:
     """Every tier file must have the same columns and types, or the output is not one dataset
     (e.g. a carried column that is an integer in one shard and text in another)."""
     first: dict[str, Any] = {}
     for path in parts:
-        for field in pq.read_schema(path):
+        for field in dest.read_schema(path):
             seen = first.setdefault(field.name, (field.type, path))
             if _kind(seen[0]) != _kind(field.type) and "null" not in (_kind(seen[0]), _kind(field.type)):
                 raise UserError(
@@ -151,21 +154,42 @@ def _sum_counts(parts: list[dict[str, int]]) -> dict[str, int]:
     return out
 
 
-def _repeated_ids(parts: list[str], hashes: list[np.ndarray]) -> list[str]:
-    """Ids that occur more than once (64-bit hashes first, exact strings to confirm)."""
-    if not hashes:
-        return []
-    all_h = np.sort(np.concatenate(hashes))
-    dup_h = np.unique(all_h[1:][all_h[1:] == all_h[:-1]])
-    if len(dup_h) == 0:
-        return []
+def _spill_id_hashes(dest: Dest, parts: list[str], n_part: int, spill: str) -> int:
+    """Append each part's 64-bit id hashes (and the part's number) to `spill`/hP, by hash
+    partition P; return the number of rows."""
+    rows = 0
+    handles = [open(os.path.join(spill, f"h{p}"), "ab") for p in range(n_part)]
+    try:
+        for i, path in enumerate(parts):
+            h = _id_hashes(dest.read_table(path, columns=["id"]).column("id"))
+            rows += len(h)
+            which = h % np.uint64(n_part)
+            for p in range(n_part):
+                sel = h[which == p]
+                np.stack([sel, np.full(len(sel), i, np.uint64)], axis=1).tofile(handles[p])
+    finally:
+        for fh in handles:
+            fh.close()
+    return rows
+
+
+def _repeated_ids(dest: Dest, parts: list[str], n_part: int, spill: str) -> list[str]:
+    """Ids that occur more than once: equal 64-bit hashes within a partition first, then the
+    exact strings of the parts holding them."""
+    suspects: dict[int, set[int]] = {}  # part -> hashes to confirm
+    for p in range(n_part):
+        rec = np.fromfile(os.path.join(spill, f"h{p}"), dtype=np.uint64).reshape(-1, 2)
+        order = np.argsort(rec[:, 0], kind="stable")
+        h = rec[order, 0]
+        dup = np.flatnonzero(h[1:] == h[:-1])
+        for j in np.unique(np.concatenate([dup, dup + 1])):
+            suspects.setdefault(int(rec[order[j], 1]), set()).add(int(h[j]))
     seen: dict[str, int] = {}
-    for path, h in zip(parts, hashes):
-        hit = np.isin(h, dup_h)
-        if hit.any():
-            col = pq.read_table(path, columns=["id"]).column("id").combine_chunks()
-            for s in col.filter(pa.array(hit)).to_pylist():
-                seen[s] = seen.get(s, 0) + 1
+    for i, wanted in sorted(suspects.items()):
+        col = dest.read_table(parts[i], columns=["id"]).column("id").combine_chunks()
+        hit = np.isin(_id_hashes(col), np.fromiter(wanted, np.uint64))
+        for s in col.filter(pa.array(hit)).to_pylist():
+            seen[s] = seen.get(s, 0) + 1
     return sorted(s for s, c in seen.items() if c > 1)
 
 

@@ -5,7 +5,8 @@ a lock whose process is gone (e.g. after `kill -9`) is stale and taken over. The
 (`OUT/.codesieve/owner.json`) names the config and input the folder's data came from: a run of
 another config or another input refuses the folder unless told `--overwrite` (the same config
 and input resume it). Output inside the input is excluded from the input by construction;
-input inside the output is refused.
+input inside the output is refused. On `s3://` the lock is a conditional write (see
+`remote_lock`), the owner record and manifest live in the bucket next to the tier files.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from codesieve.core.atomic import write_json_atomic
 from codesieve.core.errors import UserError
 from codesieve.pipeline import layout
+from codesieve.pipeline.dest import Dest
 
 
 def _alive(pid: int) -> bool:
@@ -77,31 +78,67 @@ def _read(path: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def claim(output: str, owner: dict[str, Any], overwrite: bool) -> None:
-    """Refuse a folder that holds another config's or input's run (unless `overwrite`)."""
-    path = os.path.join(layout.meta_dir(output), "owner.json")
-    old = _read(path)
-    has_data = any(name.startswith("tier=") for name in _listdir(output))
-    if (old or has_data) and old != owner and not overwrite:
+def claim(dest: Dest, owner: dict[str, Any], overwrite: bool) -> None:
+    """Refuse a dataset root that holds another config's or input's run (unless `overwrite`)."""
+    old = dest.read_json("owner.json") or {}
+    if (old or dest.has_tiers()) and old != owner and not overwrite:
         what = "an unknown run" if not old else (
             "a run of another config" if old.get("config_hash") != owner["config_hash"] else "a run of another input")
         raise UserError(
-            f"--output {output}: holds {what} ({old.get('config_source', '?')} on {old.get('input', '?')}); "
+            f"--output {dest.root}: holds {what} ({old.get('config_source', '?')} on {old.get('input', '?')}); "
             "pass --overwrite to replace it, or choose another --output"
         )
-    write_json_atomic(owner, path)
+    dest.write_json("owner.json", owner)
 
 
-def _listdir(folder: str) -> list[str]:
+@contextmanager
+def remote_lock(dest: Dest) -> Iterator[None]:
+    """Hold `URI/.codesieve/lock` on S3 for the duration of a run.
+
+    Created with a conditional write (`If-None-Match: *`): of two runs starting at once,
+    exactly one gets it. A lock left by a dead run on this host (same host, pid gone) is
+    taken over; one from another host cannot be checked and is refused, naming it (delete
+    the object when that run is known to be dead). A store without conditional writes
+    (`NotImplemented`) is refused rather than locked unsafely."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, key = dest.path(f"{layout.META_DIR}/lock").partition("/")
+    s3 = boto3.client("s3")
+    me = {"host": socket.gethostname(), "pid": os.getpid()}
+    body = json.dumps(me).encode()
+    for _ in range(2):
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")
+            break
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+                raise UserError(f"--output {dest.root}: cannot create the lock s3://{bucket}/{key} ({code or exc}); "
+                                "the store must support conditional writes (If-None-Match)") from None
+            holder = dest.read_json("lock") or {}
+            if holder.get("host") == me["host"] and isinstance(holder.get("pid"), int) and not _alive(holder["pid"]):
+                s3.delete_object(Bucket=bucket, Key=key)  # stale: its process died without releasing it
+                continue
+            raise UserError(
+                f"--output {dest.root}: another codesieve run (pid {holder.get('pid')} on {holder.get('host')}) "
+                f"holds s3://{bucket}/{key}; wait for it, or delete that object if the run is dead"
+            ) from None
+        except BotoCoreError as exc:
+            raise UserError(f"--output {dest.root}: cannot reach the store ({exc})") from None
     try:
-        return os.listdir(folder)
-    except OSError:
-        return []
+        yield
+    finally:
+        if dest.read_json("lock") == me:
+            s3.delete_object(Bucket=bucket, Key=key)
 
 
 def check_nesting(input_path: str, output: str) -> None:
     """Input inside the output would be overwritten while read: refuse it."""
-    if "://" in input_path:
+    if "://" in input_path or "://" in output:
+        inp, out = input_path.split("*")[0].rstrip("/"), output.rstrip("/")
+        if inp == out or inp.startswith(out + "/"):
+            raise UserError(f"--input {input_path}: is inside --output {output}; write the output somewhere else")
         return
     inp = os.path.realpath(input_path.split("*")[0].rstrip("/") or ".")
     out = os.path.realpath(output)

@@ -13,7 +13,7 @@ only units whose record is missing or whose key changed.
 
 from __future__ import annotations
 
-import glob
+import contextlib
 import os
 import sys
 import time
@@ -32,6 +32,7 @@ from codesieve.core.errors import UserError
 from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig, build_config
+from codesieve.pipeline.dest import Dest, staging_dir
 from codesieve.pipeline.gaterun import alive_batch, run_gates
 from codesieve.pipeline.io import (
     QUARANTINE_REASONS,
@@ -42,9 +43,9 @@ from codesieve.pipeline.io import (
     read_unit,
 )
 from codesieve.pipeline.keys import Keys, code_version, make_keys
-from codesieve.pipeline.manifest import finalize, read_done, read_manifest
+from codesieve.pipeline.manifest import finalize, read_done
 from codesieve.pipeline.memo import Memo
-from codesieve.pipeline.ownership import check_nesting, claim, output_lock
+from codesieve.pipeline.ownership import check_nesting, claim, output_lock, remote_lock
 from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, make_passes, tier_names
 from codesieve.pipeline.plugins import plugin_fingerprint
 from codesieve.pipeline.progress import Progress
@@ -59,8 +60,9 @@ class RunSpec:
 
     config: dict[str, Any]
     active: list[str]  # names of gates that run; the others pass every row
-    output: str
+    output: str  # the local (or shared) folder of the work files: the output folder itself unless remote
     text_column: str
+    dest: str = ""  # where the tier files go: `output`, or an `s3://` URI
 
     def pipeline(self) -> PipelineConfig:
         h = stable_hash(self.config)
@@ -193,16 +195,14 @@ def _write_tiers(
     alive = state.alive
     state.tier[alive] = len(cfg.gates) + state.band[alive]
     out = final_table(table, state, cfg, fields, spec.text_column)
-    for old in glob.glob(os.path.join(spec.output, "tier=*", f"part-{unit:05d}.parquet")):
-        os.remove(old)  # a previous run's result for this unit (e.g. another config)
+    dest = Dest(spec.dest or spec.output)
     tiers = out.column("tier").to_numpy()
+    # a previous run's result for this unit (e.g. another config)
+    dest.delete([dest.part(k, unit) for k in range(max(tier_names(cfg.gates)) + 1) if k not in tiers])
     per_tier: dict[str, dict[str, int]] = {}
     for k in np.unique(tiers):
         part = out.filter(pa.array(tiers == k))
-        write_parquet_atomic(
-            part, os.path.join(spec.output, f"tier={int(k)}", f"part-{unit:05d}.parquet"),
-            cfg.output.compression_level, cfg.output.row_group_rows,
-        )
+        dest.write_parquet(part, dest.part(int(k), unit), cfg.output.compression_level, cfg.output.row_group_rows)
         text = pc.fill_null(part.column(spec.text_column), "")
         per_tier[str(int(k))] = {"rows": part.num_rows, "bytes": int(pc.sum(pc.binary_length(text)).as_py() or 0)}
     return {"tiers": per_tier, "rows_out": out.num_rows}
@@ -260,11 +260,13 @@ def run(
     quiet: bool = False,
     log: Any = None,
     overwrite: bool = False,
+    work_dir: str | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline; return the manifest (also written to OUT/.codesieve/manifest.json).
 
     The output folder is locked while the run writes; a folder holding another config's or
-    input's run is refused unless `overwrite`.
+    input's run is refused unless `overwrite`. `output` may be an `s3://` URI: the work
+    files then go to `work_dir` (see `pipeline.dest`).
     """
     log = log or (lambda msg: None if quiet else print(msg, file=sys.stderr))
     names = cfg.gate_names()
@@ -275,34 +277,34 @@ def run(
     active = list(gates) if gates is not None else names
     if not output or not output.strip():
         raise UserError("--output: empty; name an output folder")
-    output = os.path.abspath(output)
+    dest = Dest(output)
+    output = staging_dir(dest.root, work_dir) if dest.remote else dest.root
     if os.path.exists(output) and not os.path.isdir(output):
         raise UserError(f"--output {output}: exists and is not a folder")
-    check_nesting(input_path, output)
-    with output_lock(output):
-        return _run_locked(cfg, input_path, output, executor, active, limit_rows, quiet, log, overwrite)
+    check_nesting(input_path, dest.root)
+    with output_lock(output), (remote_lock(dest) if dest.remote else contextlib.nullcontext()):
+        return _run_locked(cfg, input_path, output, executor, active, limit_rows, quiet, log, overwrite, dest)
 
 
 def _run_locked(
     cfg: PipelineConfig, input_path: str, output: str, executor: Any, active: list[str],
-    limit_rows: int | None, quiet: bool, log: Any, overwrite: bool,
+    limit_rows: int | None, quiet: bool, log: Any, overwrite: bool, dest: Dest,
 ) -> dict[str, Any]:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    files, skipped = discover_with_skips(input_path, cfg.input.formats, exclude=output)
+    files, skipped = discover_with_skips(input_path, cfg.input.formats, exclude=dest.root)
     units = plan_units(files, cfg.input.text_column, cfg.input.unit_rows, cfg.input.unit_bytes, limit_rows)
     timings["plan"] = time.perf_counter() - t_start
-    spec = RunSpec(cfg.resolved(), active, output, cfg.input.text_column)
+    spec = RunSpec(cfg.resolved(), active, output, cfg.input.text_column, dest.root)
     passes = make_passes(cfg.gates)
     keys = make_keys(cfg, passes, units, active)
 
-    old = read_manifest(output)
+    old = dest.read_json("manifest.json")
     if old is not None and old.get("run_key") == keys.run:
-        print(f"nothing to do: {output} is already complete for this input and config", file=sys.stderr)
+        print(f"nothing to do: {dest.root} is already complete for this input and config", file=sys.stderr)
         return old
-    claim(output, owner_record(cfg, input_path, files), overwrite)
-    if os.path.exists(layout.manifest_path(output)):
-        os.remove(layout.manifest_path(output))  # this run will replace it
+    claim(dest, owner_record(cfg, input_path, files), overwrite)
+    dest.remove_json("manifest.json")  # this run will replace it
     os.makedirs(spec.work, exist_ok=True)
     total_rows = sum(u.num_rows or 0 for u in units)
     stats: list[list[dict[str, Any]]] = []
@@ -316,7 +318,7 @@ def _run_locked(
         stats.append(_run_pass(spec, plan, units, keys.units[plan.index], executor, total_rows, quiet, log))
         timings[f"pass{plan.index}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    manifest = finalize(spec.output, cfg, units, stats, global_stats, input_path, files)
+    manifest = finalize(dest, cfg, units, stats, global_stats, input_path, files, spec.work)
     manifest["input"]["skipped"] = skipped
     timings["finalize"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
@@ -324,7 +326,7 @@ def _run_locked(
         run_key=keys.run, timings=timings, executor=executor.name, workers=getattr(executor, "workers", 1),
         gates_active=active, code_version=code_version(),
     )
-    write_json_atomic(manifest, layout.manifest_path(output))
+    dest.write_json("manifest.json", manifest)
     return manifest
 
 

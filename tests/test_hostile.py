@@ -81,7 +81,7 @@ def test_symlink_loop_is_read_once(tmp_path: Path) -> None:
     assert _manifest(out)["rows_in"] == 5
 
 
-def test_skipped_files_are_counted_and_suffixes_match_loosely(tmp_path: Path) -> None:
+def test_skipped_files_are_counted_and_suffixes_match_loosely(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     inp, out = tmp_path / "in", tmp_path / "out"
     _shard(inp, "A.PARQUET", 10)
     (inp / "b.ndjson").write_text(json.dumps({"content": GOOD, "path": "b.py"}) + "\n")
@@ -97,6 +97,11 @@ def test_skipped_files_are_counted_and_suffixes_match_loosely(tmp_path: Path) ->
     assert skipped["unknown_format"]["examples"] == ["c.json"]
     assert skipped["empty_file"]["examples"] == ["d.parquet"]
     assert skipped["hidden_or_underscore"]["files"] == 2
+    from codesieve.pipeline.cli import print_summary
+
+    print_summary(m, str(out))  # what a run without --quiet prints at the end
+    said = [x for x in capsys.readouterr().out.splitlines() if x.startswith("skipped input files")]
+    assert said and "unknown_format 1 (e.g. c.json)" in said[0] and "empty_file 1 (e.g. d.parquet)" in said[0]
 
 
 @pytest.mark.parametrize(
@@ -241,3 +246,67 @@ def test_dedup_priority_on_a_missing_column_is_an_error(tmp_path: Path) -> None:
     res = cli("run", "--config", str(cfg), "--input", str(inp), "--output", str(tmp_path / "out"),
               "--executor", "local", "--quiet")
     assert_one_line_error(res, "priority", "nosuchcol")
+
+
+def test_id_of_invalid_utf8_bytes_is_one_line(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    (tmp_path / "in").mkdir()
+    ids = pa.array([b"ok", b"\xff\xfe"], pa.binary())
+    pq.write_table(pa.table({"id": ids, "content": [GOOD, GOOD]}), tmp_path / "in" / "a.parquet")
+    res = cli("run", "--config", "default", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *FAST)
+    assert_one_line_error(res, "a.parquet", "'id'", "not UTF-8")
+
+
+def test_a_file_size_limit_is_one_line(tmp_path: Path) -> None:
+    """A full disk (here: RLIMIT_FSIZE, which fails writes with EFBIG as ENOSPC would)."""
+    import resource
+    import subprocess
+    import sys
+
+    inp = tmp_path / "in"
+    _shard(inp, rows=300)
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    args = [sys.executable, "-m", "codesieve", "run", "--config", "default", "--input", str(inp),
+            "--output", str(tmp_path / "out"), *FAST]
+    res = subprocess.run(args, capture_output=True, text=True, preexec_fn=small_files)
+    assert_one_line_error(res, "unit 0 (input a.parquet)", "File too large", "rerun")
+
+
+@pytest.mark.parametrize("unit_rows", [5000, 1])  # small files grouped into one unit / one unit each
+def test_parquet_shards_with_differing_column_types_fail_loudly(tmp_path: Path, unit_rows: int) -> None:
+    import pyarrow as pa
+
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table({"content": [GOOD], "stars": pa.array([5])}), tmp_path / "in" / "a.parquet")
+    pq.write_table(pa.table({"content": [GOOD], "stars": pa.array(["many"])}), tmp_path / "in" / "b.parquet")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"input:\n  unit_rows: {unit_rows}\n  unit_bytes: {unit_rows}\ngates:\n  - gate: rules\n")
+    res = cli("run", "--config", str(cfg), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+              "--executor", "local", "--quiet")
+    assert_one_line_error(res, "'stars'", "one type in every input file")
+    assert not (tmp_path / "out" / ".codesieve" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("n_part", [1, 3])
+def test_id_uniqueness_check_is_partitioned(tmp_path: Path, n_part: int) -> None:
+    """The driver's id check spills hashes by partition; repeats across files are found."""
+    import pyarrow as pa
+
+    from codesieve.pipeline.dest import Dest
+    from codesieve.pipeline.manifest import _repeated_ids, _spill_id_hashes
+
+    dest = Dest(str(tmp_path / "out"))
+    ids = [[f"r{i}" for i in range(50)] + ["x"], [f"s{i}" for i in range(50)] + ["x", "y"], ["y", "r7"]]
+    parts = []
+    for k, chunk in enumerate(ids):
+        (tmp_path / "out" / f"tier={k}").mkdir(parents=True)
+        pq.write_table(pa.table({"id": chunk}), tmp_path / "out" / f"tier={k}" / "part-00000.parquet")
+        parts.append(dest.part(k, 0))
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    assert _spill_id_hashes(dest, parts, n_part, str(spill)) == 105
+    assert _repeated_ids(dest, parts, n_part, str(spill)) == ["r7", "x", "y"]

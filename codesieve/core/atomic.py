@@ -10,6 +10,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def parquet_options(table: pa.Table, compression_level: int = 3, row_group_rows: int = 10_000) -> dict:
+    """`pq.write_table` options of every codesieve file (the same bytes wherever it is written)."""
+    # dictionary-encoding document text or unique ids only costs time (2x on write and read)
+    dictionary = [f.name for f in table.schema if f.name != "id" and f.type not in (pa.large_string(), pa.large_binary())]
+    return dict(compression="zstd", compression_level=compression_level, row_group_size=row_group_rows,
+                write_statistics=True, use_dictionary=dictionary)
+
+
 def write_parquet_atomic(
     table: pa.Table, path: str, compression_level: int = 3, row_group_rows: int = 10_000
 ) -> None:
@@ -18,15 +26,7 @@ def write_parquet_atomic(
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
     try:
-        # dictionary-encoding document text or unique ids only costs time (2x on write and read)
-        dictionary = [
-            f.name for f in table.schema
-            if f.name != "id" and f.type not in (pa.large_string(), pa.large_binary())
-        ]
-        pq.write_table(
-            table, tmp, compression="zstd", compression_level=compression_level,
-            row_group_size=row_group_rows, write_statistics=True, use_dictionary=dictionary,
-        )
+        pq.write_table(table, tmp, **parquet_options(table, compression_level, row_group_rows))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -11,8 +11,10 @@ Steps (each a list of independent tasks for `executor.map`; no task holds the co
 2. banding: per (band, hash range), documents with an equal band hash become candidate
    edges; scipy's `connected_components` reduces each task's edges to a forest
    (node -> smallest node of its component), and forests are merged as they arrive;
-3. clusters: per group of components, documents are visited best-first; each joins the
-   first already-kept document whose Jaccard similarity with it reaches the threshold
+3. clusters: each source's candidate rows are scattered once into a file with one row
+   group per cluster task (`scatter_task`); each cluster task (components by label modulo
+   the task count, `resolve.CLUSTER_TASK_ROWS` candidates on average) reads its row groups
+   and visits its documents best-first; each joins the first already-kept document whose Jaccard similarity with it reaches the threshold
    (verified on the exact shingle sets for components up to `verify_max_cluster`, else
    estimated from signatures), or is kept itself. So every removed document has a kept
    near-duplicate, which transitive chains (A~B~C, A!~C) would not give.
@@ -21,6 +23,7 @@ Steps (each a list of independent tasks for `executor.map`; no task holds the co
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -182,7 +185,8 @@ def band_task(
         bh = t.column(col).to_numpy()
         g = np.arange(len(bh), dtype=np.int64) + off
         mask = (bh % np.uint64(cfg.partitions) == part) & (t.column("n_shingles").to_numpy() > 0)
-        mask &= ~np.isin(g, excluded, assume_unique=True)
+        lo, hi = np.searchsorted(excluded, [off, off + len(bh)])  # this source's share only
+        mask[excluded[lo:hi] - off] = False
         gs.append(g[mask])
         hs.append(bh[mask])
     g = np.concatenate(gs)
@@ -211,40 +215,51 @@ def _exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def cluster_task(
-    sources: list[Source], offsets: list[int], g: np.ndarray, comp: np.ndarray, weight: np.ndarray, cfg: DedupConfig
-) -> pa.Table:
-    """Assign each candidate document to a kept representative (see module docstring).
+def scatter_task(
+    src: Source, start: int, g: np.ndarray, comp: np.ndarray, weight: np.ndarray, task: np.ndarray, path: str,
+    cfg: DedupConfig,
+) -> int:
+    """Copy one source's candidate rows (rank columns, signature, shingles) to `path`, one
+    row group per cluster task, so that a cluster task reads its own rows and nothing else.
 
-    g, comp, weight: candidate documents, their component label and how many documents
-    each stands for (1 + its exact duplicates). Returns (g, id, rep_g, rep_id, size, kind).
-    """
-    cols = _rank_columns(cfg.priority) + ["sig"]
-    starts = np.asarray(offsets + [offsets[-1] + sources[-1].rows], np.int64)
-    which = np.searchsorted(starts, g, side="right") - 1
-    pieces = []
-    for s in np.unique(which):
-        src = sources[s]
-        sel = np.flatnonzero(which == s)
-        # indexed parts carry shingles since issue 10 (older indexes: estimate only)
-        has_sh = not src.indexed or "shingles" in pq.read_schema(src.path).names
-        want = cols + (["shingles"] if cfg.verify == "exact" and has_sh else [])
-        t = _read(src, want, cfg.priority).take(pa.array(g[sel] - starts[s]))
-        if "shingles" not in t.column_names:
-            t = t.append_column("shingles", pa.nulls(t.num_rows, pa.list_(pa.uint32())))
-        t = t.append_column("g", pa.array(g[sel])).append_column("comp", pa.array(comp[sel]))
-        t = t.append_column("w", pa.array(weight[sel])).append_column("_indexed", pa.array(np.full(len(sel), src.indexed)))
-        pieces.append(t)
-    t = pa.concat_tables(pieces, promote_options="permissive")
-    t = t.sort_by([("comp", "ascending")] + rank_keys(cfg.priority))
+    g (sorted), comp, weight, task: the source's candidates, their component, how many
+    documents each stands for (1 + its exact duplicates) and the cluster task they go to.
+    Returns the rows written."""
+    # indexed parts carry shingles since issue 10 (older indexes: estimate only)
+    has_sh = not src.indexed or "shingles" in pq.read_schema(src.path).names
+    want = _rank_columns(cfg.priority) + ["sig"] + (["shingles"] if cfg.verify == "exact" and has_sh else [])
+    order = np.argsort(task, kind="stable")
+    t = _read(src, want, cfg.priority).take(pa.array(g[order] - start))
+    if "shingles" not in t.column_names:
+        t = t.append_column("shingles", pa.nulls(t.num_rows, pa.list_(pa.uint32())))
+    for name, values in (("g", g), ("comp", comp), ("w", weight), ("task", task.astype(np.int32))):
+        t = t.append_column(name, pa.array(values[order]))
+    t = t.append_column("_indexed", pa.array(np.full(t.num_rows, src.indexed)))
+    bounds = np.flatnonzero(np.r_[True, np.diff(task[order]) != 0, True])
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+    with pq.ParquetWriter(tmp, t.schema, compression="none", use_dictionary=False) as writer:
+        for a, b in itertools.pairwise(bounds):
+            writer.write_table(t.slice(a, b - a))
+    os.replace(tmp, path)
+    return t.num_rows
+
+
+def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
+    """Assign each candidate document of cluster task `task` to a kept representative (see
+    module docstring), reading its rows from the scattered files `paths`.
+    Returns (g, id, rep_g, rep_id, size, kind)."""
+    pieces = [pq.read_table(p, filters=[("task", "=", task)]).drop_columns(["task"]) for p in paths]
+    t = pa.concat_tables([x for x in pieces if x.num_rows] or pieces[:1], promote_options="permissive")
+    t = t.sort_by([("comp", "ascending")] + rank_keys(cfg.priority) + [("g", "ascending")])
     n = t.num_rows
     comp_s = t.column("comp").to_numpy()
     sigs = np.asarray(t.column("sig").combine_chunks().flatten().to_numpy(), np.uint32).reshape(n, -1)
     bands = band_hashes(sigs, cfg.bands, cfg.rows)
     w = t.column("w").to_numpy()
     sh = t.column("shingles").combine_chunks()
-    sh_off = sh.offsets.to_numpy()
-    sh_val = sh.values.to_numpy(zero_copy_only=False)
+    sh_off, sh_val = _sorted_sets(sh.offsets.to_numpy(), sh.values.to_numpy(zero_copy_only=False))
     sh_ok = sh.is_valid().to_numpy(zero_copy_only=False)
     rep = np.arange(n)
     bounds = np.flatnonzero(np.r_[True, comp_s[1:] != comp_s[:-1], True])
@@ -265,6 +280,23 @@ def cluster_task(
     )
 
 
+def _sorted_sets(off: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's shingle hashes as a sorted set: (offsets, values), all rows in one sort.
+
+    Row i's values are val[off[i]:off[i+1]] (uint32); one uint64 sort of (row << 32 | value)
+    replaces a `np.unique` per row (which was most of the clusters step's time)."""
+    off = off.astype(np.int64)
+    n = len(off) - 1
+    row = np.repeat(np.arange(n, dtype=np.uint64), np.diff(off))
+    key = (row << np.uint64(32)) | val[off[0] : off[-1]].astype(np.uint64)
+    key.sort()
+    if len(key):
+        key = key[np.r_[True, key[1:] != key[:-1]]]
+    new_off = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=n), out=new_off[1:])
+    return new_off, (key & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
 def _greedy(
     a: int, b: int, rep: np.ndarray, sigs: np.ndarray, bands: np.ndarray,
     sh_off: np.ndarray, sh_val: np.ndarray, sh_ok: np.ndarray, cfg: DedupConfig,
@@ -282,14 +314,11 @@ def _greedy(
     kept: list[int] = []
     kept_sigs = np.empty((b - a, sigs.shape[1]), sigs.dtype) if small else sigs[:0]
     buckets: dict[tuple[int, int], list[int]] = {}
-    sets: dict[int, np.ndarray] = {}
 
     def shingle_set(i: int) -> np.ndarray | None:
         if not sh_ok[i]:
             return None
-        if i not in sets:
-            sets[i] = np.unique(sh_val[sh_off[i] : sh_off[i + 1]])
-        return sets[i]
+        return sh_val[sh_off[i] : sh_off[i + 1]]
 
     for i in range(a, b):
         if cfg.verify == "none":

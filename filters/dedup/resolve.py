@@ -7,6 +7,7 @@ of LSH candidates, exact groups), never the key tables themselves.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,10 @@ from codesieve.filters.dedup.cluster import (
     cluster_task,
     exact_task,
     forest,
+    scatter_task,
 )
 
+CLUSTER_TASK_ROWS = 25_000  # candidates per cluster task on average: bounds a task's memory (~10 KB each)
 VERDICT_FIELDS = [
     ("id", pa.string()), ("dup_cluster", pa.string()), ("dup_cluster_size", pa.int32()),
     ("is_dup", pa.bool_()), ("kind", pa.int8()),
@@ -133,7 +136,7 @@ def resolve(
         g, comp = _banding_step(plan, exact, executor, cfg)
         clock.lap("banding")
         stats["candidates"] = len(g)
-        near = _cluster_step(plan, g, comp, exact, executor, cfg)
+        near = _cluster_step(plan, g, comp, exact, executor, cfg, work_dir)
         clock.lap("clusters")
     verdicts = _combine(exact, near)
     plan.hold(verdicts, exact, near)
@@ -199,24 +202,34 @@ def _banding_step(
 
 
 def _cluster_step(
-    plan: _Plan, g: np.ndarray, comp: np.ndarray, exact: pa.Table | None, executor: Any, cfg: DedupConfig
+    plan: _Plan, g: np.ndarray, comp: np.ndarray, exact: pa.Table | None, executor: Any, cfg: DedupConfig,
+    work_dir: str,
 ) -> pa.Table | None:
-    """Verified clusters of the candidates, components spread over tasks by label."""
+    """Verified clusters of the candidates. Components are spread over enough tasks that
+    each holds CLUSTER_TASK_ROWS candidates on average (the output does not depend on the
+    number; one component is never split); each source's candidate rows are first scattered into one file with a row
+    group per task, so every key file is read once, whatever the number of tasks."""
     if not len(g):
         return None
     _, reps, sizes = _exact_groups(exact)
+    order = np.argsort(g)
+    g, comp = g[order], comp[order]
     weight = np.ones(len(g), np.int64)  # documents each candidate stands for
     hit = np.isin(g, reps)
     weight[hit] = sizes[np.searchsorted(reps, g[hit])]
-    n_tasks = max(cfg.partitions, getattr(executor, "workers", 1))  # the output does not depend on it
-    task_of = comp % n_tasks
-    items = []
-    for p in range(n_tasks):
-        m = task_of == p
-        if m.any():
-            items.append((plan.all, plan.starts, g[m], comp[m], weight[m], cfg))
-    near = _concat(executor.map(cluster_task, items))
+    n_tasks = max(cfg.partitions, getattr(executor, "workers", 1), -(-len(g) // CLUSTER_TASK_ROWS))
+    task = comp % n_tasks
+    cuts = np.searchsorted(g, plan.offsets)
+    items, paths = [], []
+    for s, src in enumerate(plan.all):
+        a, b = cuts[s], cuts[s + 1]
+        if a < b:
+            paths.append(os.path.join(work_dir, "candidates", f"src-{s:05d}.pq"))
+            items.append((src, plan.starts[s], g[a:b], comp[a:b], weight[a:b], task[a:b], paths[-1], cfg))
+    executor.map(scatter_task, items)
+    near = _concat(executor.map(cluster_task, [(paths, int(p), cfg) for p in np.unique(task)]))
     plan.hold(near, exact, g, comp, weight)
+    shutil.rmtree(os.path.join(work_dir, "candidates"), ignore_errors=True)  # a copy of key rows: disk
     return near
 
 
