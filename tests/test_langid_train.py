@@ -51,6 +51,20 @@ def test_labels_are_what_content_can_tell():
     }
 
 
+def test_a_map_file_is_json_only_when_it_holds_json():
+    t = _table([("dist/a.js.map", "JSON", "numbers.json"), ("html/class_graph.map", "JSON", "jline_reader_pom.xml")])
+    assert data.label_rows(t)["path"].to_pylist() == ["dist/a.js.map"]  # an image map is no JSON
+
+
+def test_training_parameters_can_be_overridden():
+    from codesieve.filters.langid.train import config_with
+
+    cfg = config_with(["lr=0.2", "epoch=7"])
+    assert (cfg.lr, cfg.epoch, cfg.dim) == (0.2, 7, TrainConfig().dim)
+    with pytest.raises(SystemExit, match="--param 'speed=3'"):
+        config_with(["speed=3"])
+
+
 def test_reserved_packages_are_dropped(tmp_path):
     reserved = data.reserved_packages()
     if not reserved:

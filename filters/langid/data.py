@@ -153,6 +153,12 @@ def label_rows(table: pa.Table) -> pa.Table:
             label[rows] = np.array(found.to_pylist(), dtype=object)
     # names that mark test expectations / logs / data: never content labels, whatever the crawl said
     label[np.isin(ext_np, list(DATA_EXTENSIONS))] = None
+    # `.map` is JSON only when it holds JSON (source maps); doxygen's image maps (`<map id=...>`) are not
+    maps = np.flatnonzero(ext_np == "map")
+    if len(maps):
+        head = pc.utf8_slice_codeunits(table["content"].take(pa.array(maps)), 0, 64)
+        json_like = pc.fill_null(pc.match_substring_regex(head, r"^\x{FEFF}?\s*[\[{]"), False)
+        label[maps[~json_like.to_numpy(zero_copy_only=False)]] = None
     ok = np.array([x is not None and x not in FILENAME_ONLY for x in label], dtype=bool)
     ok &= pc.greater(pc.utf8_length(table["content"]), 0).to_numpy(zero_copy_only=False)
     return table.append_column("label", pa.array(label.tolist(), pa.string())).filter(pa.array(ok))

@@ -54,7 +54,7 @@ class TrainConfig:
     extra_holdout_share: float = 0.15  # ... and that are held out of everything (an independent check)
     dim: int = 32
     epoch: int = 15
-    lr: float = 0.5
+    lr: float = 0.1  # 0.5 and 0.3 diverged (NaN) on the v4 corpus
     word_ngrams: int = 3  # token trigrams: `std :: vector`, `module . exports`, `# # #`
     bucket: int = 400_000
     min_count: int = 3
@@ -222,6 +222,17 @@ def recalibrate(corpus: list[str], extra: list[str], out: Path, cfg: TrainConfig
     return meta
 
 
+def config_with(overrides: list[str]) -> TrainConfig:
+    """TrainConfig with `NAME=VALUE` overrides, each cast to the field's type."""
+    cfg = TrainConfig()
+    for item in overrides:
+        name, _, value = item.partition("=")
+        if name not in TrainConfig.__dataclass_fields__ or not value:
+            raise SystemExit(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(asdict(cfg))}")
+        setattr(cfg, name, type(getattr(cfg, name))(value))
+    return cfg
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", action="append", required=True,
@@ -233,13 +244,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default=str(MODEL_PATH), help="output .ftz (a .json with metadata goes beside it)")
     ap.add_argument("--calibrate-only", action="store_true",
                     help="keep the model in --out; recompute its thresholds on dev (after a rule change)")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a TrainConfig field (e.g. --param lr=0.3); recorded in the .json")
     args = ap.parse_args(argv)
     if not data.RESERVED.exists():
         raise SystemExit(f"{data.RESERVED}: reserved package list not found (training must exclude it)")
+    cfg = config_with(args.param)
     if args.calibrate_only:
-        meta = recalibrate(args.corpus, args.extra, Path(args.out), TrainConfig(), args.exclude)
+        meta = recalibrate(args.corpus, args.extra, Path(args.out), cfg, args.exclude)
     else:
-        meta = train(args.corpus, args.extra, Path(args.out), TrainConfig(), args.exclude)
+        meta = train(args.corpus, args.extra, Path(args.out), cfg, args.exclude)
     keys = ("labels", "train_files", "train_lines", "model_bytes", "model_sha256", "calibration", "train_seconds")
     print(json.dumps({k: meta[k] for k in keys if k in meta}, indent=1))
 
