@@ -26,6 +26,8 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -154,22 +156,30 @@ def calibrate(model: ContentModel, dev: pa.Table, cfg: TrainConfig) -> dict:
     }
 
 
+#: fastText training and quantization, run in a fresh interpreter that imports only fastText:
+#: in a process that has loaded the data stack (pyarrow, numpy...) the same input, seed and
+#: parameters hit "Encountered NaN" after a few seconds, while a clean process trains fine
+_FIT_SCRIPT = """
+import json, sys
+import fasttext
+path, out, p = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+model = fasttext.train_supervised(input=path, dim=p["dim"], epoch=p["epoch"], lr=p["lr"], wordNgrams=p["word_ngrams"],
+    bucket=p["bucket"], minCount=p["min_count"], thread=p["thread"], seed=p["seed"], loss="softmax", verbose=0)
+model.quantize(input=path, qnorm=True, retrain=True, cutoff=p["quantize_cutoff"], dsub=p["dsub"], thread=p["thread"], verbose=0)
+model.save_model(out)
+"""
+
+
 def fit(train_rows: pa.Table, out: Path, cfg: TrainConfig) -> int:
     """fastText supervised + quantization into `out`; returns the number of training lines."""
-    import fasttext
-
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "train.txt")
         lines = write_fasttext_file(train_rows, path, cfg)
-        model = fasttext.train_supervised(
-            input=path, dim=cfg.dim, epoch=cfg.epoch, lr=cfg.lr, wordNgrams=cfg.word_ngrams,
-            bucket=cfg.bucket, minCount=cfg.min_count, thread=cfg.thread, seed=cfg.seed,
-            loss="softmax", verbose=0,
-        )
-        model.quantize(input=path, qnorm=True, retrain=True, cutoff=cfg.quantize_cutoff, dsub=cfg.dsub,
-                       thread=cfg.thread, verbose=0)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save_model(str(out))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, path, str(out), json.dumps(asdict(cfg))],
+                              capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"fastText training failed: {done.stderr.strip().splitlines()[-1:]}")
     return lines
 
 
