@@ -46,24 +46,33 @@ _HEAD_BLOCK = (
     rf"|(?P<line>{_LINE_COMMENT}[^\n]{{0,60}})[^\n]*\n(?:[ \t]*(?:{_LINE_COMMENT}[^\n]*|#)?\n)*"
 )
 _LICENSE_WORDS = r"(?i)copyright|licen[cs]e|spdx|all rights reserved|\(c\) \d{4}|permission is hereby granted"
+_OPENS_WITH_COMMENT = r"\A\x{FEFF}?\s*(/\*|<!--|#|//|--|;|%|dnl|<\?)"
 #: code points of the text a header is looked for in (a longer header stays as it is)
 HEADER_WINDOW = 8192
 
 
-def collapse_license_header(texts: pa.Array | pa.ChunkedArray, max_chars: int) -> pa.Array | pa.ChunkedArray:
+def collapse_license_header(texts: pa.Array | pa.ChunkedArray, max_chars: int) -> pa.Array:
     """The first `max_chars` code points, a leading licence comment cut to its first line.
 
     Licence headers fill the model's prefix with prose (C++ headers read as C or Markdown,
     XML as Text); the comment's opening line stays, so its comment syntax still counts.
+    Only texts that open with a comment are searched, only licence headers rewritten.
     """
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
     s = pc.utf8_slice_codeunits(texts, 0, HEADER_WINDOW)
-    head = pc.struct_field(pc.extract_regex(s, rf"\A(?P<h>{_HEAD_KEEP}(?:{_HEAD_BLOCK}))"), [0])
-    is_license = pc.fill_null(pc.match_substring_regex(head, _LICENSE_WORDS), False)
-    if pc.any(is_license).as_py():
-        cut = pc.replace_substring_regex(
-            s, rf"\A{_HEAD_KEEP}(?:{_HEAD_BLOCK})", r"\1\2\4 \3" + "\n", max_replacements=1
-        )
-        s = pc.if_else(is_license, cut, s)
+    opens = pc.match_substring_regex(pc.utf8_slice_codeunits(s, 0, 80), _OPENS_WITH_COMMENT)
+    rows = np.flatnonzero(pc.fill_null(opens, False).to_numpy(zero_copy_only=False))
+    if len(rows):
+        sub = s.take(pa.array(rows))
+        head = pc.struct_field(pc.extract_regex(sub, rf"\A(?P<h>{_HEAD_KEEP}(?:{_HEAD_BLOCK}))"), [0])
+        is_license = pc.fill_null(pc.match_substring_regex(head, _LICENSE_WORDS), False).to_numpy(zero_copy_only=False)
+        if is_license.any():
+            cut = pc.replace_substring_regex(sub.filter(pa.array(is_license)), rf"\A{_HEAD_KEEP}(?:{_HEAD_BLOCK})",
+                                             r"\1\2\4 \3" + "\n", max_replacements=1)
+            mask = np.zeros(len(s), dtype=bool)
+            mask[rows[is_license]] = True
+            s = pc.replace_with_mask(s, pa.array(mask), cut)
     return pc.utf8_slice_codeunits(s, 0, max_chars)
 
 

@@ -55,14 +55,15 @@ class TrainConfig:
     extra_dev_share: float = 0.15  # share of packages that join dev, for inputs without a `split` column
     extra_holdout_share: float = 0.15  # ... and that are held out of everything (an independent check)
     dim: int = 32
-    epoch: int = 15
-    lr: float = 0.1  # 0.5 and 0.3 diverged (NaN) on the v4 corpus
+    epoch: int = 10
+    lr: float = 0.2
     word_ngrams: int = 3  # token trigrams: `std :: vector`, `module . exports`, `# # #`
     bucket: int = 400_000
     min_count: int = 3
     thread: int = 1  # one thread keeps the recipe deterministic
     seed: int = 0
     quantize_cutoff: int = 150_000  # keep this many words/ngrams after quantization
+    quantize_retrain: bool = False  # retraining after the cutoff doubles the recipe's time
     dsub: int = 2
     target_precision: float = 0.98  # calibration: content answers kept are right this often on dev
     min_calibration_support: int = 30  # dev answers a language needs for its own threshold
@@ -165,7 +166,7 @@ import fasttext
 path, out, p = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 model = fasttext.train_supervised(input=path, dim=p["dim"], epoch=p["epoch"], lr=p["lr"], wordNgrams=p["word_ngrams"],
     bucket=p["bucket"], minCount=p["min_count"], thread=p["thread"], seed=p["seed"], loss="softmax", verbose=0)
-model.quantize(input=path, qnorm=True, retrain=True, cutoff=p["quantize_cutoff"], dsub=p["dsub"], thread=p["thread"], verbose=0)
+model.quantize(input=path, qnorm=True, retrain=p["quantize_retrain"], cutoff=p["quantize_cutoff"], dsub=p["dsub"], thread=p["thread"], verbose=0)
 model.save_model(out)
 """
 
@@ -239,7 +240,8 @@ def config_with(overrides: list[str]) -> TrainConfig:
         name, _, value = item.partition("=")
         if name not in TrainConfig.__dataclass_fields__ or not value:
             raise SystemExit(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(asdict(cfg))}")
-        setattr(cfg, name, type(getattr(cfg, name))(value))
+        kind = type(getattr(cfg, name))
+        setattr(cfg, name, value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
     return cfg
 
 
