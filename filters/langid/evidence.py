@@ -31,7 +31,8 @@ _PY_CODE = r"^(import [\w.]+|from [\w.]+ import |def \w+\(|class \w+[(:]|if __na
 _CPP = (
     r"(?m)(^\s*(template\s*<|namespace\s+\w+\s*\{|using\s+namespace\s|#\s*include\s*<(iostream|string|vector|memory|"
     r"map|algorithm|cstdint|cstdio|cstdlib|cstring|cmath|type_traits|utility|functional|array|tuple|mutex|thread|"
-    r"sstream|fstream|set|unordered_map|unordered_set|limits|iomanip|stdexcept)>)|\bstd::\w|\w::~?\w|\bnullptr\b)"
+    r"sstream|fstream|set|unordered_map|unordered_set|limits|iomanip|stdexcept)>|#\s*include\s*[<\"][^>\"\n]+\.(hpp|hh|hxx)[>\"])|"
+    r"\bstd::\w|\w::~?\w|\bnullptr\b)"
 )
 _PROSE_FROM = ("Text", "Shell", "Haskell", "Python", "Go", "reStructuredText")
 
@@ -63,6 +64,20 @@ _TS_ANY = (
     r"[\w$\])]\s+as\s+((const|any|unknown|string|number|boolean)\b|[A-Z][a-z][\w$.]*\s*[<\[);,])|"
     r"\bimplements\s+[A-Z][a-z]|[\w$)\]]!\.[\w$]|constructor\s*\(\s*(private|public|protected|readonly)\s|"
     r"^\s*import\s+[\w$]+\s*=\s*require\("
+)
+_XML_ROOT = r"\A\x{FEFF}?\s*<[A-Za-z_][\w:.-]*(\s+[\w:.-]+\s*=\s*\"[^\"]*\")*\s*/?>"
+_HTML_TAGS = (
+    r"(?i)<!doctype\s+html|<\?php|<(html|head|body|div|span|p|a|table|tr|td|th|ul|ol|li|br|hr|script|style|h[1-6]|"
+    r"form|img|meta|link|section|nav|header|footer|main|article|template|button|input|label|svg|b|i|em|strong|"
+    r"code|pre|iframe|select|option|textarea)\b"
+)
+_SCSS_LINES = (
+    r"(?m)^\s*(@include\s+[\w-]+|@mixin\s+[\w-]+|@function\s+[\w-]+\s*\(|@return\s|@if\s|@each\s|"
+    r"\$[\w-]+\s*:\s*[^;\n]+;)"
+)
+_SASS_ANY = (
+    r"(?m)\$[\w-]+\s*:|@(mixin|include|extend|if|else|each|for|while|function|return|use|forward|debug|warn|error)\b|"
+    r"#\{|^\s*&|^\s*//|^\s*%[\w-]+\s*\{"
 )
 _C_ONLY = (
     r"(?m)^\s*#\s*include\s*<(stdio|stdlib|string|unistd|stdint|stddef|errno|assert|fcntl|signal|ctype|"
@@ -103,13 +118,18 @@ _RULES: list[tuple] = [
     ),
     # C preprocessor lines at the start of a line: C-family, whatever else the tokens suggest
     # (a licence header of `**` lines reads as Markdown to the model)
-    ("C", ("Rust", "Go", "JavaScript", "TypeScript", "Java", "Shell", "Text", "PHP", "Markdown"),
+    ("C", ("Rust", "Go", "JavaScript", "TypeScript", "Java", "Shell", "Text", "PHP", "Markdown", "INI", "TOML",
+           "YAML", "Tcl", "Ruby", "Perl", "Python", "Makefile", "CMake"),
      r"(?m)^#(include\s*[<\"]|define\s+\w+|ifn?def\s+\w+|endif\b)",
      r"(?m)^\s*(import|from)\s+[\w.]+|<\?php|^\s*(```|~~~)"),
     ("C++", ("C",), _CPP, None, True),
     ("C++", ("Java",), r"(?m)^\s*#\s*include\b|\bstd::\w|using\s+namespace\s", None),
     # an XML declaration opens an XML document (SVG and XHTML keep their own class)
     ("XML", None, r"\A\x{FEFF}?\s*<\?xml\b", r"(?i)<svg\b|<!doctype\s+html|<html\b"),
+    # markup that holds CDATA sections, or opens with a root element and names no HTML element, is XML
+    ("XML", ("HTML", "Text", "Perl", "Markdown", "JavaScript", "TypeScript", "PHP", "Java"),
+     r"\A\x{FEFF}?\s*<[A-Za-z_][\w:.-]*[\s>/](?s:.*)<!\[CDATA\[", r"(?i)<!doctype\s+html|<html\b|<\?php|<script\b"),
+    ("XML", ("HTML", "Text", "Perl", "Markdown"), _XML_ROOT, _HTML_TAGS),
     (
         "JavaScript",
         ("C", "Java", "Go", "C++", "PHP", "Text"),
@@ -135,6 +155,11 @@ _RULES: list[tuple] = [
     ("JavaScript", ("Perl", "Ruby", "Shell", "Text"), r"(?m)^\s*(var|let|const)\s+[\w$]+\s*=", _PERL),
     # Sass syntax: variables, mixins, nesting, `//` comments (none of them valid CSS)
     ("SCSS", ("CSS",), r"(?m)^\s*\$[\w-]+\s*:|@mixin\s|@include\s|^\s*&|#\{\$|^\s*//", None),
+    # Sass statements at the start of a line (`@include x`, `$gap: 1rem;`) no programming language writes
+    ("SCSS", ("Tcl", "C++", "C", "JavaScript", "Java", "Rust", "Go", "Perl", "Text"), _SCSS_LINES,
+     r"(?m)^\s*(var|let|const|function|import|#\s*include|package|use|my|sub|proc)\b|require\("),
+    # "SCSS" without any Sass syntax is CSS (every CSS file is valid SCSS)
+    ("CSS", ("SCSS",), r"\A", _SASS_ANY, True),
     # Python whose strings hold HTML / XML (test suites of parsers)
     ("Python", ("HTML", "XML"), "(?m)" + _PY_CODE, r"(?i)\A(\x{FEFF}|\s)*<(!doctype|html|\?xml)"),
     # Perl read as Shell / Ruby / prose: `my $x`, `use strict`, `sub f {`, POD
@@ -163,9 +188,9 @@ _RULES: list[tuple] = [
     # a YAML mapping from the first line on (comments allowed): `key: value` x 3
     (
         "YAML",
-        ("Markdown", "Shell"),
+        ("Markdown", "Shell", "Python", "reStructuredText"),
         r"\A(?:[ \t]*(?:#[^\n]*)?\n)*(?:[ \t]*[\w.-]+:(?:[ \t]+[^\n]*)?\n(?:[ \t]*(?:#[^\n]*)?\n)*){3}",
-        None,
+        "(?m)" + _PY_CODE,
     ),
     # Markdown section headings (`## Title`), unless the text reads as a script or Python
     (
