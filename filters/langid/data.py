@@ -10,8 +10,8 @@ Labels: the crawl's `language` comes from the file name. File-name-only classes 
 ignore lists, checksum files, test expectations...) are mapped to what their content is or
 dropped; files with an ambiguous extension (`.h`, `.ts`, `.pl`...) are labelled by the
 extension's conclusive content heuristics (`heuristics.disambiguate`) or dropped (a `.h`
-without conclusive evidence is never guessed C or C++ from its package). A `.txt` (or
-extensionless) "Text" file that is a reStructuredText document by content is labelled so.
+without conclusive evidence is never guessed C or C++ from its package; a `.txt` that is a
+reStructuredText document by content is labelled so, as the gate decides it).
 """
 
 from __future__ import annotations
@@ -44,13 +44,6 @@ FILENAME_ONLY: frozenset[str] = frozenset({
     "unknown", "Ignore List", "Git Attributes", "Go Checksums", "Go Module", "Go Workspace",
     "Pip Requirements", "Cabal Config", "Debian Control", "Pkg-config", *DATA_CLASSES,
 })
-
-
-_RST_TITLE = r"^[^\s][^\n]*\n(={3,}|-{3,}|~{3,}|\^{3,}|\*{3,}|\+{3,}|#{3,})[ \t]*$"
-#: two section titles underlined the rST way
-RST_TITLES = rf"(?m){_RST_TITLE}(?s:.*){_RST_TITLE}"
-#: rST inline markup: ``literal``, a directive, a Sphinx role, a named link `text`_
-RST_INLINE = r"(?m)``[^`\n]+``|^\.\. [\w|-]+::|:(func|class|meth|mod|ref|doc|attr|data|exc|pep|rfc):`|`[^`\n]+`_"
 
 
 def package_of(repo_name: str) -> str:
@@ -160,13 +153,6 @@ def label_rows(table: pa.Table) -> pa.Table:
         if len(rows):
             found = disambiguate(pc.utf8_slice_codeunits(table["content"].take(pa.array(rows)), 0, 8192), e)
             label[rows] = np.array(found.to_pylist(), dtype=object)
-    # plain-text names holding a reStructuredText document (Sphinx sources, CHANGES.txt of
-    # Python projects): two underlined section titles and rST inline markup
-    text = np.flatnonzero((label == "Text") & np.isin(ext_np, ["txt", ""]))
-    if len(text):
-        head = pc.utf8_slice_codeunits(table["content"].take(pa.array(text)), 0, 8192)
-        rst = pc.and_(pc.match_substring_regex(head, RST_TITLES), pc.match_substring_regex(head, RST_INLINE))
-        label[text[pc.fill_null(rst, False).to_numpy(zero_copy_only=False)]] = "reStructuredText"
     # names that mark test expectations / logs / data: never content labels, whatever the crawl said
     label[np.isin(ext_np, list(DATA_EXTENSIONS))] = None
     # `.map` is JSON only when it holds JSON (source maps); doxygen's image maps (`<map id=...>`) are not
