@@ -45,11 +45,13 @@ def test_labels_are_what_content_can_tell():
         ("bin/tool", "unknown", "manage_tool"),  # no label
         ("docs/CHANGES.txt", "Text", "user_guide.rst"),  # a reStructuredText document named .txt
         ("docs/notes.txt", "Text", "comments_german.py"),  # no rST markup: stays Text
+        ("CMakeLists.txt", "CMake", "comments_german.py"),  # named by its file name, not its extension
     ])
     out = data.label_rows(t)
     assert dict(zip(out["path"].to_pylist(), out["label"].to_pylist())) == {
         "reader/pom.xml": "XML", "src/queue.ts": "TypeScript", "translations/app_de.ts": "XML",
         "include/ringbuf.h": "C++", "docs/CHANGES.txt": "reStructuredText", "docs/notes.txt": "Text",
+        "CMakeLists.txt": "CMake",
     }
 
 

@@ -148,8 +148,9 @@ def label_rows(table: pa.Table) -> pa.Table:
     label = np.array(langs.to_pylist(), dtype=object)
     ext = pc.utf8_lower(pc.fill_null(pc.struct_field(pc.extract_regex(table["path"], r"\.(?P<e>[^./]+)$"), [0]), ""))
     ext_np = np.array(ext.to_pylist(), dtype=object)
-    for e in AMBIGUOUS:
-        rows = np.flatnonzero(ext_np == e)
+    for e, cands in AMBIGUOUS.items():
+        # only where the crawl went by the extension (`CMakeLists.txt` stays CMake)
+        rows = np.flatnonzero((ext_np == e) & np.isin(label, list(cands)))
         if len(rows):
             found = disambiguate(pc.utf8_slice_codeunits(table["content"].take(pa.array(rows)), 0, 8192), e)
             label[rows] = np.array(found.to_pylist(), dtype=object)
