@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -179,3 +180,40 @@ def test_binary_mask_matches_a_plain_reference_on_real_files():
         large = texts.cast(pa.large_string())
         assert (binary_mask(large, head, 0, 0.1) == expected).all()
     assert expected[-3:].tolist() == [False, True, True] and expected.sum() >= 3
+
+
+def test_licence_header_is_cut_to_its_first_line():
+    from codesieve.filters.langid.content import collapse_license_header
+
+    header = _text("taglib_trefcounter.h")  # two licence comments, then the code
+    texts = pa.array([header, _text("jline_reader_pom.xml"), _text("header_c.h"), "/* a note */\nint x;\n"])
+    out = collapse_license_header(texts, 2048).to_pylist()
+    assert "class" not in header[:2048] and "class RefCounter" in out[0]
+    assert out[0].startswith("/* */\n") and "#ifndef TAGLIB_REFCOUNTER_H" in out[0]
+    assert out[1].startswith('<?xml version="1.0" encoding="UTF-8"?>\n<!-- -->\n') and "<project" in out[1][:300]
+    assert out[3] == "/* a note */\nint x;\n"  # no licence words: untouched
+    assert len(out[0]) <= 2048
+
+
+@pytest.mark.parametrize(
+    "fixture,model_said,expected",
+    [
+        ("taglib_trefcounter.h", "C", "C++"),  # the first `class` is past the model's prefix
+        ("header_c.h", "C", "C"),
+        ("purify_index.d.ts", "JavaScript", "TypeScript"),  # `export { X, type Y }`
+        ("validator_isMailtoURI.js", "TypeScript", "JavaScript"),  # no type syntax (`: void 0` is a ternary)
+        ("clsx.d.ts", "TypeScript", "TypeScript"),
+        ("elementpath_analyze-string.xsd", "Text", "XML"),  # an XML declaration
+        ("cabundle_autoload.php", "C++", "PHP"),  # `<?php` names the language
+    ],
+)
+def test_content_rules_settle_confusable_pairs(fixture, model_said, expected):
+    from codesieve.filters.langid.evidence import LONG_WINDOW, RULE_SCORE, refine_prediction
+
+    text = pa.array([_text(fixture)])
+    labels = ["C", "C++", "JavaScript", "TypeScript", "Text", "XML", "PHP"]
+    prefix, long = pc.utf8_slice_codeunits(text, 0, 2048), pc.utf8_slice_codeunits(text, 0, LONG_WINDOW)
+    langs, score, _ = refine_prediction(prefix, [model_said], np.array([0.6], np.float32), labels, long)
+    assert langs == [expected]
+    moved = 1.0 if fixture.endswith(".php") else RULE_SCORE  # `<?php` names itself; a rule moved the rest
+    assert score[0] == pytest.approx(0.6 if model_said == expected else moved)

@@ -43,12 +43,30 @@ def test_labels_are_what_content_can_tell():
         ("test/picture.ok", "Text", "flac_picture.ok"),  # test expectation: never a label
         (".gitignore", "Ignore List", "numbers.json"),  # file-name-only class: dropped
         ("bin/tool", "unknown", "manage_tool"),  # no label
+        ("docs/CHANGES.txt", "Text", "user_guide.rst"),  # a reStructuredText document named .txt
+        ("docs/notes.txt", "Text", "comments_german.py"),  # no rST markup: stays Text
+        ("CMakeLists.txt", "CMake", "comments_german.py"),  # named by its file name, not its extension
     ])
     out = data.label_rows(t)
     assert dict(zip(out["path"].to_pylist(), out["label"].to_pylist())) == {
         "reader/pom.xml": "XML", "src/queue.ts": "TypeScript", "translations/app_de.ts": "XML",
-        "include/ringbuf.h": "C++",
+        "include/ringbuf.h": "C++", "docs/CHANGES.txt": "reStructuredText", "docs/notes.txt": "Text",
+        "CMakeLists.txt": "CMake",
     }
+
+
+def test_a_map_file_is_json_only_when_it_holds_json():
+    t = _table([("dist/a.js.map", "JSON", "numbers.json"), ("html/class_graph.map", "JSON", "jline_reader_pom.xml")])
+    assert data.label_rows(t)["path"].to_pylist() == ["dist/a.js.map"]  # an image map is no JSON
+
+
+def test_training_parameters_can_be_overridden():
+    from codesieve.filters.langid.train import config_with
+
+    cfg = config_with(["lr=0.2", "epoch=7"])
+    assert (cfg.lr, cfg.epoch, cfg.dim) == (0.2, 7, TrainConfig().dim)
+    with pytest.raises(SystemExit, match="--param 'speed=3'"):
+        config_with(["speed=3"])
 
 
 def test_reserved_packages_are_dropped(tmp_path):

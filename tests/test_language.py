@@ -89,10 +89,13 @@ def test_special_names_and_shebangs():
     [("manage_tool", "Python"), ("comments_chinese.go", "Go"), ("header_c.h", "C"), ("comments_russian.js", "JavaScript")],
 )
 def test_no_path_uses_content_model(fixture, expected):
-    cols, reasons = _run([(None, _fixture(fixture))])
+    cols, reasons = _run([(None, _fixture(fixture))], calibrated=False)
     assert cols["lang"].to_pylist() == [expected]
     assert 0.0 < cols["lang_score"][0].as_py() <= 1.0
     assert reasons == [[]]
+    # calibrated (the default): the same answer, or unknown when below its language's threshold
+    cols, reasons = _run([(None, _fixture(fixture))])
+    assert (cols["lang"][0].as_py(), reasons[0]) in ((expected, []), (None, ["low_confidence"]))
 
 
 #: (fixture, language): texts the fastText model alone gets wrong and a content rule settles

@@ -36,9 +36,50 @@ def lang_of(label: str) -> str:
     return label[len(LABEL_PREFIX) :].replace("_", " ")
 
 
+#: a first line that stays before a header: shebang, `<?php`, `<?xml ...?>`, a BOM
+_HEAD_KEEP = r"(?P<keep>\x{FEFF}?(?:#![^\n]*\n|<\?php[^\n]*\n|<\?xml[^\n]*\n)?\s*)"
+#: a leading comment block: `/* ... */` or `<!-- ... -->` comments in a row, or a run of line comments
+#: (`#` only when a space, `#`, `*`, `-` or `=` follows: `#include` is code)
+_LINE_COMMENT = r"(?:#[ \t#*=-]|//|--|;|%|dnl\b)"
+_HEAD_BLOCK = (
+    r"(?P<first>/\*|<!--)(?s:.*?)(?P<end>\*/|-->)(?:\s*(?:/\*(?s:.*?)\*/|<!--(?s:.*?)-->))*"
+    rf"|(?P<line>{_LINE_COMMENT}[^\n]{{0,60}})[^\n]*\n(?:[ \t]*(?:{_LINE_COMMENT}[^\n]*|#)?\n)*"
+)
+_LICENSE_WORDS = r"(?i)copyright|licen[cs]e|spdx|all rights reserved|\(c\) \d{4}|permission is hereby granted"
+_OPENS_WITH_COMMENT = r"\A\x{FEFF}?\s*(/\*|<!--|#|//|--|;|%|dnl|<\?)"
+#: code points of the text a header is looked for in (a longer header stays as it is)
+HEADER_WINDOW = 8192
+
+
+def collapse_license_header(texts: pa.Array | pa.ChunkedArray, max_chars: int) -> pa.Array:
+    """The first `max_chars` code points, a leading licence comment cut to its first line.
+
+    Licence headers fill the model's prefix with prose (C++ headers read as C or Markdown,
+    XML as Text); the comment's opening line stays, so its comment syntax still counts.
+    Only texts that open with a comment are searched, only licence headers rewritten.
+    """
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    s = pc.utf8_slice_codeunits(texts, 0, HEADER_WINDOW)
+    opens = pc.match_substring_regex(pc.utf8_slice_codeunits(s, 0, 80), _OPENS_WITH_COMMENT)
+    rows = np.flatnonzero(pc.fill_null(opens, False).to_numpy(zero_copy_only=False))
+    if len(rows):
+        sub = s.take(pa.array(rows))
+        head = pc.struct_field(pc.extract_regex(sub, rf"\A(?P<h>{_HEAD_KEEP}(?:{_HEAD_BLOCK}))"), [0])
+        is_license = pc.fill_null(pc.match_substring_regex(head, _LICENSE_WORDS), False).to_numpy(zero_copy_only=False)
+        if is_license.any():
+            cut = pc.replace_substring_regex(sub.filter(pa.array(is_license)), rf"\A{_HEAD_KEEP}(?:{_HEAD_BLOCK})",
+                                             r"\1\2\4 \3" + "\n", max_replacements=1)
+            mask = np.zeros(len(s), dtype=bool)
+            mask[rows[is_license]] = True
+            s = pc.replace_with_mask(s, pa.array(mask), cut)
+    return pc.utf8_slice_codeunits(s, 0, max_chars)
+
+
 def prepare(texts: pa.Array | pa.ChunkedArray, max_chars: int) -> list[str]:
-    """Token stream per document: the first `max_chars` code points, punctuation split off."""
-    s = pc.utf8_slice_codeunits(texts, 0, max_chars)
+    """Token stream per document: the first `max_chars` code points after a licence header
+    is cut to its first line (`collapse_license_header`), punctuation split off."""
+    s = collapse_license_header(texts, max_chars)
     s = pc.replace_substring_regex(s, r"([^\p{L}\p{N}_\s])", r" \1 ")
     s = pc.replace_substring_regex(s, r"\r?\n", NEWLINE_TOKEN)
     return pc.fill_null(s, "").to_pylist()
@@ -85,10 +126,11 @@ class ContentModel:
         pred = self.model_only(texts)
         if not self.rules:
             return pred
-        from codesieve.filters.langid.evidence import refine_prediction
+        from codesieve.filters.langid.evidence import LONG_WINDOW, refine_prediction
 
         prefix = pc.utf8_slice_codeunits(texts, 0, self.max_chars)
-        langs, score, named = refine_prediction(prefix, pred.lang, pred.score, self.labels)
+        long = pc.utf8_slice_codeunits(texts, 0, LONG_WINDOW)
+        langs, score, named = refine_prediction(prefix, pred.lang, pred.score, self.labels, long)
         return Prediction(langs, score, named)
 
     def confident(self, pred: Prediction) -> np.ndarray:

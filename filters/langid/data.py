@@ -9,7 +9,9 @@ are dropped from every split, any version.
 Labels: the crawl's `language` comes from the file name. File-name-only classes (Maven POM,
 ignore lists, checksum files, test expectations...) are mapped to what their content is or
 dropped; files with an ambiguous extension (`.h`, `.ts`, `.pl`...) are labelled by the
-extension's conclusive content heuristics (`heuristics.disambiguate`) or dropped.
+extension's conclusive content heuristics (`heuristics.disambiguate`) or dropped (a `.h`
+without conclusive evidence is never guessed C or C++ from its package; a `.txt` that is a
+reStructuredText document by content is labelled so, as the gate decides it).
 """
 
 from __future__ import annotations
@@ -146,13 +148,20 @@ def label_rows(table: pa.Table) -> pa.Table:
     label = np.array(langs.to_pylist(), dtype=object)
     ext = pc.utf8_lower(pc.fill_null(pc.struct_field(pc.extract_regex(table["path"], r"\.(?P<e>[^./]+)$"), [0]), ""))
     ext_np = np.array(ext.to_pylist(), dtype=object)
-    for e in AMBIGUOUS:
-        rows = np.flatnonzero(ext_np == e)
+    for e, cands in AMBIGUOUS.items():
+        # only where the crawl went by the extension (`CMakeLists.txt` stays CMake)
+        rows = np.flatnonzero((ext_np == e) & np.isin(label, list(cands)))
         if len(rows):
             found = disambiguate(pc.utf8_slice_codeunits(table["content"].take(pa.array(rows)), 0, 8192), e)
             label[rows] = np.array(found.to_pylist(), dtype=object)
     # names that mark test expectations / logs / data: never content labels, whatever the crawl said
     label[np.isin(ext_np, list(DATA_EXTENSIONS))] = None
+    # `.map` is JSON only when it holds JSON (source maps); doxygen's image maps (`<map id=...>`) are not
+    maps = np.flatnonzero(ext_np == "map")
+    if len(maps):
+        head = pc.utf8_slice_codeunits(table["content"].take(pa.array(maps)), 0, 64)
+        json_like = pc.fill_null(pc.match_substring_regex(head, r"^\x{FEFF}?\s*[\[{]"), False)
+        label[maps[~json_like.to_numpy(zero_copy_only=False)]] = None
     ok = np.array([x is not None and x not in FILENAME_ONLY for x in label], dtype=bool)
     ok &= pc.greater(pc.utf8_length(table["content"]), 0).to_numpy(zero_copy_only=False)
     return table.append_column("label", pa.array(label.tolist(), pa.string())).filter(pa.array(ok))

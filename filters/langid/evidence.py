@@ -19,6 +19,8 @@ its test split; `benchmarks/langid_accuracy.py` shows what they change.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,7 +31,8 @@ _PY_CODE = r"^(import [\w.]+|from [\w.]+ import |def \w+\(|class \w+[(:]|if __na
 _CPP = (
     r"(?m)(^\s*(template\s*<|namespace\s+\w+\s*\{|using\s+namespace\s|#\s*include\s*<(iostream|string|vector|memory|"
     r"map|algorithm|cstdint|cstdio|cstdlib|cstring|cmath|type_traits|utility|functional|array|tuple|mutex|thread|"
-    r"sstream|fstream|set|unordered_map|unordered_set|limits|iomanip|stdexcept)>)|\bstd::\w|\w::~?\w|\bnullptr\b)"
+    r"sstream|fstream|set|unordered_map|unordered_set|limits|iomanip|stdexcept)>|#\s*include\s*[<\"][^>\"\n]+\.(hpp|hh|hxx)[>\"])|"
+    r"\bstd::\w|\w::~?\w|\bnullptr\b)"
 )
 _PROSE_FROM = ("Text", "Shell", "Haskell", "Python", "Go", "reStructuredText")
 
@@ -44,8 +47,37 @@ _TS = (
     r"interface|enum|abstract)\b|interface\s+[\w$]+\s*(<[^>\n]*>)?\s*(extends\s[^{\n]*)?\{|type\s+[\w$]+\s*(<[^>\n]*>)?\s*=|"
     r"(const\s+)?enum\s+\w+\s*\{|abstract\s+class\s)|^\s*(import|export)\s+type\s|"
     r"^\s*(public|private|protected|readonly)\s+(readonly\s+)?[\w$]+\s*[?!]?\s*:|"
-    r"\)\s*:\s*(string|number|boolean|void|any|unknown|never|Promise<)|"
-    r"\b[\w$]+\??\s*:\s*(string|number|boolean|any|unknown)(\[\])?\s*[;,)=]"
+    r"\)\s*:\s*((string|number|boolean|void|any|unknown|never)(\[\])?\s*(\{|;|=>|,|\)|\||$)|Promise<)|"
+    r"\b[\w$]+\??\s*:\s*(string|number|boolean|any|unknown)(\[\])?\s*[;,)=]|"
+    # `export { X, type Y }`: type-only names in an import / export list
+    r"^\s*(import|export)\s*\{[^}]*\btype\s+[\w$]+\s*[,}]|"
+    # a declaration file's own source map comment
+    r"^//# sourceMappingURL=\S*\.d\.[cm]?ts\.map\s*$"
+)
+#: TypeScript-only syntax beyond `_TS` (JavaScript has none of it): typed parameters and
+#: variables, return types, generics on declarations, `as T` casts, `implements`, `x!.y`,
+#: parameter properties, `import x = require(...)`
+_TS_ANY = (
+    _TS + r"|\(\s*[\w$]+\??\s*:\s*(string|number|boolean|any|unknown|[A-Z][a-z][\w$.]*(<|\[\]|\s*[,)=|]))|"
+    r"\b(let|const|var)\s+[\w$]+\s*:\s*(string|number|boolean|any|unknown|[A-Z][a-z][\w$.]*)\b|"
+    r"\)\s*:\s*[A-Z][a-z][\w$.]*(<[^>\n]*>)?(\[\])?\s*(\{|=>)|\b(function|class|interface)\s+[\w$]+\s*<[\w$]|"
+    r"[\w$\])]\s+as\s+((const|any|unknown|string|number|boolean)\b|[A-Z][a-z][\w$.]*\s*[<\[);,])|"
+    r"\bimplements\s+[A-Z][a-z]|[\w$)\]]!\.[\w$]|constructor\s*\(\s*(private|public|protected|readonly)\s|"
+    r"^\s*import\s+[\w$]+\s*=\s*require\("
+)
+_XML_ROOT = r"\A\x{FEFF}?\s*<[A-Za-z_][\w:.-]*(\s+[\w:.-]+\s*=\s*\"[^\"]*\")*\s*/?>"
+_HTML_TAGS = (
+    r"(?i)<!doctype\s+html|<\?php|<(html|head|body|div|span|p|a|table|tr|td|th|ul|ol|li|br|hr|script|style|h[1-6]|"
+    r"form|img|meta|link|section|nav|header|footer|main|article|template|button|input|label|svg|b|i|em|strong|"
+    r"code|pre|iframe|select|option|textarea)\b"
+)
+_SCSS_LINES = (
+    r"(?m)^\s*(@include\s+[\w-]+|@mixin\s+[\w-]+|@function\s+[\w-]+\s*\(|@return\s|@if\s|@each\s|"
+    r"\$[\w-]+\s*:\s*[^;\n]+;)"
+)
+_SASS_ANY = (
+    r"(?m)\$[\w-]+\s*:|@(mixin|include|extend|if|else|each|for|while|function|return|use|forward|debug|warn|error)\b|"
+    r"#\{|^\s*&|^\s*//|^\s*%[\w-]+\s*\{"
 )
 _C_ONLY = (
     r"(?m)^\s*#\s*include\s*<(stdio|stdlib|string|unistd|stdint|stddef|errno|assert|fcntl|signal|ctype|"
@@ -58,8 +90,22 @@ _MD_MARKUP = (
 )
 _MD_EXCLUDE = r"(?m)^#!|" + _PY_CODE + r"|^\.\. [\w|-]+::"
 
-#: (language, languages the model's answer may be moved from (None: any), RE2 pattern, RE2 veto)
-CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
+class Rule(NamedTuple):
+    """Moves an answer in `from_langs` (None: any) to `lang` when `pattern` matches and `veto` does not."""
+
+    lang: str
+    from_langs: tuple[str, ...] | None
+    pattern: str
+    veto: str | None = None
+    #: match on the first `LONG_WINDOW` code points instead of the model's prefix (C vs C++:
+    #: a header's first `class`/`namespace` often comes after a page of includes and macros)
+    long: bool = False
+
+
+#: code points the `long` rules read
+LONG_WINDOW = 16384
+
+_RULES: list[tuple] = [
     # a unified diff's hunk header
     ("Diff", None, r"(?m)^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", None),
     # a JSON document: an object whose first key is a string, or an array of JSON values
@@ -72,11 +118,18 @@ CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
     ),
     # C preprocessor lines at the start of a line: C-family, whatever else the tokens suggest
     # (a licence header of `**` lines reads as Markdown to the model)
-    ("C", ("Rust", "Go", "JavaScript", "TypeScript", "Java", "Shell", "Text", "PHP", "Markdown"),
+    ("C", ("Rust", "Go", "JavaScript", "TypeScript", "Java", "Shell", "Text", "PHP", "Markdown", "INI", "TOML",
+           "YAML", "Tcl", "Ruby", "Perl", "Python", "Makefile", "CMake"),
      r"(?m)^#(include\s*[<\"]|define\s+\w+|ifn?def\s+\w+|endif\b)",
      r"(?m)^\s*(import|from)\s+[\w.]+|<\?php|^\s*(```|~~~)"),
-    ("C++", ("C",), _CPP, None),
+    ("C++", ("C",), _CPP, None, True),
     ("C++", ("Java",), r"(?m)^\s*#\s*include\b|\bstd::\w|using\s+namespace\s", None),
+    # an XML declaration opens an XML document (SVG and XHTML keep their own class)
+    ("XML", None, r"\A\x{FEFF}?\s*<\?xml\b", r"(?i)<svg\b|<!doctype\s+html|<html\b"),
+    # markup that holds CDATA sections, or opens with a root element and names no HTML element, is XML
+    ("XML", ("HTML", "Text", "Perl", "Markdown", "JavaScript", "TypeScript", "PHP", "Java"),
+     r"\A\x{FEFF}?\s*<[A-Za-z_][\w:.-]*[\s>/](?s:.*)<!\[CDATA\[", r"(?i)<!doctype\s+html|<html\b|<\?php|<script\b"),
+    ("XML", ("HTML", "Text", "Perl", "Markdown"), _XML_ROOT, _HTML_TAGS),
     (
         "JavaScript",
         ("C", "Java", "Go", "C++", "PHP", "Text"),
@@ -96,10 +149,17 @@ CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
     ),
     # TypeScript a JavaScript reader misses: `.d.ts` declarations, interfaces, `: type` annotations
     ("TypeScript", ("JavaScript", "Text", "Java"), _TS, r"(?m)@flow\b"),
+    # "TypeScript" without any type syntax is JavaScript (compiled output, plain modules)
+    ("JavaScript", ("TypeScript",), r"\A", "(?m)" + _TS_ANY, True),
     # `var x = [...]` is JavaScript, not Perl (`my $x`) or Ruby
     ("JavaScript", ("Perl", "Ruby", "Shell", "Text"), r"(?m)^\s*(var|let|const)\s+[\w$]+\s*=", _PERL),
     # Sass syntax: variables, mixins, nesting, `//` comments (none of them valid CSS)
     ("SCSS", ("CSS",), r"(?m)^\s*\$[\w-]+\s*:|@mixin\s|@include\s|^\s*&|#\{\$|^\s*//", None),
+    # Sass statements at the start of a line (`@include x`, `$gap: 1rem;`) no programming language writes
+    ("SCSS", ("Tcl", "C++", "C", "JavaScript", "Java", "Rust", "Go", "Perl", "Text"), _SCSS_LINES,
+     r"(?m)^\s*(var|let|const|function|import|#\s*include|package|use|my|sub|proc)\b|require\("),
+    # "SCSS" without any Sass syntax is CSS (every CSS file is valid SCSS)
+    ("CSS", ("SCSS",), r"\A", _SASS_ANY, True),
     # Python whose strings hold HTML / XML (test suites of parsers)
     ("Python", ("HTML", "XML"), "(?m)" + _PY_CODE, r"(?i)\A(\x{FEFF}|\s)*<(!doctype|html|\?xml)"),
     # Perl read as Shell / Ruby / prose: `my $x`, `use strict`, `sub f {`, POD
@@ -107,7 +167,7 @@ CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
     # a shell script the model took for Perl: `fi`/`esac`/`done` lines and no Perl construct
     ("Shell", ("Perl",), _SHELL, _PERL),
     # C the model took for C++: C headers / malloc / typedef struct and no C++ construct
-    ("C", ("C++",), _C_ONLY, _CPP + _CPP_MORE),
+    ("C", ("C++",), _C_ONLY, _CPP + _CPP_MORE, True),
     # Python code after a long licence header (the model then sees mostly prose)
     ("Python", ("Text", "Markdown", "reStructuredText"), "(?m)" + _PY_CODE, r"(?m)^\s*(>>>|\$ |```)"),
     (
@@ -128,9 +188,9 @@ CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
     # a YAML mapping from the first line on (comments allowed): `key: value` x 3
     (
         "YAML",
-        ("Markdown", "Shell"),
+        ("Markdown", "Shell", "Python", "reStructuredText"),
         r"\A(?:[ \t]*(?:#[^\n]*)?\n)*(?:[ \t]*[\w.-]+:(?:[ \t]+[^\n]*)?\n(?:[ \t]*(?:#[^\n]*)?\n)*){3}",
-        None,
+        "(?m)" + _PY_CODE,
     ),
     # Markdown section headings (`## Title`), unless the text reads as a script or Python
     (
@@ -140,6 +200,7 @@ CONTENT_RULES: list[tuple[str, tuple[str, ...] | None, str, str | None]] = [
         _MD_EXCLUDE + r"|^\s*(if|fi|then|for|do|done|echo|export)\b",
     ),
 ]
+CONTENT_RULES: list[Rule] = [Rule(*r) for r in _RULES]
 #: probability reported for a prediction a rule or a shebang line settled (below the gate's
 #: `mislabel_min_score`, so a rule alone never flags a path as mislabelled)
 RULE_SCORE = 0.85
@@ -151,6 +212,8 @@ def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
 
 #: markers no other language writes (checked after a shebang line, before modelines)
 MARKERS: list[tuple[str, str]] = [
+    # a PHP file opens with its tag (templates that start with HTML are left to the model)
+    ("PHP", r"\A\x{FEFF}?\s*<\?php\b"),
     # zsh completion functions and autoloaded functions (`_git`, `_docker`: no extension)
     ("Shell", r"\A#(compdef|autoload)\b"),
     # Tcl test scripts (sqlite's `*.test`, tcltest suites)
@@ -212,18 +275,23 @@ def magic_lang(texts: pa.Array) -> np.ndarray:
 
 
 def refine_prediction(
-    texts: pa.Array, langs: list[str], score: np.ndarray, labels: list[str]
+    texts: pa.Array, langs: list[str], score: np.ndarray, labels: list[str], long_texts: pa.Array | None = None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Correct the content model's top-1 answers with `magic_lang` and `CONTENT_RULES`.
 
     `texts` is the prefix the model saw; `labels` the model's languages (a content rule only
     names one of them; `magic_lang` may name any language). Returns new (langs, score, named):
-    `named` marks the answers a text gave itself (`magic_lang`). Deterministic, content only.
+    `named` marks the answers a text gave itself (`magic_lang`). `long_texts` (default `texts`):
+    the same documents' first `LONG_WINDOW` code points, for the `long` rules. Deterministic,
+    content only.
     """
     if len(texts) == 0:
         return langs, score, np.zeros(0, dtype=bool)
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
+    long_texts = texts if long_texts is None else long_texts
+    if isinstance(long_texts, pa.ChunkedArray):
+        long_texts = long_texts.combine_chunks()
     out = np.array(langs, dtype=object)
     score = score.copy()
     known = set(labels)
@@ -232,7 +300,7 @@ def refine_prediction(
     decided = _notnull(magic)
     out[decided], score[decided] = magic[decided], 1.0
     # 2. content rules, in order, each on the rows whose current answer it may move
-    for lang, from_langs, pattern, veto in CONTENT_RULES:
+    for lang, from_langs, pattern, veto, long in CONTENT_RULES:
         if lang not in known:
             continue
         elig = ~decided & (out != lang)
@@ -241,7 +309,7 @@ def refine_prediction(
         if not elig.any():
             continue
         rows = np.flatnonzero(elig)
-        sub = texts.take(pa.array(rows))
+        sub = (long_texts if long else texts).take(pa.array(rows))
         m = _matches(sub, pattern)
         if veto and m.any():
             m &= ~_matches(sub, veto)

@@ -14,6 +14,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+_RST_TITLE = r"^[^\s][^\n]*\n(?:={3,}|-{3,}|~{3,}|\^{3,}|\*{3,}|\+{3,}|#{3,})[ \t]*$"
+_RST_INLINE = r"(?:``[^`\n]+``|^\.\. [\w|-]+::|:(?:func|class|meth|mod|ref|doc|attr|data|exc|pep|rfc):`|`[^`\n]+`_)"
+#: two underlined section titles and rST inline markup (a directive, ``literal``, a role, `link`_), any order
+RST_DOCUMENT = "(?m)(?:" + "|".join(
+    "(?s:.*)".join(order) for order in (
+        (_RST_INLINE, _RST_TITLE, _RST_TITLE), (_RST_TITLE, _RST_INLINE, _RST_TITLE), (_RST_TITLE, _RST_TITLE, _RST_INLINE)
+    )
+) + ")"
+
 #: extension -> ordered (language, RE2 pattern); patterns are multi-line ((?m) where needed)
 RULES: dict[str, list[tuple[str, str]]] = {
     "h": [
@@ -59,6 +68,8 @@ RULES: dict[str, list[tuple[str, str]]] = {
         ("Perl", ""),
     ],
     "inc": [("PHP", r"<\?php"), ("C", r"(?m)^\s*#\s*(include|define|if|ifdef|ifndef)\b")],
+    # Sphinx sources and Python projects' CHANGES.txt are reStructuredText documents named .txt
+    "txt": [("reStructuredText", RST_DOCUMENT), ("Text", "")],
 }
 
 

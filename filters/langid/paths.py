@@ -25,6 +25,7 @@ AMBIGUOUS: dict[str, tuple[str, ...]] = {
     "t": ("Perl", "Raku"),
     "pm": ("Perl", "Raku"),
     "inc": ("PHP", "C"),
+    "txt": ("Text", "reStructuredText"),  # settled by `heuristics.RULES["txt"]` (conclusive)
 }
 
 #: exact file names (Linguist `filenames`)
