@@ -86,7 +86,6 @@ def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> di
     out = {
         "indent_jump": np.log1p(jump),
         "indent_up_jump_fraction": up,
-        "bracket_imbalance": bracket_imbalance(batch),
         "log_bytes": np.log1p(batch.byte_len),
         "log_lines": np.log1p(n_lines),
         "blank_line_fraction": per_doc_sum(batch, blank) / n_lines,
@@ -96,11 +95,13 @@ def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> di
         "mean_indent": np.log1p(per_doc_sum(batch, indent) / nonblank),
         "max_indent": np.log1p(batch.per_doc(indent, np.maximum)),
     }
-    if norms is not None:  # models trained before the structure features have no norms
+    if norms is None:  # models trained before the structure features have no norms
+        out["bracket_imbalance"] = bracket_imbalance(batch)
+    else:
         density = structure.comment_density(batch, comment, blank)
         out["comment_density"] = density
         out["comment_vs_lang"] = structure.lang_relative(comment_frac, batch, norms)
-        out.update(structure.bracket_depth(batch))
+        out.update(structure.brackets(batch))
         out.update(structure.block_shape(batch, indent, blank))
         out.update(structure.indent_consistency(batch, indent, blank))
         out.update(structure.import_position(batch))

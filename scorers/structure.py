@@ -32,38 +32,54 @@ from codesieve.filters.rules.features import line_matches, per_doc_sum, safe_div
 _IMPORT_LINE = r"^\s*(import\s|from\s+\S+\s+import\s|#\s*include\s|using\s+[\w.]+;|require\(|"\
     r"(const|let|var)\s+\w+\s*=\s*require\(|use\s+[\w:]+|package\s+[\w.]+;?\s*$)"
 _DEF_START = r"^\s*(def|class|function|func|fn|pub\s+fn|public|private|static|struct|impl|int|void)\b"
-_TRAILING_COMMENT = r"(\s#\s|//)"
 
 
-def _count(lines: pa.Array, chars: str) -> np.ndarray:
-    total = np.zeros(len(lines), dtype=np.int64)
-    for ch in chars:
-        total += to_np(pc.count_substring(lines, ch)).astype(np.int64)
-    return total
+#: byte -> event code: 1-3 opening ( [ {, 4-6 closing ) ] }, 7 newline, 0 anything else
+_CODE = np.zeros(256, np.uint8)
+for _k, _ch in enumerate(b"([{)]}\n"):
+    _CODE[_ch] = _k + 1
+_DELTA = np.array([0, 1, 1, 1, -1, -1, -1, 0], np.int64)
+
+
+def _text_bytes(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes of all documents, per-document start offsets into them (n + 1))."""
+    arr = batch.text
+    bufs = arr.buffers()
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offs = np.frombuffer(bufs[1], width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return data[offs[0] : offs[-1]], offs - offs[0]
+
+
+def brackets(batch: DocBatch) -> dict[str, np.ndarray]:
+    """Bracket features from the bytes (brackets are ASCII; numpy over the bracket and
+    newline positions only): imbalance (|open - close| per pair / all brackets), share of
+    lines ending at a negative running depth (a closer before its opener), |final depth| /
+    all brackets."""
+    data, offs = _text_bytes(batch)
+    n = batch.num_rows
+    code = _CODE[data]
+    pos = np.flatnonzero(code)
+    c = code[pos].astype(np.int64)
+    doc = np.searchsorted(offs, pos, side="right") - 1
+    counts = np.bincount(doc * 8 + c, minlength=8 * n).reshape(n, 8).astype(np.float64)
+    diff = np.abs(counts[:, 1:4] - counts[:, 4:7]).sum(axis=1)
+    total = counts[:, 1:7].sum(axis=1)
+    csum = np.concatenate([[0], np.cumsum(_DELTA[c])])  # depth after 0, 1, ... events
+    base = csum[np.searchsorted(pos, offs[:-1])]  # depth before each document
+    nl = c == 7
+    neg = np.bincount(doc[nl], weights=(csum[1:][nl] - base[doc[nl]] < 0).astype(np.float64), minlength=n)
+    final = np.abs(csum[np.searchsorted(pos, offs[1:])] - base).astype(np.float64)
+    return {
+        "bracket_imbalance": safe_div(diff, total),
+        "negative_depth_fraction": neg / np.maximum(batch.num_lines, 1),
+        "final_depth_share": safe_div(final, total),
+    }
 
 
 def _doc_of_line(batch: DocBatch) -> np.ndarray:
     off = batch.line_offsets
     return np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
-
-
-def bracket_depth(batch: DocBatch) -> dict[str, np.ndarray]:
-    """Share of lines where the running bracket depth is negative; |final depth| / brackets."""
-    lines = batch.flat_lines
-    opens, closes = _count(lines, "([{"), _count(lines, ")]}")
-    net = opens - closes
-    csum = np.cumsum(net)
-    off = batch.line_offsets
-    start = np.concatenate([[0], csum])[off[:-1]]  # depth before each document's first line
-    doc = _doc_of_line(batch)
-    depth = csum - start[doc] if len(doc) else csum
-    neg = per_doc_sum(batch, depth < 0)
-    n_lines = np.maximum(batch.num_lines, 1).astype(np.float64)
-    final = np.abs(per_doc_sum(batch, net))
-    return {
-        "negative_depth_fraction": neg / n_lines,
-        "final_depth_share": safe_div(final, per_doc_sum(batch, opens + closes)),
-    }
 
 
 def _next_nonblank(nonblank: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,10 +163,12 @@ def comment_density(batch: DocBatch, comment_line: np.ndarray, blank: np.ndarray
     """Characters of comments (full comment lines + trailing `#`/`//` comments) per
     non-blank character."""
     lens = batch.line_len.astype(np.float64)
-    trailing = to_np(pc.match_substring_regex(batch.flat_lines, _TRAILING_COMMENT)) & ~comment_line
-    # a trailing comment's length: from the marker to the end of the line
-    where = to_np(pc.find_substring_regex(batch.flat_lines, _TRAILING_COMMENT)).astype(np.float64)
-    tail = np.where(trailing & (where >= 0), lens - where, 0.0)
+    # a trailing comment's length: from its marker (`//` or ` # `) to the end of the line
+    where = np.full(len(lens), -1.0)
+    for marker in ("//", " # "):
+        at = to_np(pc.find_substring(batch.flat_lines, marker)).astype(np.float64)
+        where = np.where((at >= 0) & ((where < 0) | (at < where)), at, where)
+    tail = np.where(~comment_line & (where >= 0), lens - where, 0.0)
     chars = np.where(comment_line, lens, 0.0) + tail
     return safe_div(per_doc_sum(batch, chars), per_doc_sum(batch, np.where(blank, 0.0, lens)))
 
