@@ -2,12 +2,15 @@
 share of a whole `codesieve run`, in one run.
 
     .venv/bin/python benchmarks/quality_scorers.py --config configs/default.yaml \
-        --input ../shared/corpus/dev --mb 20
+        --input ../regcorpus/quality/{train,dev,test} --held-out ../shared/corpus/dev --mb 20
 
-1. AUC: the recipe's labels (`scorers.train.labelled`) on the held-out *test* packages
-   (split by package), per language with >= 10 files of each label, for each scorer and
-   the ensemble; `survivors` = only files the rules pass (what the gate really sees);
-   `survivors vs damaged` = those survivors labelled good against damaged copies of them.
+1. AUC: the recipe's labels (`scorers.train.labelled`, computed over all `--input` folders as
+   in training) on the held-out *test* packages (split by package), per language with >= 10
+   files of each label, for each scorer and the ensemble; `survivors` = only files the rules
+   pass (what the gate really sees); `survivors vs damaged` = those survivors labelled good
+   against damaged copies of them (`scorers.data.damaged_copies`).
+   Corruption: on `--held-out` code files (packages outside the training list), the share
+   whose score drops under each damage of the corruption test (`scorers.damage`).
 2. Speed: each scorer alone and the whole gate on the rows that reach the quality gate in
    a sample of ~`--mb` MB (every k-th row of the input), CPU seconds of this process with
    Arrow on one thread: docs/s and MB/s per core.
@@ -40,7 +43,8 @@ from codesieve.pipeline.executors import LocalExecutor
 from codesieve.pipeline.gaterun import alive_batch, run_gates
 from codesieve.pipeline.runner import run
 from codesieve.pipeline.tiers import UnitState
-from codesieve.scorers.data import damaged_copies
+from codesieve.scorers.damage import damage
+from codesieve.scorers.data import damaged_copies, dedup_and_cap, read_corpus, stable_unit
 from codesieve.scorers.fit import per_language_metrics
 from codesieve.scorers.train import labelled, metrics_table
 
@@ -48,9 +52,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from rules_speed import load_sample  # noqa: E402
 
 
-def held_out_auc(gate: Any, inputs: list[str]) -> dict[str, Any]:
+def held_out_auc(gate: Any, inputs: list[str], max_test: int) -> dict[str, Any]:
     table, _ = labelled(inputs, None, 3.0, 300)
     test = table.filter(pc.equal(table["split"], "test"))
+    if max_test and len(test) > max_test:  # a deterministic subset (slow scorers)
+        keep = np.sort(np.argsort(stable_unit(test["id"].to_pylist(), "bench"))[:max_test])
+        test = test.take(pa.array(keep))
     total, q = gate.scores(DocBatch(test))
     q["ensemble"] = total
     y = test["label"].to_numpy().astype(np.int8)
@@ -69,6 +76,29 @@ def held_out_auc(gate: Any, inputs: list[str]) -> dict[str, Any]:
         vv = np.concatenate([v[pos], q_bad[k]])
         yy = np.concatenate([np.ones(pos.sum(), np.int8), np.zeros(len(bad), np.int8)])
         out[k]["survivors vs damaged"] = per_language_metrics(vv, yy, np.zeros(len(yy), object))["all"]
+    return out
+
+
+def corruption_drops(gate: Any, corpus: str, per_package: int) -> dict[str, dict[str, float]]:
+    """Share of held-out code files (> 20 lines, `per_package` per package) whose score drops
+    under each damage (strength 0.33, seed 0), per scorer and for quality_score."""
+    t = read_corpus([corpus])
+    code = pc.is_in(t["language"], pa.array(["Python", "JavaScript", "TypeScript", "C", "Go", "Java", "PHP", "Ruby"]))
+    lines = pc.count_substring(t["content"], "\n")
+    t = t.filter(pc.and_(code, pc.and_(pc.greater(lines, 20), pc.less(pc.binary_length(t["content"]), 50_000))))
+    t = dedup_and_cap(t, per_package)
+    t = t.append_column("lang", t["language"])
+    total, q = gate.scores(DocBatch(t))
+    q["quality_score"] = total
+    texts = t["content"].to_pylist()
+    out: dict[str, dict[str, float]] = {}
+    for kind in ("minified", "comments_stripped", "lines_shuffled", "syntax_errors"):
+        rng = np.random.default_rng(0)
+        bad = [damage(x, kind, rng) for x in texts]
+        changed = np.array([a != b for a, b in zip(texts, bad)])
+        total2, q2 = gate.scores(DocBatch(t.set_column(t.column_names.index("content"), "content", pa.array(bad))))
+        q2["quality_score"] = total2
+        out[kind] = {"files": int(changed.sum()), **{k: float((q2[k][changed] < v[changed]).mean()) for k, v in q.items()}}
     return out
 
 
@@ -138,7 +168,11 @@ def pipeline_share(config: str, tables: list[pa.Table]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="configs/default.yaml")
-    ap.add_argument("--input", default="../shared/corpus/dev")
+    ap.add_argument("--input", nargs="+", default=["../shared/corpus/dev"],
+                    help="labelled corpus folders (all splits, as in training); speed uses the last one")
+    ap.add_argument("--held-out", default=None, help="corpus of packages outside training: corruption drops")
+    ap.add_argument("--per-package", type=int, default=12, help="--held-out files per package")
+    ap.add_argument("--max-test", type=int, default=0, help="AUC on at most this many test files (0: all)")
     ap.add_argument("--mb", type=float, default=20.0, help="MB of input for the speed and share parts")
     ap.add_argument("--skip-auc", action="store_true")
     ap.add_argument("--json", default=None)
@@ -150,10 +184,17 @@ def main() -> None:
     gate.load()
     out: dict[str, Any] = {}
     if not args.skip_auc:
-        out["auc"] = held_out_auc(gate, [args.input])
+        out["auc"] = held_out_auc(gate, args.input, args.max_test)
         print("## held-out AUC per language (test packages)\n")
         print("\n".join(metrics_table(out["auc"])))
-    tables = load_sample(args.input, args.mb, "language")
+    if args.held_out:
+        out["corruption"] = cd = corruption_drops(gate, args.held_out, args.per_package)
+        cols = [k for k in next(iter(cd.values())) if k != "files"]
+        print(f"\n## share of held-out files whose score drops under damage ({args.held_out})\n")
+        print(f"| damage | files | {' | '.join(cols)} |\n|---|---|" + "---|" * len(cols))
+        for kind, r in cd.items():
+            print(f"| {kind} | {r['files']} | {' | '.join(f'{r[c]:.3f}' for c in cols)} |")
+    tables = load_sample(args.input[-1], args.mb, "language")
     batches, cost = reaching_quality(cfg, tables)
     out["gate_cost"] = cost
     mb_in = sum(int(DocBatch(t).byte_len.sum()) for t in tables) / 1e6

@@ -197,24 +197,25 @@ def read_labels(path: str) -> dict[str, float]:
 def damaged_copies(table: pa.Table, labels: np.ndarray, share: float, seed: int = 0) -> pa.Table:
     """Synthetic negatives: damaged copies of a `share` of the positives (files with 20+ lines).
 
-    Each copy gets one of two damages, chosen at random: 15% of its non-blank lines deleted
-    (unbalanced brackets, dangling names), or its lines cut into 4-8 blocks put in random
-    order. (The corruption tests use other damages: full line shuffles, dropped closing
-    brackets, minification, stripped comments.) Ids get a `#damaged` suffix; label 0.
+    Each copy gets one damage of `scorers.damage.KINDS`, drawn uniformly, with a random
+    strength (15-50% of lines) where it applies; a damage that leaves the file unchanged
+    (e.g. no comment lines to strip) gives no copy. Only ever called on train / dev
+    packages: the corruption test damages held-out test packages. Ids get a `#damaged`
+    suffix; label 0.
     """
+    from codesieve.scorers.damage import KINDS, damage
+
     rng = np.random.default_rng(seed)
     texts = table["content"].to_pylist()
-    pick = [i for i in np.flatnonzero(labels == 1) if texts[i].count("\n") >= 20 and rng.random() < share]
-    out = []
-    for i in pick:
-        lines = texts[i].split("\n")
-        if rng.random() < 0.5:
-            keep = [ln for ln in lines if not ln.strip() or rng.random() >= 0.15]
-        else:
-            cuts = np.sort(rng.choice(np.arange(1, len(lines)), size=min(int(rng.integers(3, 8)), len(lines) - 1), replace=False))
-            blocks = np.split(np.arange(len(lines)), cuts)
-            keep = [lines[j] for b in rng.permutation(len(blocks)) for j in blocks[b]]
-        out.append("\n".join(keep))
+    pick, out = [], []
+    for i in np.flatnonzero(labels == 1):
+        if texts[i].count("\n") < 20 or rng.random() >= share:
+            continue
+        kind = KINDS[int(rng.integers(len(KINDS)))]
+        new = damage(texts[i], kind, rng, float(rng.uniform(0.15, 0.5)))
+        if new != texts[i]:
+            pick.append(i)
+            out.append(new)
     copies = table.take(pa.array(pick, pa.int64()))
     copies = copies.set_column(copies.column_names.index("content"), "content", pa.array(out, copies["content"].type))
     return copies.set_column(copies.column_names.index("id"), "id", pc.binary_join_element_wise(copies["id"], "#damaged", ""))

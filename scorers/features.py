@@ -27,6 +27,7 @@ from codesieve.core.registry import RULES
 from codesieve.filters import treesitter
 from codesieve.filters.rules.features import line_matches, per_doc_sum, safe_div, to_np
 from codesieve.filters.treesitter import _covered
+from codesieve.scorers import structure
 
 #: rules whose values enter the model (log1p for the unbounded ones)
 RULE_FEATURES: dict[str, bool] = {
@@ -71,26 +72,40 @@ def rule_values(batch: DocBatch, name: str) -> np.ndarray:
     return np.asarray(cls(cls.Params(**_default_measure_params().get(name, {}))).measure(batch), dtype=np.float64)
 
 
-def shape_features(batch: DocBatch) -> dict[str, np.ndarray]:
+def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Size, line shares, indentation and the order / consistency features of
+    `scorers.structure`; `norms`: each language's typical comment-line share."""
     n_lines = np.maximum(batch.num_lines, 1).astype(np.float64)
     blank = line_matches(batch, r"^\s*$")
     nonblank = np.maximum(n_lines - per_doc_sum(batch, blank), 1)
     indent = batch.line_len - to_np(pc.utf8_length(pc.utf8_ltrim_whitespace(batch.flat_lines)))
     indent = np.where(blank, 0, indent)
     jump, up = indent_jumps(batch, indent, ~blank)
-    return {
+    comment = line_matches(batch, _COMMENT_LINE)
+    comment_frac = per_doc_sum(batch, comment) / nonblank
+    out = {
         "indent_jump": np.log1p(jump),
         "indent_up_jump_fraction": up,
-        "bracket_imbalance": bracket_imbalance(batch),
         "log_bytes": np.log1p(batch.byte_len),
         "log_lines": np.log1p(n_lines),
         "blank_line_fraction": per_doc_sum(batch, blank) / n_lines,
-        "comment_line_fraction": per_doc_sum(batch, line_matches(batch, _COMMENT_LINE)) / nonblank,
+        "comment_line_fraction": comment_frac,
         "def_line_fraction": per_doc_sum(batch, line_matches(batch, _DEF_LINE)) / nonblank,
         "long_line_fraction": per_doc_sum(batch, batch.line_len > 120) / n_lines,
         "mean_indent": np.log1p(per_doc_sum(batch, indent) / nonblank),
         "max_indent": np.log1p(batch.per_doc(indent, np.maximum)),
     }
+    if norms is None:  # models trained before the structure features have no norms
+        out["bracket_imbalance"] = bracket_imbalance(batch)
+    else:
+        density = structure.comment_density(batch, comment, blank)
+        out["comment_density"] = density
+        out["comment_vs_lang"] = structure.lang_relative(comment_frac, batch, norms)
+        out.update(structure.brackets(batch))
+        out.update(structure.block_shape(batch, indent, blank))
+        out.update(structure.indent_consistency(batch, indent, blank))
+        out.update(structure.import_position(batch))
+    return out
 
 
 def indent_jumps(batch: DocBatch, indent: np.ndarray, nonblank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,14 +194,17 @@ def ast_features(batch: DocBatch, max_chars: int) -> dict[str, np.ndarray]:
     return {"syntax_error_fraction": err, "syntax_error_log": np.log1p(1000 * err), "parsed": parsed}
 
 
-def feature_table(batch: DocBatch, langs: list[str], compress_chars: int, ast_chars: int) -> dict[str, np.ndarray]:
-    """Every feature by name (float64, no nan). `langs` get a one-hot column each."""
+def feature_table(
+    batch: DocBatch, langs: list[str], compress_chars: int, ast_chars: int, norms: dict[str, float] | None = None
+) -> dict[str, np.ndarray]:
+    """Every feature by name (float64, no nan). `langs` get a one-hot column each; `norms`
+    (language -> typical comment-line share) switch on the structure features."""
     feats: dict[str, np.ndarray] = {}
     for name, log in RULE_FEATURES.items():
         v = rule_values(batch, name)
         v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
         feats[f"h_{name}"] = np.log1p(np.maximum(v, 0)) if log else v
-    feats.update(shape_features(batch))
+    feats.update(shape_features(batch, norms))
     feats["compression_ratio"] = compression_ratio(batch, compress_chars)
     if ast_chars > 0:
         feats.update(ast_features(batch, ast_chars))

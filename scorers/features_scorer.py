@@ -41,7 +41,7 @@ class FeaturesScorer(Scorer):
 
     def features(self, batch: DocBatch) -> np.ndarray:
         m = self.model
-        feats = feature_table(batch, m["langs"], m["compress_chars"], m["ast_chars"])
+        feats = feature_table(batch, m["langs"], m["compress_chars"], m["ast_chars"], m.get("norms"))
         return matrix(feats, m["names"])
 
     def score(self, batch: DocBatch) -> np.ndarray:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from codesieve.core.batch import DocBatch
+from codesieve.scorers import structure
 from codesieve.scorers.base import file_sha256, logit
 from codesieve.scorers.features import feature_table, matrix
 from codesieve.scorers.text import model_text
@@ -51,6 +52,7 @@ class FeaturesConfig:
     compress_chars: int = 8192
     ast_chars: int = 0  # tree-sitter prefix; 0: off (2048 doubles the gate cost: README)
     top_langs: int = 12  # one-hot columns for the most frequent training languages
+    structure: bool = True  # the order / consistency / comment-norm features (scorers.structure)
     c: float = 1.0
 
 
@@ -122,7 +124,12 @@ def fit_features(table: pa.Table, labels: np.ndarray, out_dir: Path, cfg: Featur
     counts = pc.value_counts(pc.fill_null(table["lang"], ""))
     pairs = sorted(((c["counts"].as_py(), c["values"].as_py()) for c in counts), key=lambda t: (-t[0], t[1]))
     langs = [lg for _, lg in pairs if lg][: cfg.top_langs]
-    feats = feature_table(DocBatch(table), langs, cfg.compress_chars, cfg.ast_chars)
+    batch = DocBatch(table)
+    feats = feature_table(batch, langs, cfg.compress_chars, cfg.ast_chars, {} if cfg.structure else None)
+    norms: dict[str, float] | None = None
+    if cfg.structure:
+        norms = comment_norms(feats["comment_line_fraction"], labels, table, langs)
+        feats["comment_vs_lang"] = structure.lang_relative(feats["comment_line_fraction"], batch, norms)
     names = list(feats)
     x = matrix(feats, names)
     mean, scale = x.mean(axis=0), x.std(axis=0)
@@ -133,13 +140,28 @@ def fit_features(table: pa.Table, labels: np.ndarray, out_dir: Path, cfg: Featur
         "ast_chars": cfg.ast_chars, "mean": _r(mean), "scale": _r(scale), "coef": _r(lr.coef_[0]),
         "intercept": round(float(lr.intercept_[0]), 8),
     }
+    if norms is not None:
+        model["norms"] = norms
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "quality_features.json"
     path.write_text(json.dumps(model, indent=1) + "\n")
     return path
 
 
-def fit_ensemble(q: dict[str, np.ndarray], labels: np.ndarray, out_dir: Path) -> Path:
+def comment_norms(frac: np.ndarray, labels: np.ndarray, table: pa.Table, langs: list[str]) -> dict[str, float]:
+    """Median comment-line share of the positive training files per language in `langs`
+    (those with >= 20 positives) and over all positives (key '')."""
+    lang = np.asarray(pc.fill_null(table["lang"], "").to_pylist(), dtype=object)
+    pos = labels == 1
+    norms = {"": round(float(np.median(frac[pos])), 6) if pos.any() else 0.0}
+    for lg in langs:
+        m = pos & (lang == lg)
+        if m.sum() >= 20:
+            norms[lg] = round(float(np.median(frac[m])), 6)
+    return norms
+
+
+def fit_ensemble(q: dict[str, np.ndarray], labels: np.ndarray, out_dir: Path, name: str = "quality_ensemble.json") -> Path:
     """Stacking: logistic regression over the scorers' logits (fit on held-out packages)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -147,7 +169,7 @@ def fit_ensemble(q: dict[str, np.ndarray], labels: np.ndarray, out_dir: Path) ->
     x = np.column_stack([logit(q[k]) for k in names])
     lr = LogisticRegression(C=1.0, max_iter=1000).fit(x, labels)
     ens = {"kind": "stacking", "inputs": names, "coef": _r(lr.coef_[0]), "intercept": round(float(lr.intercept_[0]), 8)}
-    path = out_dir / "quality_ensemble.json"
+    path = out_dir / name
     path.write_text(json.dumps(ens, indent=1) + "\n")
     return path
 

@@ -23,7 +23,7 @@ from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.params import lookup, validate_params
 from codesieve.core.registry import SCORERS, register_gate
-from codesieve.scorers import fasttext_scorer, features_scorer  # noqa: F401  (register scorers)
+from codesieve.scorers import encoder_scorer, fasttext_scorer, features_scorer  # noqa: F401  (register scorers)
 from codesieve.scorers.base import Scorer, file_sha256, logit, model_path, sigmoid
 
 

@@ -38,10 +38,13 @@ from codesieve.scorers.fit import (
     hashes,
     per_language_metrics,
 )
-from codesieve.scorers.gate import QualityGate
+from codesieve.scorers.fit_encoder import EncoderConfig, subset
+from codesieve.scorers.gate import QualityGate, combine
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
-KINDS = ("fasttext", "features")
+KINDS = ("fasttext", "features", "encoder")
+#: `--kind` choices: one kind, `all` (the shipped default: fasttext + features) or all three
+KIND_SETS = {"all": ("fasttext", "features"), "all+encoder": KINDS, **{k: (k,) for k in KINDS}}
 
 
 def rules_failed(table: pa.Table, chunk: int = 5000) -> np.ndarray:
@@ -107,17 +110,10 @@ def _with_damaged(t: pa.Table, y: np.ndarray, share: float, seed: int) -> tuple[
     return both, both["label"].to_numpy().astype(np.int8)
 
 
-def ensemble_gate(paths: dict[str, Path], kinds: tuple[str, ...]) -> QualityGate:
-    return QualityGate.build({"scorers": [{"scorer": k, "model": str(paths[k])} for k in kinds],
-                              "ensemble": str(paths["ensemble"])}, "quality")
-
-
-def suggested_bands(paths: dict[str, Path], kinds: tuple[str, ...], dev: pa.Table) -> dict[str, float]:
+def suggested_bands(total: np.ndarray) -> dict[str, float]:
     """Quantiles of quality_score over the dev packages' rules survivors (natural files):
     5% (min_score), 1/3 (mid) and 2/3 (high)."""
-    ok = dev.filter(pc.invert(dev["rules_failed"]))
-    total = ensemble_gate(paths, kinds).scores(DocBatch(ok))[0].astype(np.float32)
-    q = np.quantile(total, [0.05, 1 / 3, 2 / 3]) if len(total) else [0.0, 0.0, 0.0]
+    q = np.quantile(total.astype(np.float32), [0.05, 1 / 3, 2 / 3]) if len(total) else [0.0, 0.0, 0.0]
     return {"min_score": round(float(q[0]), 3), "mid": round(float(q[1]), 3), "high": round(float(q[2]), 3)}
 
 
@@ -131,7 +127,7 @@ def score_with(paths: dict[str, Path], table: pa.Table) -> dict[str, np.ndarray]
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
-    kinds = KINDS if args.kind == "all" else (args.kind,)
+    kinds = KIND_SETS[args.kind]
     table, info = labelled(args.input, args.labels, args.threshold, args.cap)
     tr_nat, ytr_nat = _part(table, "train")
     if len(tr_nat) == 0 or len(np.unique(ytr_nat)) < 2:
@@ -147,17 +143,26 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         paths["fasttext"] = fit_fasttext(tr_nat, ytr_nat, out, ftc)
     if "features" in kinds:
         paths["features"] = fit_features(tr, ytr, out, fec)
-    dev, ydev = _with_damaged(*_part(table, "dev"), args.damaged, args.seed)
+    enc = EncoderConfig(max_train=args.encoder_train)
+    if "encoder" in kinds:
+        from codesieve.scorers.fit_encoder import fit_encoder
+
+        paths["encoder"] = fit_encoder(tr, ytr, out, enc)
+    dev_nat, ydev_nat = subset(*_part(table, "dev"), args.max_eval, "eval")
+    dev, ydev = _with_damaged(dev_nat, ydev_nat, args.damaged, args.seed)
     bands: dict[str, float] = {}
     if len(kinds) > 1 and len(np.unique(ydev)) == 2:
-        paths["ensemble"] = fit_ensemble(score_with({k: paths[k] for k in kinds}, dev), ydev, out)
-        bands = suggested_bands(paths, kinds, _part(table, "dev")[0])
-    test, ytest = _part(table, "test")
+        name = "quality_ensemble_encoder.json" if "encoder" in kinds else "quality_ensemble.json"
+        qdev = score_with({k: paths[k] for k in kinds}, dev)
+        paths["ensemble"] = fit_ensemble(qdev, ydev, out, name)
+        total = combine(json.loads(paths["ensemble"].read_text()), qdev, {})[: len(dev_nat)]
+        bands = suggested_bands(total[~dev_nat["rules_failed"].to_numpy(zero_copy_only=False)])
+    test, ytest = subset(*_part(table, "test"), args.max_eval, "eval")
     metrics: dict[str, Any] = {}
     if len(test):
         q = score_with({k: paths[k] for k in kinds}, test)
         if "ensemble" in paths:
-            q["ensemble"] = ensemble_gate(paths, kinds).scores(DocBatch(test))[0]
+            q["ensemble"] = combine(json.loads(paths["ensemble"].read_text()), q, {})
         langs = np.asarray(pc.fill_null(test["lang"], "").to_pylist(), dtype=object)
         graded = test["graded"].to_numpy() if args.labels else None
         metrics = {k: per_language_metrics(v, ytest, langs, graded) for k, v in q.items()}
@@ -165,11 +170,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         ok = ~test["rules_failed"].to_numpy(zero_copy_only=False)
         for k, v in q.items():
             metrics[k]["survivors"] = per_language_metrics(v[ok], ytest[ok], langs[ok], None if graded is None else graded[ok])["all"]
-    files = [p for p in out.iterdir() if p.suffix in (".ftz", ".json")]
-    card = {"data": info, "recipe": {"fasttext": asdict(ftc), "features": asdict(fec), "cap_per_package": args.cap, "damaged_share": args.damaged,
+    files = [p for p in out.iterdir() if p.suffix in (".ftz", ".json", ".safetensors")]
+    recipe = {"fasttext": asdict(ftc), "features": asdict(fec), **({"encoder": asdict(enc)} if "encoder" in kinds else {})}
+    card = {"data": info, "recipe": {**recipe, "cap_per_package": args.cap, "damaged_share": args.damaged,
             "seed": args.seed, "command": " ".join(sys.argv)}, "metrics_test": metrics, "suggested_bands": bands,
             "sha256": hashes(files)}
-    write_card(out / "MODEL_CARD.md", card)
+    write_card(out / ("MODEL_CARD_encoder.md" if "encoder" in kinds else "MODEL_CARD.md"), card)
     return card
 
 
@@ -209,11 +215,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", nargs="+", required=True, help="corpus Parquet folders/files (id, content, path, repo_name, language)")
     p.add_argument("--labels", default=None, help="JSONL/Parquet of `id` + `label` (0/1) or `score`; default: weak labels")
     p.add_argument("--threshold", type=float, default=3.0, help="with graded `score` labels: good = score >= this")
-    p.add_argument("--kind", choices=("all",) + KINDS, default="all", help="scorer kind(s) to train")
+    p.add_argument("--kind", choices=tuple(KIND_SETS), default="all",
+                   help="scorer kind(s) to train; all = fasttext + features (the default ensemble)")
+    p.add_argument("--max-eval", type=int, default=0,
+                   help="dev (stacker) and test (metrics) files scored, a deterministic subset (0: all; slow scorers)")
+    p.add_argument("--encoder-train", type=int, default=EncoderConfig.max_train,
+                   help="encoder: training files embedded (a deterministic subset; CPU cost)")
     p.add_argument("--out", required=True, help="folder for the model files and MODEL_CARD.md")
     p.add_argument("--cap", type=int, default=300, help="files kept per package")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--damaged", type=float, default=0.3,
+    p.add_argument("--damaged", type=float, default=0.5,
                    help="share of train/dev positives also added as damaged copies labelled 0 (0: none)")
     p.add_argument("--ast-chars", type=int, default=FeaturesConfig.ast_chars,
                    help="features: tree-sitter syntax errors on this prefix (chars; 0: off, the shipped default)")
