@@ -1,12 +1,31 @@
 """The comparison baseline the dedup benchmarks share: datasketch's MinHashLSH plus a
-union-find over its candidates (the ANCHORS "datasketch" row)."""
+union-find over its candidates (the ANCHORS "datasketch" row), and the rensa row."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+
+
+def union_find_removed(sigs: list[Any], query: Callable[[Any], Iterable[int]]) -> np.ndarray:
+    """Join every document with the candidates `query(signature)` returns (union-find, the
+    smaller index as root) and mark every document but its component's root removed."""
+    parent = list(range(len(sigs)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, m in enumerate(sigs):
+        for j in query(m):
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return np.array([find(i) != i for i in range(len(sigs))], dtype=bool)
 
 
 def datasketch_lsh_removed(sigs: list[Any], threshold: float, num_perm: int) -> np.ndarray:
@@ -17,20 +36,7 @@ def datasketch_lsh_removed(sigs: list[Any], threshold: float, num_perm: int) -> 
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     for i, m in enumerate(sigs):
         lsh.insert(i, m)
-    parent = list(range(len(sigs)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, m in enumerate(sigs):
-        for j in lsh.query(m):
-            a, b = find(i), find(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    return np.array([find(i) != i for i in range(len(sigs))], dtype=bool)
+    return union_find_removed(sigs, lsh.query)
 
 
 def rensa_lsh_removed(texts: Iterable[str], threshold: float = 0.7, num_perm: int = 128, bands: int = 16,
@@ -52,17 +58,4 @@ def rensa_lsh_removed(texts: Iterable[str], threshold: float = 0.7, num_perm: in
         m.update([" ".join(toks[k : k + ngram]) for k in range(max(len(toks) - ngram + 1, 1))])
         lsh.insert(i, m)
         sigs.append(m)
-    parent = list(range(len(sigs)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, m in enumerate(sigs):
-        for j in lsh.query(m):
-            a, b = find(i), find(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    return np.array([find(i) != i for i in range(len(sigs))], dtype=bool)
+    return union_find_removed(sigs, lsh.query)
