@@ -21,6 +21,18 @@ static int check(Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t min_len, const ch
     return 0;
 }
 
+/* 0 when every segment [o[i], o[i+1]) lies inside data[0:len] and none runs backwards;
+ * else -1 with a ValueError naming the kernel `fn`. */
+static int check_offsets(const int64_t *o, Py_ssize_t n, Py_ssize_t len, const char *fn) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (o[i] < 0 || o[i + 1] < o[i] || o[i + 1] > len) {
+            PyErr_Format(PyExc_ValueError, "%s: offsets out of range", fn);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* byte_scan(data, offsets, space, hist, extra)
  *   data    uint8[total]          the documents' UTF-8 bytes, back to back
  *   offsets int64[n + 1]          document i owns data[offsets[i]:offsets[i+1]]
@@ -43,12 +55,8 @@ static PyObject *byte_scan(PyObject *self, PyObject *args) {
     const uint8_t *sp = (const uint8_t *)space.buf;
     int64_t *h = (int64_t *)hist.buf;
     int64_t *x = (int64_t *)extra.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (o[i] < 0 || o[i + 1] < o[i] || o[i + 1] > data.len) {
-            PyErr_SetString(PyExc_ValueError, "byte_scan: offsets out of range");
-            goto done;
-        }
-    }
+    if (check_offsets(o, n, data.len, "byte_scan"))
+        goto done;
     Py_BEGIN_ALLOW_THREADS
     memset(h, 0, (size_t)n * 256 * sizeof(int64_t));
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -97,12 +105,8 @@ static PyObject *segment_or(PyObject *self, PyObject *args) {
     const int64_t *o = (const int64_t *)off.buf;
     const uint8_t *l = (const uint8_t *)lut.buf;
     uint8_t *r = (uint8_t *)out.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (o[i] < 0 || o[i + 1] < o[i] || o[i + 1] > data.len) {
-            PyErr_SetString(PyExc_ValueError, "segment_or: offsets out of range");
-            goto done;
-        }
-    }
+    if (check_offsets(o, n, data.len, "segment_or"))
+        goto done;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         uint8_t acc = 0;
