@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import RULES
 from codesieve.filters import treesitter
-from codesieve.filters.rules.features import line_matches, per_doc_sum, safe_div, to_np
+from codesieve.filters.rules.features import line_matches, nonblank_lines, per_doc_sum, safe_div, to_np
 from codesieve.filters.treesitter import _covered
 from codesieve.scorers import structure
 
@@ -76,7 +76,7 @@ def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> di
     """Size, line shares, indentation and the order / consistency features of
     `scorers.structure`; `norms`: each language's typical comment-line share."""
     n_lines = np.maximum(batch.num_lines, 1).astype(np.float64)
-    blank = line_matches(batch, r"^\s*$")
+    blank = ~nonblank_lines(batch)  # `^\s*$`, from the rules library's cached per-line scan
     nonblank = np.maximum(n_lines - per_doc_sum(batch, blank), 1)
     indent = batch.line_len - to_np(pc.utf8_length(pc.utf8_ltrim_whitespace(batch.flat_lines)))
     indent = np.where(blank, 0, indent)
