@@ -36,6 +36,7 @@ from codesieve.filters.dedup.minhash import band_hashes, estimated_jaccard
 from codesieve.filters.dedup.shingles import ShingleConfig
 
 KIND_NONE, KIND_EXACT, KIND_NEAR = 0, 1, 2
+SORT_CHUNK_SHINGLES = 2_000_000  # shingles a cluster task sorts into sets at once (~80 MB while sorting)
 
 
 @dataclass(frozen=True)
@@ -259,12 +260,18 @@ def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
     bands = band_hashes(sigs, cfg.bands, cfg.rows)
     w = t.column("w").to_numpy()
     sh = t.column("shingles").combine_chunks()
-    sh_off, sh_val = _sorted_sets(sh.offsets.to_numpy(), sh.values.to_numpy(zero_copy_only=False))
+    raw_off, raw_val = sh.offsets.to_numpy(), sh.values.to_numpy(zero_copy_only=False)
     sh_ok = sh.is_valid().to_numpy(zero_copy_only=False)
     rep = np.arange(n)
     bounds = np.flatnonzero(np.r_[True, comp_s[1:] != comp_s[:-1], True])
-    for a, b in itertools.pairwise(bounds):
-        _greedy(a, b, rep, sigs, bands, sh_off, sh_val, sh_ok, cfg)
+    # shingle sets are sorted a chunk of whole components at a time (~40 bytes per
+    # shingle while sorting): sh_off[a:b+1] holds the offsets of the current chunk only
+    sh_off = np.zeros(n + 1, np.int64)
+    for ci, cj in itertools.pairwise(_chunk_cuts(raw_off[bounds], SORT_CHUNK_SHINGLES)):
+        ca, cb = bounds[ci], bounds[cj]
+        sh_off[ca : cb + 1], sh_val = _sorted_sets(raw_off[ca : cb + 1], raw_val)
+        for a, b in itertools.pairwise(bounds[ci : cj + 1]):
+            _greedy(a, b, rep, sigs, bands, sh_off, sh_val, sh_ok, cfg)
     size = np.bincount(rep, weights=w, minlength=n).astype(np.int64)
     ids = t.column("id").combine_chunks()
     gg = t.column("g").to_numpy()
@@ -278,6 +285,16 @@ def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
             "kind": pa.array(np.where(rep != np.arange(n), KIND_NEAR, KIND_NONE).astype(np.int8)),
         }
     )
+
+
+def _chunk_cuts(at: np.ndarray, budget: int) -> list[int]:
+    """Indexes into component boundaries (`at`: shingles before each) cutting them into
+    chunks of about `budget` shingles; a component larger than that is a chunk alone."""
+    cuts = [0]
+    while cuts[-1] < len(at) - 1:
+        nxt = int(np.searchsorted(at, at[cuts[-1]] + budget, side="right")) - 1
+        cuts.append(max(nxt, cuts[-1] + 1))
+    return cuts
 
 
 def _sorted_sets(off: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
