@@ -40,13 +40,14 @@ def staging_dir(uri: str, work_dir: str | None = None) -> str:
 class Dest:
     """The dataset root: `tier=K/part-U.parquet` files and `.codesieve/*.json`, local or remote."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, option: str = "--output"):
         self.root = root.rstrip("/") if is_remote(root) else os.path.abspath(root)
+        self.where = f"{option} {self.root}".strip()  # how error messages name it
         if is_remote(root):
             try:
                 self.fs, self.base = pafs.FileSystem.from_uri(self.root)
             except Exception as exc:  # bad scheme, bucket name, credentials
-                raise UserError(f"--output {root}: cannot open ({exc})") from None
+                raise UserError(f"{option} {root}: cannot open ({exc})".strip()) from None
         else:
             self.fs, self.base = pafs.LocalFileSystem(), self.root
         self.remote = is_remote(root)
@@ -79,7 +80,35 @@ class Dest:
         try:
             boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=data if isinstance(data, bytes) else data.to_pybytes())
         except (BotoCoreError, ClientError) as exc:
-            raise UserError(f"--output {self.root}: cannot write {key} ({exc})") from None
+            raise UserError(f"{self.where}: cannot write {key} ({exc})") from None
+
+    def put(self, rel: str, data: bytes) -> None:
+        """`data` as the object `rel` under a remote root, in one upload."""
+        assert self.remote, "local roots write with pipeline.results.write_text_atomic"
+        self._put(self.path(rel), data)
+
+    def read_manifest(self) -> dict[str, Any]:
+        """`.codesieve/manifest.json` of a finished run, or a one-line error saying what is
+        there instead: no bucket, nothing under the prefix, or no finished run."""
+        rel = f"{layout.META_DIR}/manifest.json"
+        try:
+            with self.fs.open_input_stream(self.path(rel)) as fh:
+                data = json.loads(fh.read())
+        except FileNotFoundError:
+            raise UserError(self._why_missing(rel)) from None
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{self.uri(rel)}: unreadable manifest ({str(exc).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{self.uri(rel)}: unreadable manifest (not a JSON object)")
+        return data
+
+    def _why_missing(self, rel: str) -> str:
+        bucket = self.base.split("/")[0]
+        if self.remote and self.fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+            return f"{self.where}: no bucket {bucket!r} there (or no access to it)"
+        if self.fs.get_file_info(self.base).type == pafs.FileType.NotFound:
+            return f"{self.where}: nothing is stored under this prefix"
+        return f"{self.where}: no {rel} (not a finished codesieve output)"
 
     def delete(self, paths: list[str]) -> None:
         for info in self.fs.get_file_info(paths):

@@ -42,7 +42,7 @@ QUARANTINE = {"nul_byte": "quarantined: the text contains NUL bytes", "invalid_u
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="why one document ended in its tier", description=HELP)
     p.add_argument("id", metavar="ID", help="the document's id (or its path)")
-    p.add_argument("--output", required=True, help="the run's output folder")
+    p.add_argument("--output", required=True, help="the run's output folder (or its s3:// URI)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_explain)
     return p

@@ -99,7 +99,7 @@ def load_recipe(path: str) -> Recipe:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("mix", help="build a training mixture from outputs and a recipe", description=HELP)
-    p.add_argument("--input", required=True, nargs="+", help="one or more codesieve output folders")
+    p.add_argument("--input", required=True, nargs="+", help="one or more codesieve outputs (folders or s3:// URIs)")
     p.add_argument("--recipe", required=True, help="mixture recipe YAML, or a shipped recipe by name (mix_example)")
     p.add_argument("--output", required=True, help="folder for part-NNNNN.parquet and mixture.json")
     p.set_defaults(func=cmd_mix)

@@ -39,6 +39,10 @@ def manifest_file(out: str) -> str:
 
 def load_manifest(out: str) -> dict[str, Any]:
     """A finished run's manifest as a dict (a one-line error when OUT is not a finished run)."""
+    if "://" in out:  # object storage (s3://bucket/run)
+        from codesieve.pipeline.dest import Dest
+
+        return Dest(out, option="").read_manifest()
     path = manifest_file(out)
     try:
         with open(path, encoding="utf-8") as fh:

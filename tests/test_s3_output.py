@@ -75,6 +75,13 @@ def test_s3_output_resumes_after_kill_and_matches_local(tmp_path: Path, s3_endpo
 
     dataset = output_dataset("s3://crawl/runs/r1")
     assert dataset.count_rows() == 300
+    from codesieve.pipeline.explain import explain
+    from codesieve.pipeline.results import load_manifest
+
+    # the person-facing tools read the run where it was written (see also test_s3_tools.py)
+    assert load_manifest("s3://crawl/runs/r1")["tiers"] == load_manifest(str(tmp_path / "ref"))["tiers"]
+    doc = sorted(dataset.to_table(columns=["id"]).column("id").to_pylist())[0]
+    assert explain(doc, "s3://crawl/runs/r1") == explain(doc, str(tmp_path / "ref"))
     import duckdb
 
     tiers = duckdb.sql("SELECT tier, count(*) AS n FROM dataset GROUP BY tier ORDER BY tier").fetchall()

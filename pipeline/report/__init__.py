@@ -29,10 +29,10 @@ SIGNAL_RULES = 9  # rule histograms shown: the rules removing most rows
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="HTML/JSON quality report of an output folder or raw shards",
                        description=HELP)
-    p.add_argument("path", help="a codesieve output folder; or input shards when --config is given")
+    p.add_argument("path", help="a codesieve output folder or s3:// URI; or input shards when --config is given")
     p.add_argument("--out", default=None,
-                   help="folder for report.html / report.json (default: PATH/.codesieve, with the run's "
-                        "other side files, so PATH stays one Parquet dataset)")
+                   help="folder (or s3:// prefix) for report.html / report.json (default: PATH/.codesieve, with "
+                        "the run's other side files, so PATH stays one Parquet dataset)")
     p.add_argument("--config", default=None,
                    help="treat PATH as raw input shards and compute tiers with this config first")
     p.add_argument("--limit-rows", type=int, default=None, help="with --config: only the first N rows")
@@ -126,11 +126,20 @@ def render_html(rep: dict[str, Any], figs: dict[str, str]) -> str:
 
 
 def write_report(out: str, dest: str, bpt: float = 3.5, label: str | None = None) -> dict[str, Any]:
-    """Write DEST/report.html and DEST/report.json; returns the report dict."""
+    """Write DEST/report.html and DEST/report.json (DEST a folder or an `s3://` prefix);
+    returns the report dict."""
     rep, figs = build(out, bpt, label)
+    files = {"report.html": render_html(rep, figs), "report.json": json.dumps(rep, indent=1, default=_jsonable) + "\n"}
+    if "://" in dest:  # e.g. next to a run written to s3://
+        from codesieve.pipeline.dest import Dest
+
+        remote = Dest(dest, option="--out")
+        for name, text in files.items():
+            remote.put(name, text.encode())
+        return rep
     os.makedirs(dest, exist_ok=True)
-    write_text_atomic(render_html(rep, figs), os.path.join(dest, "report.html"))
-    write_text_atomic(json.dumps(rep, indent=1, default=_jsonable) + "\n", os.path.join(dest, "report.json"))
+    for name, text in files.items():
+        write_text_atomic(text, os.path.join(dest, name))
     return rep
 
 
