@@ -184,6 +184,20 @@ def test_same_output_for_any_sort_chunk(tmp_path: Path, monkeypatch: pytest.Monk
         assert out.equals(ref), chunk
 
 
+def test_same_output_for_any_join_partition_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verdicts are assembled by hash partition of the representative (`verdicts.py`): with
+    a partition per few documents and one unit per verdict task, nothing changes."""
+    from codesieve.filters.dedup import verdicts
+
+    units = split_units(docs_table(corpus()), 5)
+    ref, ref_stats = run_global_gate("dedup", units, {}, str(tmp_path / "ref"), LocalExecutor())
+    monkeypatch.setattr(verdicts, "JOIN_TASK_ROWS", 3)
+    out, stats = run_global_gate("dedup", units, {}, str(tmp_path / "many"), LocalExecutor())
+    assert out.equals(ref)
+    keys = ("exact_duplicates", "near_duplicates", "exact_clusters", "near_clusters", "removed")
+    assert [stats[k] for k in keys] == [ref_stats[k] for k in keys] == [1, 4, 1, 4, 5]
+
+
 def test_incremental_index_removes_files_seen_before(tmp_path: Path) -> None:
     index = str(tmp_path / "index")
     old = docs_table([(f"old-{n}", FILES[n]) for n in NAMES[:5]])

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from codesieve.core.atomic import write_parquet_atomic
 from codesieve.filters.dedup import index as dindex
+from codesieve.filters.dedup import verdicts as dverdicts
 from codesieve.filters.dedup.cluster import (
     KIND_EXACT,
     KIND_NEAR,
@@ -32,15 +33,8 @@ from codesieve.filters.dedup.cluster import (
 )
 
 CLUSTER_TASK_ROWS = 25_000  # candidates per cluster task on average: bounds a task's memory (~10 KB each)
-VERDICT_FIELDS = [
-    ("id", pa.string()), ("dup_cluster", pa.string()), ("dup_cluster_size", pa.int32()),
-    ("is_dup", pa.bool_()), ("kind", pa.int8()),
-]
-
-
-def verdict_path(work_dir: str, unit: int) -> str:
-    """Verdicts of one unit (`work_dir` = the dedup folder, `<out>/_work/dedup`)."""
-    return os.path.join(work_dir, "verdicts", f"unit-{unit:05d}.pq")
+VERDICT_FIELDS = dverdicts.VERDICT_FIELDS
+verdict_path = dverdicts.verdict_path
 
 
 def _unit_of(path: str) -> int:
@@ -129,19 +123,26 @@ def resolve(
         "index_docs": sum(s.rows for s in plan.indexed), "exact_clusters": 0, "exact_duplicates": 0,
         "near_clusters": 0, "near_duplicates": 0, "candidates": 0,
     }
-    exact = _exact_step(plan, executor, cfg) if cfg.exact and plan.offsets[-1] else None
+    # file level: verdicts are assembled by hash partition in tasks (`verdicts.py`); the
+    # driver holds integers only. Repository level: a few rows per repository, in the driver.
+    spill = _Spill(work_dir, dverdicts.n_join_parts(plan.offsets[-1], cfg)) if cfg.level == "file" else None
+    exact = _exact_step(plan, executor, cfg, spill) if cfg.exact and plan.offsets[-1] else None
     clock.lap("exact")
     near = None
     if cfg.near and plan.offsets[-1]:
         g, comp = _banding_step(plan, exact, executor, cfg)
         clock.lap("banding")
         stats["candidates"] = len(g)
-        near = _cluster_step(plan, g, comp, exact, executor, cfg, work_dir)
+        near = _cluster_step(plan, g, comp, exact, executor, cfg, work_dir, spill)
         clock.lap("clusters")
-    verdicts = _combine(exact, near)
-    plan.hold(verdicts, exact, near)
-    stats.update(_counts(exact, near, verdicts))
-    dup_rows = _write_verdicts(plan, verdicts, units, work_dir, cfg)
+    if spill is not None:
+        counts, dup_rows = spill.assemble(plan, exact, units, executor)
+        stats.update(counts)
+    else:
+        verdicts = dverdicts.combine(exact, near)
+        plan.hold(verdicts, exact, near)
+        stats.update(_counts(exact, near, verdicts))
+        dup_rows = _write_verdicts(plan, verdicts, units, work_dir, cfg)
     clock.lap("verdicts")
     if index_dir:  # the index remembers what this run kept
         names = [dindex.part_name(run, s) for s in range(len(plan.sources))]
@@ -165,10 +166,46 @@ def _merge_repositories(sources: list[Source], work_dir: str, executor: Any, cfg
     return [Source(path, r, -1) for path, r in zip(paths, rows) if r]
 
 
-def _exact_step(plan: _Plan, executor: Any, cfg: DedupConfig) -> pa.Table | None:
-    """Exact groups (g, id, rep_g, rep_id, size), one task per hash partition."""
-    parts = executor.map(exact_task, [(plan.all, plan.starts, p, cfg) for p in range(cfg.partitions)])
-    return _concat(parts)
+class _Spill:
+    """Where the exact and cluster tasks write their rows by join partition (file level)."""
+
+    def __init__(self, work_dir: str, n_join: int):
+        self.folder = os.path.join(work_dir, "assembly")
+        self.n_join = n_join
+        self.exact: list[str] = []
+        self.near: list[str] = []
+        self.near_clusters = 0
+        shutil.rmtree(self.folder, ignore_errors=True)  # an interrupted attempt's files
+
+    def path(self, kind: str, i: int) -> str:
+        return os.path.join(self.folder, kind, f"part-{i:05d}.pq")
+
+    def assemble(
+        self, plan: _Plan, exact: pa.Table | None, units: list[int], executor: Any
+    ) -> tuple[dict[str, int], dict[int, np.ndarray]]:
+        """Join tasks per partition, then the verdict files; (counts, dup rows per source)."""
+        joined = [self.path("joined", j) for j in range(self.n_join)]
+        counts: dict[str, int] = {"exact_duplicates": 0, "near_duplicates": 0, "exact_clusters": 0}
+        for c in executor.map(dverdicts.join_task, [(self.exact, self.near, j, joined[j]) for j in range(self.n_join)]):
+            for k in counts:
+                counts[k] += c[k]
+        counts["near_clusters"] = self.near_clusters
+        counts["removed"] = counts["exact_duplicates"] + counts["near_duplicates"]
+        dup_rows = dverdicts.assemble(joined, plan.sources, plan.starts[: len(plan.sources)], units,
+                                      os.path.dirname(self.folder), executor)
+        plan.hold(exact)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return counts, dup_rows
+
+
+def _exact_step(plan: _Plan, executor: Any, cfg: DedupConfig, spill: _Spill | None = None) -> pa.Table | None:
+    """Exact groups (g, id, rep_g, rep_id, size), one task per hash partition; with `spill`,
+    the tasks write those rows to files and return (g, rep_g, size) only."""
+    if spill is None:
+        return _concat(executor.map(exact_task, [(plan.all, plan.starts, p, cfg) for p in range(cfg.partitions)]))
+    spill.exact = [spill.path("exact", p) for p in range(cfg.partitions)]
+    items = [(plan.all, plan.starts, p, cfg, spill.exact[p], spill.n_join) for p in range(cfg.partitions)]
+    return _concat(executor.map(dverdicts.exact_to_file, items))
 
 
 def _exact_groups(exact: pa.Table | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -203,7 +240,7 @@ def _banding_step(
 
 def _cluster_step(
     plan: _Plan, g: np.ndarray, comp: np.ndarray, exact: pa.Table | None, executor: Any, cfg: DedupConfig,
-    work_dir: str,
+    work_dir: str, spill: _Spill | None = None,
 ) -> pa.Table | None:
     """Verified clusters of the candidates. Components are spread over enough tasks that
     each holds CLUSTER_TASK_ROWS candidates on average (the output does not depend on the
@@ -227,7 +264,13 @@ def _cluster_step(
             paths.append(os.path.join(work_dir, "candidates", f"src-{s:05d}.pq"))
             items.append((src, plan.starts[s], g[a:b], comp[a:b], weight[a:b], task[a:b], paths[-1], cfg))
     executor.map(scatter_task, items)
-    near = _concat(executor.map(cluster_task, [(paths, int(p), cfg) for p in np.unique(task)]))
+    if spill is None:
+        near = _concat(executor.map(cluster_task, [(paths, int(p), cfg) for p in np.unique(task)]))
+    else:  # the rows go to files (see `verdicts.py`); the tasks return their cluster counts
+        spill.near = [spill.path("near", int(p)) for p in np.unique(task)]
+        items = [(paths, int(p), cfg, out, spill.n_join) for p, out in zip(np.unique(task), spill.near)]
+        spill.near_clusters = sum(executor.map(dverdicts.cluster_to_file, items))
+        near = None
     plan.hold(near, exact, g, comp, weight)
     shutil.rmtree(os.path.join(work_dir, "candidates"), ignore_errors=True)  # a copy of key rows: disk
     return near
@@ -275,46 +318,6 @@ def _write_verdicts(
     for u, parts in per_unit.items():
         _write(pa.concat_tables([empty] + parts), verdict_path(work_dir, u))
     return dup_rows
-
-
-def _combine(exact: pa.Table | None, near: pa.Table | None) -> pa.Table | None:
-    """One verdict row per document in a cluster of two or more (g, id, dup_cluster,
-    dup_cluster_size, is_dup, kind)."""
-    out = []
-    if near is not None:
-        nk = near.column("kind")
-        out.append(
-            pa.table({
-                "g": near.column("g"), "id": near.column("id"), "dup_cluster": near.column("rep_id"),
-                "dup_cluster_size": near.column("size"), "is_dup": pc.equal(nk, KIND_NEAR), "kind": nk,
-            })
-        )
-    if exact is not None:
-        eg, erg = exact.column("g"), exact.column("rep_g")
-        is_rep = pc.equal(eg, erg)
-        rep_id, size = exact.column("rep_id"), exact.column("size")
-        if near is not None:
-            # exact groups whose representative took part in near dedup follow its verdict
-            pos = pc.index_in(erg, near.column("g"))
-            found = pc.is_valid(pos)
-            idx = pc.fill_null(pos, 0)
-            rep_id = pc.if_else(found, pc.take(near.column("rep_id"), idx), rep_id)
-            size = pc.if_else(found, pc.take(near.column("size"), idx), size)
-            in_near = pc.is_in(eg, near.column("g"))
-        else:
-            in_near = pa.array(np.zeros(len(eg), bool))
-        keep = pc.invert(pc.and_(is_rep, in_near))  # near rows already carry those reps
-        out.append(
-            pa.table({
-                "g": eg, "id": exact.column("id"), "dup_cluster": rep_id, "dup_cluster_size": size,
-                "is_dup": pc.invert(is_rep),
-                "kind": pc.if_else(is_rep, pa.scalar(0, pa.int8()), pa.scalar(KIND_EXACT, pa.int8())),
-            }).filter(keep)
-        )
-    if not out:
-        return None
-    t = pa.concat_tables([x.cast(pa.schema([("g", pa.int64())] + VERDICT_FIELDS)) for x in out])
-    return t.filter(pc.greater(t.column("dup_cluster_size"), 1)).sort_by([("g", "ascending")])
 
 
 def _write(table: pa.Table, path: str) -> None:
