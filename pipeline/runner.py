@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from codesieve.core import cputime
-from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
+from codesieve.core.atomic import WORK_CODEC, write_json_atomic, write_parquet_atomic
 from codesieve.core.base import UnitContext
 from codesieve.core.errors import UserError
 from codesieve.core.params import stable_hash
@@ -159,10 +159,10 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
         with cputime.timed(f"prepare:{gate.name}"):
             keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
             keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit.index, np.int32)))
-            write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index))
+            write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index), codec=WORK_CODEC)
     with cputime.timed("write"):
         if plan.prepare is not None:
-            write_parquet_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index), 1)
+            write_parquet_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index), codec=WORK_CODEC)
         else:
             stats.update(_write_tiers(spec, cfg, unit.index, table, state, fields))
     stats["seconds"] = time.perf_counter() - t0

@@ -123,6 +123,17 @@ def byte_scan(batch: DocBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray] | No
     return feature(batch, "byte_scan", compute)
 
 
+def hex_word_chars(batch: DocBatch) -> np.ndarray | None:
+    """Characters per document inside `\\b0[xX][0-9a-fA-F]+\\b` matches (compiled kernel,
+    one memchr-driven pass; RE2 needs a full regex scan), or None without the kernel."""
+    if _kernels is None:
+        return None
+    data, off = text_bytes(batch)
+    out = np.empty(len(off) - 1, np.int64)
+    _kernels.hex_words(np.ascontiguousarray(data), np.ascontiguousarray(off, np.int64), out)
+    return out.astype(np.float64)
+
+
 def _byte_class_counts(batch: DocBatch, char_class: str) -> np.ndarray:
     scan = byte_scan(batch)
     if scan is not None:

@@ -27,6 +27,7 @@ from codesieve.filters.rules.features import (
     dupe_ngram_char_fraction,
     feature,
     group_counts,
+    hex_word_chars,
     lang_subset,
     line_fraction,
     line_matches,
@@ -304,8 +305,11 @@ class HexWordFraction(Rule):
     """Share of characters inside `0x...` hexadecimal literals, 0..1."""
 
     def measure(self, batch: DocBatch) -> np.ndarray:
-        lens, off = match_lengths(batch, HEX_WORD)
-        return safe_div(segment_reduce(lens, off, np.add, 0).astype(np.float64), batch.char_len)
+        chars = hex_word_chars(batch)
+        if chars is None:  # no compiled kernel: RE2 brackets the matches
+            lens, off = match_lengths(batch, HEX_WORD)
+            chars = segment_reduce(lens, off, np.add, 0).astype(np.float64)
+        return safe_div(chars, batch.char_len)
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
         return sum(len(m) for m in re.findall(HEX_WORD, text, flags=re.ASCII)) / len(text) if text else 0.0
