@@ -72,6 +72,23 @@ def test_hex_word_kernel_matches_re2_and_python(source: str) -> None:
         assert np.array_equal(got, F.segment_reduce(lens, off, np.add, 0).astype(np.float64))
 
 
+@pytest.mark.parametrize("source", ["samples", "dev", "edge"])
+def test_duplicate_lines_by_hash_match_the_hash_table(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codesieve.filters.rules import general
+    from codesieve.filters.rules.general import DuplicateLineFraction
+
+    rules = [DuplicateLineFraction(DuplicateLineFraction.Params(skip_symbol_lines=s)) for s in (False, True)]
+    hashed = [r.measure(_batch(source)) for r in rules]
+    monkeypatch.setattr(general, "string_hashes", lambda _strings: None)  # Arrow's dictionary_encode
+    table = [r.measure(_batch(source)) for r in rules]
+    for h, t in zip(hashed, table):
+        assert np.array_equal(h, t)
+    assert source == "edge" or (hashed[0] > 0).sum() > 10
+    lines = pa.array(["", "a", "ab", "abcdefgh", "abcdefghi", "abcdefgh\x00", "a", "abcdefghi"])
+    h = F.string_hashes(lines)
+    assert h[1] == h[6] and h[4] == h[7] and len(set(h.tolist())) == 6  # equal strings only
+
+
 def test_decontam_set_lookup_matches_isin() -> None:
     from codesieve.filters.decontam import _without_numbers, benchmark_ngrams, in_sorted_set
     from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes

@@ -183,10 +183,54 @@ done:
     return release(result, &data, &off, &out, NULL, NULL);
 }
 
+static inline uint64_t mix64(uint64_t x) { /* splitmix64's finalizer */
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* segment_hash(data, offsets, out)
+ *   data uint8[total]; offsets int64[n + 1]; out uint64[n] (out): a 64-bit hash of the bytes
+ *   of segment i (8-byte words folded through splitmix64's finalizer, length included), so
+ *   equal segments get equal hashes and distinct ones collide with probability ~2^-64.
+ */
+static PyObject *segment_hash(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &data, &off, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "segment_hash");
+    if (n < 0 || check(&out, 8, n, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint64_t *r = (uint64_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint8_t *p = d + o[i];
+        int64_t len = o[i + 1] - o[i];
+        uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), w;
+        for (; len >= 8; len -= 8, p += 8) {
+            memcpy(&w, p, 8);
+            h = mix64(h ^ w);
+        }
+        w = 0;
+        memcpy(&w, p, (size_t)len);
+        r[i] = mix64(h ^ w ^ ((uint64_t)len << 56));
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &out, NULL, NULL);
+}
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
     {"segment_or", segment_or, METH_VARARGS, "segment_or(data, offsets, lut, out): OR of lut[byte] per segment"},
+    {"segment_hash", segment_hash, METH_VARARGS, "segment_hash(data, offsets, out): a 64-bit hash per segment"},
     {"hex_words", hex_words, METH_VARARGS, "hex_words(data, offsets, out): bytes inside \\b0[xX][0-9a-fA-F]+\\b matches"},
     {NULL, NULL, 0, NULL},
 };
