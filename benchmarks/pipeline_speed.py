@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INPUT = ROOT.parent / "shared" / "corpus" / "dev"
 
 #: (label, manifest `cpu` counter) in pipeline order; nested counters are subtracted from
-#: their parent below (`language.nl` from `gate:language`, `memo_io` from the gates)
+#: their parent below (`memo_io` from the gates; in runs before NL detection became a late
+#: column, `language.nl` from `gate:language`)
 STEPS = [
     ("read (Parquet, validate)", "read"),
     ("language (path, content model)", "gate:language"),
@@ -101,9 +102,12 @@ def step_table(run: dict[str, Any], mb: float) -> list[tuple[str, float]]:
     """(step, CPU seconds) of one local run, nested counters taken out of their parents."""
     cpu = dict(run["manifest"].get("cpu", {}))
     memo = cpu.get("memo_io", 0.0)
-    cpu["gate:language"] = cpu.get("gate:language", 0.0) - cpu.get("language.nl", 0.0)
+    if "late:language" in cpu:  # NL detection is a late column: computed on the rows passing every gate
+        cpu["language.nl"] = cpu["late:language"]
+    else:  # before: inside the language gate, on every row passing it
+        cpu["gate:language"] = cpu.get("gate:language", 0.0) - cpu.get("language.nl", 0.0)
     # memo I/O happens inside the per-row gates; charge it to its own row
-    for g in ("gate:language", "gate:rules", "gate:decontam", "gate:quality"):
+    for g in ("gate:language", "language.nl", "gate:rules", "gate:decontam", "gate:quality"):
         share = min(memo, cpu.get(g, 0.0))
         cpu[g] = cpu.get(g, 0.0) - share
         memo -= share

@@ -337,43 +337,37 @@ class LanguageGate(Gate):
         # path-derived answers are facts; only content-model answers can be unsure
         low = d.unsure | (~d.binary & ~unknown & np.isin(d.source, ["content"]) & (d.score < p.min_score))
         fails = np.stack([d.binary, unknown, denied, not_allowed, low], axis=1)
-
-        nl_lang = pa.nulls(n, pa.string())
-        nl_score = np.full(n, np.nan, dtype=np.float32)
-        if p.nl_detect:
-            passed = np.flatnonzero(~fails.any(axis=1))
-            if len(passed):
-                with cputime.timed("language.nl"):
-                    nl_lang, nl_score = self._natural(batch, d.lang, passed, n)
         cols = {
             "lang": d.lang,
             "lang_score": pa.array(d.score, pa.float32()),
             "lang_content": d.content_lang,
-            "nl_lang": nl_lang,
-            "nl_score": pa.array(nl_score, pa.float32(), mask=np.isnan(nl_score)),
         }
         if p.input_lang.mode == "check":
             cols["lang_input"] = d.input_lang if d.input_lang is not None else pa.nulls(n, pa.string())
         return GateResult(cols, fails, list(REASONS))
 
-    def _natural(self, batch: DocBatch, lang: pa.Array, rows: np.ndarray, n: int):
-        """nl_lang / nl_score for `rows`: prose files whole, code files by their comments."""
+    # --- natural language: late columns (no gate decides on them) ----------------------
+
+    def late_fields(self) -> list[str]:
+        return ["nl_lang", "nl_score"] if self.params.nl_detect else []
+
+    def late_columns(self, batch: DocBatch, ctx: UnitContext) -> dict[str, pa.Array]:
+        """nl_lang / nl_score of rows that passed this gate (`lang` set): prose files
+        whole, code files by their comments."""
         p = self.params
-        idx = pa.array(rows)
-        texts = batch.text.take(idx)
-        langs = lang.take(idx)
-        prose = _np(pc.is_in(langs, pa.array(p.prose_langs, pa.string())))
-        sources = natural.comment_text(texts, langs, p.nl_parse_chars)
-        whole = pc.utf8_slice_codeunits(texts, 0, p.nl_max_chars).to_pylist()
-        sources = [w if is_prose else c for w, c, is_prose in zip(whole, sources, prose)]
-        codes, scores = natural.detect(
-            sources, tuple(p.nl_languages), p.nl_max_chars, p.nl_min_letters, p.nl_low_accuracy
-        )
-        out_codes = np.full(n, None, dtype=object)
-        out_codes[rows] = codes.to_pylist()
-        out_scores = np.full(n, np.nan, dtype=np.float32)
-        out_scores[rows] = scores
-        return pa.array(out_codes.tolist(), pa.string()), out_scores
+        if not batch.num_rows:
+            return {"nl_lang": pa.nulls(0, pa.string()), "nl_score": pa.nulls(0, pa.float32())}
+        with cputime.timed("language.nl"):
+            texts, langs = batch.text, batch.lang
+            prose = _np(pc.is_in(langs, pa.array(p.prose_langs, pa.string())))
+            sources = natural.comment_text(texts, langs, p.nl_parse_chars)
+            whole = pc.utf8_slice_codeunits(texts, 0, p.nl_max_chars).to_pylist()
+            sources = [w if is_prose else c for w, c, is_prose in zip(whole, sources, prose)]
+            codes, scores = natural.detect(
+                sources, tuple(p.nl_languages), p.nl_max_chars, p.nl_min_letters, p.nl_low_accuracy
+            )
+        scores = np.asarray(scores, dtype=np.float32)
+        return {"nl_lang": codes.cast(pa.string()), "nl_score": pa.array(scores, pa.float32(), mask=np.isnan(scores))}
 
 
 def _notnull(values: np.ndarray) -> np.ndarray:

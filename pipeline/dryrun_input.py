@@ -14,8 +14,8 @@ from codesieve.core.batch import DocBatch
 from codesieve.core.errors import UserError
 from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig
-from codesieve.pipeline.gaterun import alive_batch, run_gates
-from codesieve.pipeline.plan import QUARANTINE_NAME
+from codesieve.pipeline.gaterun import add_late_columns, alive_batch, run_gates
+from codesieve.pipeline.plan import QUARANTINE_NAME, late_points
 from codesieve.pipeline.tiers import UnitState
 
 # ------------------------------------------------------------------------------------
@@ -71,7 +71,9 @@ def survivor_batches(
         ctx = UnitContext(unit=unit, work_dir="", text_column=cfg.input.text_column)
         state = UnitState(batch.num_rows)
         fields = {f.name: f.type for g in before for f in g.output_fields()}
-        run_gates(list(enumerate(before)), batch.table, state, ctx, {}, fields)
+        late = late_points(cfg.gates[: idx + 1]) if before else {}  # key idx: late columns the gate reads
+        run_gates(list(enumerate(before)), batch.table, state, ctx, {}, fields, late=late)
+        add_late_columns(late.get(idx, []), batch.table, state, ctx, fields)
         batch = alive_batch(batch.table, state, np.flatnonzero(state.alive), cfg.input.text_column)
         yield rows, nbytes, batch
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from codesieve.core import cputime
-from codesieve.core.base import Gate, UnitContext
+from codesieve.core.base import Gate, GateResult, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.pipeline.memo import Memo, apply_memoized
 from codesieve.pipeline.tiers import UnitState, reason_lists
@@ -43,12 +43,14 @@ def run_gates(
     active: list[str] | None = None,
     gate_dirs: dict[str, str] | None = None,
     memo: Memo | None = None,
+    late: dict[int, list[Gate]] | None = None,
 ) -> None:
     """Run `gates` (tier index, gate) in order on the rows still alive in `state`.
 
     `active`: names of the gates that run (None: all); the others pass every row.
     `gate_dirs`: a global gate's folder, set as `ctx.gate_dir` while it applies.
     `memo`: stored per-row results to reuse (see `pipeline.memo`).
+    `late`: `plan.late_points`: gates whose late columns are due before tier index K.
     """
     for tier, gate in gates:
         alive = np.flatnonzero(state.alive)
@@ -58,6 +60,8 @@ def run_gates(
             if memo is not None:
                 memo.upstream.append(memo.entry(gate, is_active))
             continue
+        if late and not gate.is_global:  # a global reader got them before its prepare step
+            add_late_columns(late.get(tier, []), table, state, ctx, fields, memo)
         t0 = time.perf_counter()
         with cputime.timed(f"gate:{gate.name}"):
             batch = alive_batch(table, state, alive, ctx.text_column)
@@ -73,6 +77,41 @@ def run_gates(
             state.band[alive] = np.asarray(res.band, dtype=np.int16)
         _count(st, res, batch, failed, len(alive), len(pos))
         st["seconds"] += time.perf_counter() - t0
+
+
+class _Late(Gate):
+    """A gate's late columns as a per-row gate of its own, so `Memo` can store them."""
+
+    def __init__(self, gate: Gate):
+        super().__init__(gate.params)
+        self.gate = gate
+        self.name = f"{gate.name}.late"  # type: ignore[misc]
+
+    def output_fields(self) -> list[pa.Field]:
+        names = set(self.gate.late_fields())
+        return [f for f in self.gate.output_fields() if f.name in names]
+
+    def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
+        return GateResult(self.gate.late_columns(batch, ctx), np.zeros((batch.num_rows, 0), dtype=bool), [])
+
+    def measure_key(self) -> Any:
+        return self.gate.measure_key()
+
+    def fingerprint(self) -> dict[str, Any]:
+        return self.gate.fingerprint()
+
+
+def add_late_columns(
+    gates: list[Gate], table: pa.Table, state: UnitState, ctx: UnitContext,
+    fields: dict[str, pa.DataType], memo: Memo | None = None,
+) -> None:
+    """Compute `gates`' late columns (`Gate.late_fields`) on the rows still alive."""
+    alive = np.flatnonzero(state.alive)
+    for gate in gates if len(alive) else []:
+        with cputime.timed(f"late:{gate.name}"):
+            batch = alive_batch(table, state, alive, ctx.text_column)
+            res = apply_memoized(_Late(gate), batch, ctx, memo)
+        state.add_columns(res.columns, alive, fields)
 
 
 def _count(st: dict[str, Any], res: Any, batch: DocBatch, failed: np.ndarray, n_in: int, n_failed: int) -> None:

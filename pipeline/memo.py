@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from codesieve.core import cputime
-from codesieve.core.atomic import write_parquet_atomic
+from codesieve.core.atomic import WORK_CODEC, write_parquet_atomic
 from codesieve.core.base import Gate, GateResult, MeasuredGate, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.params import stable_hash
@@ -64,7 +64,7 @@ class Memo:
     def save(self, gate: Gate, key: str, table: pa.Table, reasons: list[str]) -> None:
         meta = {KEY: key.encode(), REASONS: "\x1f".join(reasons).encode()}
         with cputime.timed("memo_io"):
-            write_parquet_atomic(table.replace_schema_metadata(meta), self.path(gate), 1)
+            write_parquet_atomic(table.replace_schema_metadata(meta), self.path(gate), codec=WORK_CODEC)
 
 
 def apply_memoized(gate: Gate, batch: DocBatch, ctx: UnitContext, memo: Memo | None) -> GateResult:

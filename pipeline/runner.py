@@ -26,14 +26,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from codesieve.core import cputime
-from codesieve.core.atomic import write_json_atomic, write_parquet_atomic
+from codesieve.core.atomic import WORK_CODEC, write_json_atomic, write_parquet_atomic
 from codesieve.core.base import UnitContext
 from codesieve.core.errors import UserError
 from codesieve.core.params import stable_hash
 from codesieve.pipeline import layout
 from codesieve.pipeline.config import PipelineConfig, build_config
 from codesieve.pipeline.dest import Dest, staging_dir
-from codesieve.pipeline.gaterun import alive_batch, run_gates
+from codesieve.pipeline.gaterun import add_late_columns, alive_batch, run_gates
 from codesieve.pipeline.io import (
     QUARANTINE_REASONS,
     Unit,
@@ -46,7 +46,7 @@ from codesieve.pipeline.keys import Keys, code_version, make_keys
 from codesieve.pipeline.manifest import finalize, read_done
 from codesieve.pipeline.memo import Memo
 from codesieve.pipeline.ownership import check_nesting, claim, output_lock, remote_lock
-from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, make_passes, tier_names
+from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, late_points, make_passes, tier_names
 from codesieve.pipeline.plugins import plugin_fingerprint
 from codesieve.pipeline.progress import Progress
 from codesieve.pipeline.tiers import STATE_FIELDS, TIER_NAME_FIELD, UnitState
@@ -149,16 +149,20 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     stats["rows"] = table.num_rows
     ctx = UnitContext(unit.index, spec.work, spec.text_column)
     memo = _memo(spec, cfg, plan, unit)
-    run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg), memo)
+    late = late_points(cfg.gates, spec.active)
+    run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg), memo, late)
+    if plan.prepare is None:  # the last pass: late columns of the rows that pass every gate
+        add_late_columns(late.get(len(cfg.gates), []), table, state, ctx, fields, memo)
     if plan.prepare is not None and plan.prepare[1].name in spec.active:
         gate = plan.prepare[1]
+        add_late_columns(late.get(plan.prepare[0], []), table, state, ctx, fields, memo)
         with cputime.timed(f"prepare:{gate.name}"):
             keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
             keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit.index, np.int32)))
-            write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index))
+            write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index), codec=WORK_CODEC)
     with cputime.timed("write"):
         if plan.prepare is not None:
-            write_parquet_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index), 1)
+            write_parquet_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index), codec=WORK_CODEC)
         else:
             stats.update(_write_tiers(spec, cfg, unit.index, table, state, fields))
     stats["seconds"] = time.perf_counter() - t0

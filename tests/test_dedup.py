@@ -79,7 +79,10 @@ def test_shingles_match_a_regex_reference() -> None:
 def test_optimal_bands_is_datasketch_rule() -> None:
     from datasketch.lsh import _optimal_param
 
-    for args in [(0.7, 128, 0.5, 0.5), (0.7, 256, 0.1, 0.9), (0.85, 64, 0.5, 0.5)]:
+    # (the Gauss-Legendre integrals match datasketch's scipy `quad` on these and on a 144-case grid:
+    # thresholds 0.5-0.95, num_perm 32-256, four weightings)
+    for args in [(0.7, 128, 0.5, 0.5), (0.7, 128, 0.1, 0.9), (0.7, 256, 0.1, 0.9), (0.85, 64, 0.5, 0.5),
+                 (0.5, 32, 0.9, 0.1), (0.95, 128, 0.3, 0.7)]:
         assert optimal_bands(*args) == _optimal_param(*args)
 
 

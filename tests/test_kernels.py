@@ -51,6 +51,44 @@ def test_byte_scan_matches_references(source: str) -> None:
     assert hist.sum() == len(F.text_bytes(batch)[0])
 
 
+@pytest.mark.parametrize("source", ["samples", "dev", "edge", "hex"])
+def test_hex_word_kernel_matches_re2_and_python(source: str) -> None:
+    import re
+
+    from codesieve.filters.rules.general import HEX_WORD
+
+    if source == "hex":  # boundaries: word bytes before/after, no digits, document ends, non-ASCII
+        batch = DocBatch(pa.table({"content": ["0x1F", "a0x1F 0x2g 0x 0X 0x3_ _0x4", "(0xdead,0XBEEF)\n0x0x5",
+                                               "é0x6é 0x7é", "00x8 x0x9 0xa\t0xb", "0x", "0", "0xc0xd 10x5",
+                                               "\ufdd0 0x1 \ufdd0 0x2"]}), "content")
+    else:
+        batch = _batch(source)
+    got = F.hex_word_chars(batch)
+    python = [float(sum(len(m) for m in re.findall(HEX_WORD, t, flags=re.ASCII))) for t in batch.text.to_pylist()]
+    assert got.tolist() == python
+    assert source == "edge" or got.sum() > 10  # real matches were compared
+    if source != "hex":  # RE2's bracketing path (wrong when a text holds its marker U+FDD0, as the last "hex" text)
+        lens, off = F.match_lengths(batch, HEX_WORD)
+        assert np.array_equal(got, F.segment_reduce(lens, off, np.add, 0).astype(np.float64))
+
+
+@pytest.mark.parametrize("source", ["samples", "dev", "edge"])
+def test_duplicate_lines_by_hash_match_the_hash_table(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codesieve.filters.rules import general
+    from codesieve.filters.rules.general import DuplicateLineFraction
+
+    rules = [DuplicateLineFraction(DuplicateLineFraction.Params(skip_symbol_lines=s)) for s in (False, True)]
+    hashed = [r.measure(_batch(source)) for r in rules]
+    monkeypatch.setattr(general, "string_hashes", lambda _strings: None)  # Arrow's dictionary_encode
+    table = [r.measure(_batch(source)) for r in rules]
+    for h, t in zip(hashed, table):
+        assert np.array_equal(h, t)
+    assert source == "edge" or (hashed[0] > 0).sum() > 10
+    lines = pa.array(["", "a", "ab", "abcdefgh", "abcdefghi", "abcdefgh\x00", "a", "abcdefghi"])
+    h = F.string_hashes(lines)
+    assert h[1] == h[6] and h[4] == h[7] and len(set(h.tolist())) == 6  # equal strings only
+
+
 def test_decontam_set_lookup_matches_isin() -> None:
     from codesieve.filters.decontam import _without_numbers, benchmark_ngrams, in_sorted_set
     from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes

@@ -33,9 +33,22 @@ def _gate(**params) -> LanguageGate:
 
 
 def _run(rows, **params):
-    res = _gate(**params).apply(_batch(rows), CTX)
+    """The gate's columns (late ones computed on its passing rows, as `run` would for
+    rows passing every gate) and each row's failed checks."""
+    gate, batch = _gate(**params), _batch(rows)
+    res = gate.apply(batch, CTX)
     reasons = [[r for r, f in zip(res.reason_names, row) if f] for row in res.fails]
-    return res.columns, reasons
+    passed = batch.take(res.passed)
+    for name, col in res.columns.items():
+        passed = passed.with_column(name, col.filter(pa.array(res.passed)))
+    late = gate.late_columns(passed, CTX)
+    where = np.flatnonzero(res.passed)
+    cols = dict(res.columns)
+    for name, col in late.items():
+        full = np.full(len(rows), None, dtype=object)
+        full[where] = col.to_pylist()
+        cols[name] = pa.array(full.tolist(), col.type)
+    return cols, reasons
 
 
 def _fixture(name: str) -> str:
@@ -206,6 +219,7 @@ def test_output_fields_and_empty_batch():
     gate = _gate()
     names = [f.name for f in gate.output_fields()]
     assert names[:2] == ["lang", "lang_score"] and {"nl_lang", "nl_score"} <= set(names)
+    assert gate.late_fields() == ["nl_lang", "nl_score"] and _gate(nl_detect=False).late_fields() == []
     res = gate.apply(_batch([("a.py", "x")]).take(np.zeros(1, dtype=bool)), CTX)
     assert res.fails.shape == (0, 5)
     assert all(len(v) == 0 for v in res.columns.values())

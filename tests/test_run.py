@@ -108,6 +108,27 @@ def test_jsonl_zst_and_parquet_inputs_and_extra_columns(local_run: Path) -> None
     assert set(table.column_names) >= {"tier", "stage_failed", "reasons", "lang", "dup_cluster"}
 
 
+def test_natural_language_only_for_rows_that_pass_every_gate(local_run: Path) -> None:
+    """`nl_lang`/`nl_score` are late columns: null on every rejected row (no gate decides on
+    them), and on the rows that pass every gate exactly what the language gate measures."""
+    from codesieve.core.base import UnitContext
+    from codesieve.core.batch import DocBatch
+    from codesieve.filters.language import LanguageGate
+
+    table = read_all(local_run)
+    passed = pc.starts_with(table.column("tier_name"), "passed")
+    rejected = table.filter(pc.invert(passed))
+    assert rejected.filter(pc.is_valid(rejected.column("lang"))).num_rows > 100  # they passed the language gate
+    assert rejected.column("nl_lang").null_count == rejected.column("nl_score").null_count == rejected.num_rows
+    top = table.filter(passed)
+    assert top.num_rows - top.column("nl_lang").null_count > 100  # most files with enough comment text
+    assert pc.is_valid(top.column("nl_lang")).equals(pc.is_valid(top.column("nl_score")))
+    gate = next(g for g in load_config(small_units_config(local_run.parent)).gates if isinstance(g, LanguageGate))
+    again = gate.late_columns(DocBatch(top.combine_chunks()), UnitContext(0, ""))
+    assert again["nl_lang"].equals(top.column("nl_lang").combine_chunks())
+    assert again["nl_score"].equals(top.column("nl_score").combine_chunks())
+
+
 def test_identical_output_local_ray1_ray2(tmp_path: Path, local_run: Path) -> None:
     from conftest import SAMPLES
 

@@ -72,6 +72,9 @@ class Gate:
     #: True when `apply` is a per-row function (a row's result depends only on that row and
     #: the columns earlier gates gave it): the runner may then reuse stored results by id.
     per_row: ClassVar[bool] = True
+    #: columns of earlier gates this gate decides on; a late column (`late_fields`) named
+    #: here is computed right before this gate, on its input rows
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Params):
         self.params = params
@@ -86,6 +89,16 @@ class Gate:
         return []
 
     def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
+        raise NotImplementedError
+
+    def late_fields(self) -> list[str]:
+        """Names of the `output_fields` that `apply` leaves out and `late_columns` gives:
+        costly scores no gate decides on, computed only for the rows that pass every gate
+        (or, when a later gate `reads` one, for that gate's input rows); null elsewhere."""
+        return []
+
+    def late_columns(self, batch: DocBatch, ctx: UnitContext) -> dict[str, pa.Array]:
+        """The `late_fields` columns for `batch` (rows that passed this gate, with its columns)."""
         raise NotImplementedError
 
     def measure_key(self) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.integrate import quad
 
 from codesieve.filters.dedup.shingles import splitmix64
 
@@ -48,8 +47,19 @@ def estimated_jaccard(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
     return (others == sig[None, :]).mean(axis=1)
 
 
-def _collision(s: float, b: int, r: int) -> float:
-    return 1.0 - (1.0 - s ** float(r)) ** float(b)
+def _collision(s: np.ndarray, b: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """P(a pair of Jaccard similarity s shares a band): 1 - (1 - s^r)^b."""
+    return 1.0 - (1.0 - s**r) ** b
+
+
+def _integrals(lo: float, hi: float, b: np.ndarray, r: np.ndarray, num_perm: int) -> np.ndarray:
+    """The integral of `_collision` over [lo, hi] for every (b, r): Gauss-Legendre with
+    num_perm // 2 + 1 nodes, exact (to rounding) for the integrand, a polynomial in s of
+    degree b * r <= num_perm. (scipy's `quad` gives the same values to ~1e-15 but costs a
+    0.35 CPU-s import in every process.)"""
+    x, w = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+    s = (hi - lo) / 2 * x + (hi + lo) / 2
+    return (hi - lo) / 2 * (_collision(s[None, :], b[:, None], r[:, None]) @ w)
 
 
 @lru_cache(maxsize=64)
@@ -59,14 +69,12 @@ def optimal_bands(
     """(bands, rows) minimizing fp_weight*FP + fn_weight*FN area under the S-curve.
 
     The rule of datasketch's `MinHashLSH._optimal_param` (same integrals, same search over
-    b*r <= num_perm), reimplemented so that nothing private is imported.
+    b*r <= num_perm, first minimum in b-then-r order), reimplemented so that nothing
+    private is imported.
     """
-    best, opt = float("inf"), (0, 0)
-    for b in range(1, num_perm + 1):
-        for r in range(1, num_perm // b + 1):
-            fp = quad(_collision, 0.0, threshold, args=(b, r))[0]
-            fn = (1.0 - threshold) - quad(_collision, threshold, 1.0, args=(b, r))[0]
-            err = fp * fp_weight + fn * fn_weight
-            if err < best:
-                best, opt = err, (b, r)
-    return opt
+    pairs = np.array([(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)], dtype=np.float64)
+    b, r = pairs[:, 0], pairs[:, 1]
+    fp = _integrals(0.0, threshold, b, r, num_perm)
+    fn = (1.0 - threshold) - _integrals(threshold, 1.0, b, r, num_perm)
+    best = int(np.argmin(fp * fp_weight + fn * fn_weight))
+    return int(b[best]), int(r[best])

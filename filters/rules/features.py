@@ -82,11 +82,7 @@ def text_bytes(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
     """(UTF-8 bytes of all documents as one uint8 array, byte offsets per document)."""
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
-        arr = batch.text
-        width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-        _, off_buf, data_buf = arr.buffers()
-        off = np.frombuffer(off_buf, dtype=width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
-        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        data, off = string_buffers(batch.text)
         return data[off[0] : off[-1]], off - off[0]
 
     return feature(batch, "bytes", compute)
@@ -121,6 +117,37 @@ def byte_scan(batch: DocBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray] | No
         return hist, extra[:, 0].astype(np.float64), extra[:, 1].astype(np.float64)
 
     return feature(batch, "byte_scan", compute)
+
+
+def string_hashes(strings: pa.Array) -> np.ndarray | None:
+    """A 64-bit hash (uint64) of each string's bytes (compiled kernel; equal strings, equal
+    hashes; distinct ones collide with probability ~2^-64), or None without the kernel."""
+    if _kernels is None:
+        return None
+    data, off = string_buffers(strings)
+    out = np.empty(len(strings), np.uint64)
+    _kernels.segment_hash(data, off, out)
+    return out
+
+
+def string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(the data buffer as uint8, int64 offsets into it: string i = data[off[i]:off[i+1]])."""
+    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    _, off_buf, data_buf = strings.buffers()
+    off = np.frombuffer(off_buf, dtype=width)[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    return data, off
+
+
+def hex_word_chars(batch: DocBatch) -> np.ndarray | None:
+    """Characters per document inside `\\b0[xX][0-9a-fA-F]+\\b` matches (compiled kernel,
+    one memchr-driven pass; RE2 needs a full regex scan), or None without the kernel."""
+    if _kernels is None:
+        return None
+    data, off = text_bytes(batch)
+    out = np.empty(len(off) - 1, np.int64)
+    _kernels.hex_words(np.ascontiguousarray(data), np.ascontiguousarray(off, np.int64), out)
+    return out.astype(np.float64)
 
 
 def _byte_class_counts(batch: DocBatch, char_class: str) -> np.ndarray:
@@ -277,12 +304,8 @@ def line_bits(batch: DocBatch) -> np.ndarray | None:
         return None
 
     def compute() -> np.ndarray:
-        lines = batch.flat_lines
-        width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
-        _, off_buf, data_buf = lines.buffers()
-        off = np.frombuffer(off_buf, dtype=width)[lines.offset : lines.offset + len(lines) + 1].astype(np.int64)
-        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
-        out = np.empty(len(lines), np.uint8)
+        data, off = string_buffers(batch.flat_lines)
+        out = np.empty(len(off) - 1, np.uint8)
         _kernels.segment_or(data, off, _LINE_LUT, out)
         return out
 

@@ -27,6 +27,7 @@ from codesieve.filters.rules.features import (
     dupe_ngram_char_fraction,
     feature,
     group_counts,
+    hex_word_chars,
     lang_subset,
     line_fraction,
     line_matches,
@@ -34,6 +35,7 @@ from codesieve.filters.rules.features import (
     nonblank_lines,
     per_doc_sum,
     safe_div,
+    string_hashes,
     to_np,
     top_ngram_char_fraction,
     word_stats,
@@ -194,9 +196,13 @@ class DuplicateLineFraction(Rule):
             if skip:
                 nb = nb & line_matches(batch, r"[\pL\pN]")
             trimmed = pc.utf8_trim_whitespace(batch.flat_lines)
-            codes = to_np(pc.dictionary_encode(trimmed).indices).astype(np.int64)
             doc = np.repeat(np.arange(batch.num_rows, dtype=np.int64), np.diff(batch.line_offsets))
-            key = doc * (int(codes.max(initial=0)) + 1) + codes
+            hashes = string_hashes(trimmed)  # 10x cheaper than a hash table of the lines
+            if hashes is not None:  # (document, line) keys; a false pair needs a 2^-64 collision
+                key = (hashes + doc.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)).view(np.int64)
+            else:
+                codes = to_np(pc.dictionary_encode(trimmed).indices).astype(np.int64)
+                key = doc * (int(codes.max(initial=0)) + 1) + codes
             dup = np.zeros(len(nb), dtype=bool)
             dup[nb] = group_counts(key[nb]) > 1
             return safe_div(per_doc_sum(batch, dup), per_doc_sum(batch, nb))
@@ -304,8 +310,11 @@ class HexWordFraction(Rule):
     """Share of characters inside `0x...` hexadecimal literals, 0..1."""
 
     def measure(self, batch: DocBatch) -> np.ndarray:
-        lens, off = match_lengths(batch, HEX_WORD)
-        return safe_div(segment_reduce(lens, off, np.add, 0).astype(np.float64), batch.char_len)
+        chars = hex_word_chars(batch)
+        if chars is None:  # no compiled kernel: RE2 brackets the matches
+            lens, off = match_lengths(batch, HEX_WORD)
+            chars = segment_reduce(lens, off, np.add, 0).astype(np.float64)
+        return safe_div(chars, batch.char_len)
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
         return sum(len(m) for m in re.findall(HEX_WORD, text, flags=re.ASCII)) / len(text) if text else 0.0
