@@ -252,6 +252,8 @@ MARKERS: list[tuple[str, str]] = [
     ("PHP", r"\A\x{FEFF}?\s*<\?php\b"),
     # zsh completion functions and autoloaded functions (`_git`, `_docker`: no extension)
     ("Shell", r"\A#(compdef|autoload)\b"),
+    # an X PixMap image is a C array behind its `/* XPM */` tag (train + dev: 16 files, all labelled C)
+    ("C", r"\A\x{FEFF}?\s*/\*\s*XPM\s*\*/"),
     # a Gherkin feature file: `Feature:` as the first line after comments / tags, then a
     # scenario, background or step line (Cucumber's syntax; YAML cannot hold a bare `Given x` line)
     ("Gherkin", _GHERKIN),
