@@ -205,15 +205,24 @@ def test_licence_header_is_cut_to_its_first_line():
         ("clsx.d.ts", "TypeScript", "TypeScript"),
         ("elementpath_analyze-string.xsd", "Text", "XML"),  # an XML declaration
         ("cabundle_autoload.php", "C++", "PHP"),  # `<?php` names the language
+        ("pptx_category_props.feature", "YAML", "Gherkin"),  # `Feature:` then scenarios / steps
+        ("ramsey_uuid_question.md", "YAML", "Markdown"),  # front matter, then a document
+        ("pykwalify_fail_mapping.yaml", "YAML", "YAML"),  # `---` documents in a row stay YAML
+        ("collections4_assembly_bin.xml", "HTML", "XML"),  # licence comment, then a non-HTML root
+        ("cmocka_header.html", "HTML", "HTML"),  # comment, DOCTYPE html, `<head>`
+        ("unity_test_production_code.c", "C++", "C"),  # `#include`, `f(void)`, no C++ construct
+        ("fastglob_utils_index.d.ts", "JavaScript", "TypeScript"),  # only `import` / `export` lines
+        ("mockito_hamcrest_package-info.java", "Text", "Java"),  # a Java package declaration
+        ("tix_warning.xpm", "Perl", "C"),  # `/* XPM */`: a C array
     ],
 )
 def test_content_rules_settle_confusable_pairs(fixture, model_said, expected):
     from codesieve.filters.langid.evidence import LONG_WINDOW, RULE_SCORE, refine_prediction
 
     text = pa.array([_text(fixture)])
-    labels = ["C", "C++", "JavaScript", "TypeScript", "Text", "XML", "PHP"]
+    labels = ["C", "C++", "JavaScript", "TypeScript", "Text", "XML", "PHP", "Gherkin", "Markdown", "YAML", "HTML", "Java"]
     prefix, long = pc.utf8_slice_codeunits(text, 0, 2048), pc.utf8_slice_codeunits(text, 0, LONG_WINDOW)
     langs, score, _ = refine_prediction(prefix, [model_said], np.array([0.6], np.float32), labels, long)
     assert langs == [expected]
-    moved = 1.0 if fixture.endswith(".php") else RULE_SCORE  # `<?php` names itself; a rule moved the rest
+    moved = 1.0 if fixture.endswith((".php", ".feature", ".xpm")) else RULE_SCORE  # markers name themselves; rules move
     assert score[0] == pytest.approx(0.6 if model_said == expected else moved)

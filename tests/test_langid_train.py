@@ -4,6 +4,8 @@ splits, de-duplication, and bit-for-bit reproducibility."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +16,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from codesieve.filters.langid import data
-from codesieve.filters.langid.train import TrainConfig, train
+from codesieve.filters.langid.train import (
+    FIT_ENV,
+    TrainConfig,
+    fit_command,
+    load_labelled,
+    train,
+    training_rows,
+    write_fasttext_file,
+)
 
 FIX = Path(__file__).parent / "fixtures" / "language"
 SAMPLES = str(Path(__file__).parents[1] / "data_samples")
@@ -112,3 +122,31 @@ def test_recipe_is_reproducible_bit_for_bit(tmp_path):
     assert hashlib.sha256((tmp_path / "a" / "m.ftz").read_bytes()).hexdigest() == a["model_sha256"]
     assert a["calibration"] == b["calibration"] and a["calibration"]["dev_files"] > 0
     assert a["labels"] and pc.sum(pa.array(list(a["train_counts"].values()))).as_py() == a["train_files"]
+
+
+#: run before fastText in the child: freed heap memory full of 0xA5 bytes (a 20 MB free first
+#: raises glibc's dynamic mmap threshold, so later allocations reuse the heap), as in a process
+#: that has done other work before training
+_DIRTY_HEAP = "x = bytearray(20_000_000); del x\nys = [bytearray(bytes([0xA5]) * 1_000_000) for _ in range(12)]; del ys\n"
+
+
+@pytest.mark.slow
+def test_fasttext_fit_ignores_what_the_process_did_before(tmp_path):
+    # fastText (one thread) never writes 9/10 of its input matrix; with a small bucket the
+    # matrix comes from the heap. A dirty heap once gave a different model (or NaN) under load.
+    cfg = replace(TrainConfig(), epoch=2, min_files=5, chunks=1, extra_dev_share=0.4, lr=0.1,
+                  bucket=20_000, quantize_cutoff=5_000)
+    path = str(tmp_path / "train.txt")
+    write_fasttext_file(training_rows(load_labelled([SAMPLES], [], cfg, ("train",)), cfg), path, cfg)
+
+    def fit(name: str, prelude: str, env: dict) -> str | None:
+        out = tmp_path / f"{name}.ftz"
+        cmd = fit_command(path, out, cfg)
+        cmd[2] = prelude + cmd[2]
+        done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env})
+        return hashlib.sha256(out.read_bytes()).hexdigest() if done.returncode == 0 else None
+
+    clean = fit("clean", "", FIT_ENV)
+    assert clean is not None
+    assert fit("dirty", _DIRTY_HEAP, FIT_ENV) == clean
+    assert fit("dirty_default_malloc", _DIRTY_HEAP, {}) != clean  # the hazard FIT_ENV removes

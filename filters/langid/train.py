@@ -16,8 +16,9 @@ least `min_calibration_support` dev answers, its threshold is the smallest proba
 which the answers at or above it are right >= `target_precision`; other languages get the
 same rule over all answers pooled. The test split is never read here.
 
-Reproducible: fixed seed, one thread, deterministic ordering -> the same `.ftz` bytes for
-the same inputs (`lang_content.json` records the sha256 and the split sizes).
+Reproducible: fixed seed, one thread, deterministic ordering, fastText in a fresh interpreter
+whose large allocations are zero-filled pages (`FIT_ENV`) -> the same `.ftz` bytes for the
+same inputs (`lang_content.json` records the sha256 and the split sizes).
 """
 
 from __future__ import annotations
@@ -157,10 +158,9 @@ def calibrate(model: ContentModel, dev: pa.Table, cfg: TrainConfig) -> dict:
     }
 
 
-#: fastText training and quantization, run in a fresh interpreter that imports only fastText:
-#: in a process that has loaded the data stack (pyarrow, numpy...) the same input, seed and
-#: parameters hit "Encountered NaN" after a few seconds, while a clean process trains fine
-_FIT_SCRIPT = """
+#: fastText training and quantization, run in a fresh interpreter that imports only fastText
+#: (argv: training file, output .ftz, TrainConfig as JSON)
+FIT_SCRIPT = """
 import json, sys
 import fasttext
 path, out, p = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
@@ -169,16 +169,30 @@ model = fasttext.train_supervised(input=path, dim=p["dim"], epoch=p["epoch"], lr
 model.quantize(input=path, qnorm=True, retrain=p["quantize_retrain"], cutoff=p["quantize_cutoff"], dsub=p["dsub"], thread=p["thread"], verbose=0)
 model.save_model(out)
 """
+#: glibc serves every allocation of 64 KiB or more from fresh, zero-filled pages (a fixed
+#: threshold: no dynamic raise after a large free; no fill byte). fastText's `DenseMatrix::uniform` fills
+#: the input matrix in blocks of a tenth, one block per thread: with one thread the other
+#: nine tenths are never written and hold whatever memory malloc returns. Reused heap memory
+#: (a process that loaded pyarrow, trained before, or a matrix below glibc's dynamic mmap
+#: threshold, up to 32 MiB) then gives NaN or a different model; fresh pages give zeros.
+FIT_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_PERTURB_": "0"}
+
+
+def fit_command(path: str, out: Path, cfg: TrainConfig) -> list[str]:
+    """argv of the fastText run (`FIT_SCRIPT` in a fresh interpreter); run it with `FIT_ENV`."""
+    return [sys.executable, "-c", FIT_SCRIPT, path, str(out), json.dumps(asdict(cfg))]
 
 
 def fit(train_rows: pa.Table, out: Path, cfg: TrainConfig) -> int:
-    """fastText supervised + quantization into `out`; returns the number of training lines."""
+    """fastText supervised + quantization into `out`; returns the number of training lines.
+
+    Deterministic whatever the calling process did before: a fresh interpreter with `FIT_ENV`.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "train.txt")
         lines = write_fasttext_file(train_rows, path, cfg)
         out.parent.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, path, str(out), json.dumps(asdict(cfg))],
-                              capture_output=True, text=True)
+        done = subprocess.run(fit_command(path, out, cfg), capture_output=True, text=True, env={**os.environ, **FIT_ENV})
         if done.returncode:
             raise SystemExit(f"fastText training failed: {done.stderr.strip().splitlines()[-1:]}")
     return lines
