@@ -144,3 +144,51 @@ def test_line_bits_match_re2(source: str) -> None:
     lines = batch.flat_lines
     for pattern in (r"\S", r"[\pL\pN]"):
         assert np.array_equal(F._line_class_match(batch, pattern), F.to_np(pc.match_substring_regex(lines, pattern)))
+
+
+_QUALITY_EDGE = [
+    "", "\n\n", "def f(x):\n\treturn [x,\n  (1)]\n", "\u3000}\n{\u3000\n\u00a0 x = 1 # c\n\x0b\x1c y\n",
+    "  // a # b\n  #include <x>\nimport os\nfrom a import b\n  <!-- c -->\n\"\"\"doc\n'''\n-- sql\n% tex\n;\n*/\n",
+    "é = {\n  'k': ')'\n}\r\n)(\n  pub fn main() {}\nasync def g(): pass\nconst x = require('y');\n",
+    "\x00# \x00\n/\n#\n a # b # c\n", "x" * 300 + " // tail\n\t\t}\n",
+]
+
+
+@pytest.mark.parametrize("source", ["samples", "dev", "edge"])
+def test_quality_line_scan_matches_arrow(source: str) -> None:
+    """The quality scorer's `line_scan` fields, and what the scorer derives from them, equal
+    the Arrow/RE2 computations they replaced (`scorers.lines`)."""
+    from codesieve.scorers import features as QF
+    from codesieve.scorers import lines as L
+    from codesieve.scorers import structure as S
+
+    batch = DocBatch(pa.table({"content": _QUALITY_EDGE}), "content") if source == "edge" else _batch(source)
+    assert np.array_equal(L.line_fields(batch), L.line_fields_reference(batch))
+    lines = batch.flat_lines
+    ltrim, rtrim = pc.utf8_ltrim_whitespace(lines), pc.utf8_rtrim_whitespace(lines)
+    assert np.array_equal(L.indent(batch), batch.line_len - F.to_np(pc.utf8_length(ltrim)))
+    assert np.array_equal(L.prefix_lines(batch, L.COMMENT_PREFIXES), F.line_matches(batch, QF._COMMENT_LINE))
+    for pattern in (QF._DEF_LINE, S._IMPORT_LINE, S._DEF_START):
+        ref = F.to_np(pc.match_substring_regex(lines, pattern))
+        assert ref.sum() > 0 or source != "dev", pattern
+        got = QF.def_lines(batch) if pattern == QF._DEF_LINE else L.keyword_lines(
+            batch, pattern, S._IMPORT_STARTS if pattern == S._IMPORT_LINE else S._DEF_STARTS)
+        assert np.array_equal(got, ref), pattern
+    closer = F.to_np(pc.starts_with(ltrim, "}")) | F.to_np(pc.starts_with(ltrim, ")")) | F.to_np(pc.starts_with(ltrim, "]"))
+    assert np.array_equal(L.code_starts_with(batch, "})]"), closer)
+    every = np.arange(len(lines))
+    assert np.array_equal(L.code_ends_with(batch, "{([:", every), F.to_np(pc.match_substring_regex(rtrim, r"[{(\[:]$")))
+    assert np.array_equal(L.starts_with_byte(batch, "\t"), F.to_np(pc.starts_with(lines, "\t")))
+    # bracket depth: a per-character loop over each file
+    texts = batch.text.to_pylist()
+    got = S.brackets(batch)
+    for i, t in enumerate(texts[:400]):
+        depth, neg, counts = 0, 0, {c: t.count(c) for c in "()[]{}"}
+        for ch in t:
+            depth += (ch in "([{") - (ch in ")]}")
+            neg += ch == "\n" and depth < 0
+        total = sum(counts.values())
+        assert got["negative_depth_fraction"][i] == neg / max(batch.num_lines[i], 1)
+        assert got["final_depth_share"][i] == (abs(depth) / total if total else 0.0)
+        imbalance = sum(abs(counts[o] - counts[c]) for o, c in ("()", "[]", "{}"))
+        assert got["bracket_imbalance"][i] == (imbalance / total if total else 0.0)

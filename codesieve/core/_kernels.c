@@ -1,4 +1,5 @@
-/* Compiled per-document byte scans for the rules gate (codesieve.filters.rules.features).
+/* Compiled byte scans for the rules gate (codesieve.filters.rules.features) and the quality
+ * scorers' line features (codesieve.scorers.lines).
  *
  * One pass over the UTF-8 bytes of a batch gives, per document, a 256-bin byte histogram,
  * the number of whitespace-separated words and the number of U+FFFD characters. numpy can
@@ -125,10 +126,95 @@ done:
     return result;
 }
 
+/* line_scan(data, offsets, out)
+ *   data    uint8[total]; offsets int64[n + 1] (line i = data[offsets[i]:offsets[i+1]], no '\n' inside)
+ *   out     int32[n * 8] (out), per line (the quality scorer's structure features, scorers/lines.py):
+ *     0 lead   leading bytes in RE2's \s ([\t\n\f\r ])
+ *     1 head   the first 4 bytes after `lead`, big-endian, zero-padded past the line end
+ *     2 indent leading bytes in Arrow's ASCII whitespace ([\t\n\v\f\r\x1c-\x1f ])
+ *     3 first  the byte after `indent` (-1: none)
+ *     4 last   the last byte not in that whitespace set (-1: none)
+ *     5 depth  opening minus closing brackets ( [ {  ) ] }
+ *     6 slash  byte offset of the first "//" (-1: none)
+ *     7 hash   byte offset of the first " # " (-1: none)
+ * Lines longer than 2**31 - 1 bytes are refused (ValueError).
+ */
+static const uint8_t ARROW_WS[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0,
+                                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+#define IS_ARROW_WS(b) ((b) == ' ' || ((b) < 32 && ARROW_WS[b]))
+#define IS_RE2_SPACE(b) ((b) == ' ' || (b) == '\t' || (b) == '\n' || (b) == '\f' || (b) == '\r')
+
+static PyObject *line_scan(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &data, &off, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = off.len / 8 - 1;
+    if (n < 0 || check(&off, 8, 1, "offsets") || check(&out, 4, n * 8, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int32_t *r = (int32_t *)out.buf;
+    if (check_offsets(o, n, data.len, "line_scan"))
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (o[i + 1] - o[i] > INT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "line_scan: a line is longer than 2**31 - 1 bytes");
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint8_t *s = d + o[i];
+        const int32_t len = (int32_t)(o[i + 1] - o[i]);
+        int32_t *f = r + 8 * i;
+        int32_t lead = 0, indent = 0, depth = 0, slash = -1, hash = -1, last = -1;
+        while (lead < len && IS_RE2_SPACE(s[lead]))
+            lead++;
+        uint32_t head = 0;
+        for (int k = 0; k < 4; k++)
+            head = (head << 8) | (lead + k < len ? s[lead + k] : 0);
+        while (indent < len && IS_ARROW_WS(s[indent]))
+            indent++;
+        for (int32_t j = 0; j < len; j++) {
+            const uint8_t b = s[j];
+            depth += (b == '(') | (b == '[') | (b == '{');
+            depth -= (b == ')') | (b == ']') | (b == '}');
+            if (slash < 0 && b == '/' && j + 1 < len && s[j + 1] == '/')
+                slash = j;
+            if (hash < 0 && b == '#' && j > 0 && j + 1 < len && s[j - 1] == ' ' && s[j + 1] == ' ')
+                hash = j - 1;
+        }
+        for (int32_t j = len - 1; j >= 0; j--) {
+            if (!IS_ARROW_WS(s[j])) {
+                last = s[j];
+                break;
+            }
+        }
+        f[0] = lead;
+        f[1] = (int32_t)head;
+        f[2] = indent;
+        f[3] = indent < len ? s[indent] : -1;
+        f[4] = last;
+        f[5] = depth;
+        f[6] = slash;
+        f[7] = hash;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&off);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
     {"segment_or", segment_or, METH_VARARGS, "segment_or(data, offsets, lut, out): OR of lut[byte] per segment"},
+    {"line_scan", line_scan, METH_VARARGS, "line_scan(data, offsets, out): per-line indentation, edges, brackets, comment marks"},
     {NULL, NULL, 0, NULL},
 };
 
