@@ -179,16 +179,37 @@ def test_quality_line_scan_matches_arrow(source: str) -> None:
     every = np.arange(len(lines))
     assert np.array_equal(L.code_ends_with(batch, "{([:", every), F.to_np(pc.match_substring_regex(rtrim, r"[{(\[:]$")))
     assert np.array_equal(L.starts_with_byte(batch, "\t"), F.to_np(pc.starts_with(lines, "\t")))
-    # bracket depth: a per-character loop over each file
+    # bracket depth: a loop over each file's newline-terminated pieces
     texts = batch.text.to_pylist()
     got = S.brackets(batch)
-    for i, t in enumerate(texts[:400]):
+    for i, t in enumerate(texts[:300]):
         depth, neg, counts = 0, 0, {c: t.count(c) for c in "()[]{}"}
-        for ch in t:
-            depth += (ch in "([{") - (ch in ")]}")
-            neg += ch == "\n" and depth < 0
+        for piece in t.split("\n")[:-1]:
+            depth += sum(piece.count(c) for c in "([{") - sum(piece.count(c) for c in ")]}")
+            neg += depth < 0
+        depth = sum(counts[c] for c in "([{") - sum(counts[c] for c in ")]}")
         total = sum(counts.values())
         assert got["negative_depth_fraction"][i] == neg / max(batch.num_lines[i], 1)
         assert got["final_depth_share"][i] == (abs(depth) / total if total else 0.0)
         imbalance = sum(abs(counts[o] - counts[c]) for o, c in ("()", "[]", "{}"))
         assert got["bracket_imbalance"][i] == (imbalance / total if total else 0.0)
+
+
+@pytest.mark.parametrize("source", ["samples", "dev", "edge"])
+def test_quality_model_text_matches_prepare(source: str) -> None:
+    """fastText input via the `token_split` kernel (ASCII) and RE2 (the rest), licence header
+    stripped from a prefix only: the same token streams as the language-id `prepare` on the
+    whole text."""
+    from codesieve.scorers import text as QT
+
+    edge = _QUALITY_EDGE + [
+        "# Copyright 2020 X\n# Licensed MIT\n\nimport os\r\nx = a\x0bb\x7f\r\r\n",
+        "/*\n * (c) 2019 Y. All rights reserved.\n */\n#include <a.h>\n" + "int x;\n" * 2000,
+        "// SPDX-License-Identifier: MIT\n// caf\u00e9 \u00a9\nconst s = '\u00bd';\n", "\r", "\r\n", "a\rb",
+    ]
+    texts = pa.array(edge) if source == "edge" else _batch(source).text
+    for max_chars in (50, 4096):
+        assert QT.model_text(texts, max_chars) == QT.prepare_reference(texts, max_chars)
+    stripped = QT.strip_license_header(texts)
+    assert not pc.all(pc.equal(stripped, texts)).as_py()  # some headers really were stripped
+    assert QT.strip_license_header(texts, 300).to_pylist() == pc.utf8_slice_codeunits(stripped, 0, 300).to_pylist()

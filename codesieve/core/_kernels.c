@@ -210,10 +210,79 @@ done:
     return result;
 }
 
+/* token_split(data, offsets, pad, out_offsets) -> bytes
+ *   data    uint8[total]; offsets int64[n + 1] (document i = data[offsets[i]:offsets[i+1]])
+ *   pad     uint8[256]: 1 for the bytes to set off with a space on each side
+ *   out_offsets int64[n + 1] (out): document i of the result = result[out_offsets[i]:out_offsets[i+1]]
+ * Every "\n" or "\r\n" becomes " \u2424 " (the language-id token stream's newline token), every
+ * `pad` byte b becomes " b ", other bytes stay: the two RE2 replaces of
+ * codesieve.filters.langid.content.prepare for ASCII text (scorers/text.py is the caller).
+ */
+static const char NL_TOKEN[5] = {' ', '\xe2', '\x90', '\xa4', ' '};
+
+static PyObject *token_split(PyObject *self, PyObject *args) {
+    Py_buffer data, off, pad, out_off;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &data, &off, &pad, &out_off))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = off.len / 8 - 1;
+    if (n < 0 || check(&off, 8, 1, "offsets") || check(&pad, 1, 256, "pad") || check(&out_off, 8, n + 1, "out_offsets"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    const uint8_t *p = (const uint8_t *)pad.buf;
+    int64_t *oo = (int64_t *)out_off.buf;
+    if (check_offsets(o, n, data.len, "token_split"))
+        goto done;
+    int64_t total = 0;
+    oo[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const uint8_t b = d[j];
+            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
+                total += 5;
+                j += b == '\r';
+            } else {
+                total += p[b] ? 3 : 1;
+            }
+        }
+        oo[i + 1] = total;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (result == NULL)
+        goto done;
+    char *w = PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const uint8_t b = d[j];
+            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
+                memcpy(w, NL_TOKEN, 5);
+                w += 5;
+                j += b == '\r';
+            } else if (p[b]) {
+                w[0] = ' ';
+                w[1] = (char)b;
+                w[2] = ' ';
+                w += 3;
+            } else {
+                *w++ = (char)b;
+            }
+        }
+    }
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&off);
+    PyBuffer_Release(&pad);
+    PyBuffer_Release(&out_off);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
     {"segment_or", segment_or, METH_VARARGS, "segment_or(data, offsets, lut, out): OR of lut[byte] per segment"},
+    {"token_split", token_split, METH_VARARGS,
+     "token_split(data, offsets, pad, out_offsets) -> bytes: punctuation set off with spaces, newline tokens"},
     {"line_scan", line_scan, METH_VARARGS, "line_scan(data, offsets, out): per-line indentation, edges, brackets, comment marks"},
     {NULL, NULL, 0, NULL},
 };
