@@ -40,7 +40,13 @@ def strip_license_header(texts: pa.Array, keep_chars: int | None = None) -> pa.A
     out = texts if keep_chars is None else pc.utf8_slice_codeunits(texts, 0, keep_chars)
     if not is_license.any():
         return out
-    stripped = pc.replace_substring_regex(texts.filter(pa.array(is_license)), _HEAD_COMMENT, "", max_replacements=1)
+    lic = texts.filter(pa.array(is_license))
+    if keep_chars is not None:
+        # a header regex match cannot grow when text after it is cut, so cutting `keep_chars`
+        # past the longest header changes no match and copies no whole file
+        longest = int(to_np(pc.utf8_length(head.filter(pa.array(is_license)))).max())
+        lic = pc.utf8_slice_codeunits(lic, 0, longest + keep_chars)
+    stripped = pc.replace_substring_regex(lic, _HEAD_COMMENT, "", max_replacements=1)
     if keep_chars is not None:
         stripped = pc.utf8_slice_codeunits(stripped, 0, keep_chars)
     return pc.replace_with_mask(out, pa.array(is_license), stripped.cast(out.type))
