@@ -112,7 +112,7 @@ def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> di
 
 def def_lines(batch: DocBatch) -> np.ndarray:
     """Bool per line: `_DEF_LINE` matches (the regex runs only where a keyword can start)."""
-    return lines.keyword_lines(batch, _DEF_LINE, {w[:2] for w in _DEF_WORDS})
+    return lines.keyword_lines(batch, _DEF_LINE, {w[:4] for w in _DEF_WORDS})
 
 
 def indent_jumps(batch: DocBatch, indent: np.ndarray, nonblank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -160,22 +160,36 @@ def prefix_lines(batch: DocBatch, prefixes: Iterable[str]) -> np.ndarray:
     return hit
 
 
+def _starting(batch: DocBatch, starts: Iterable[str]) -> np.ndarray:
+    r"""Indices of the lines whose code (after the leading RE2 `\s`) begins with one of the
+    ASCII `starts` (1-4 characters each): a 64 Ki table on the first two bytes, then the
+    first four bytes of the few lines left."""
+    starts = sorted(set(starts))
+    head = line_fields(batch)[:, HEAD].view(np.uint32)
+    lut = np.zeros(1 << 16, bool)
+    for st in starts:
+        lo = ord(st[0]) << 8
+        if len(st) == 1:
+            lut[lo : lo + 256] = True
+        else:
+            lut[lo | ord(st[1])] = True
+    rows = np.flatnonzero(lut[head >> np.uint32(16)])
+    keep = np.zeros(len(rows), bool)
+    for k in range(1, 5):
+        values = [int.from_bytes(st.encode(), "big") for st in starts if len(st) == k]
+        if values:
+            keep |= np.isin(head[rows] >> np.uint32(32 - 8 * k), np.array(values, np.uint32))
+    return rows[keep]
+
+
 def keyword_lines(batch: DocBatch, pattern: str, starts: Iterable[str]) -> np.ndarray:
     """Bool per line: the RE2 `pattern` (anchored `^\\s*(...)`) matches, run only on the lines
-    whose first code bytes begin with one of `starts` (1-2 ASCII characters each; every
-    match of `pattern` must begin with one of them)."""
+    whose code begins with one of `starts` (1-4 ASCII characters each; every match of
+    `pattern` must begin with one of them)."""
 
     def compute() -> np.ndarray:
-        b0, b1 = head_bytes(batch, 0), head_bytes(batch, 1)
-        lut = np.zeros(1 << 16, bool)
-        for s in starts:
-            lo = ord(s[0]) << 8
-            if len(s) == 1:
-                lut[lo : lo + 256] = True
-            else:
-                lut[lo | ord(s[1])] = True
-        rows = np.flatnonzero(lut[(b0.astype(np.int64) << 8) | b1])
-        hit = np.zeros(len(b0), bool)
+        rows = _starting(batch, starts)
+        hit = np.zeros(len(batch.flat_lines), bool)
         if len(rows):
             hit[rows] = to_np(pc.match_substring_regex(_fallback(batch, rows), pattern))
         return hit

@@ -36,8 +36,8 @@ _DEF_START = r"^\s*(def|class|function|func|fn|pub\s+fn|public|private|static|st
 
 
 #: lines whose first code bytes can begin an `_IMPORT_LINE` / `_DEF_START` match
-_IMPORT_STARTS = ("im", "fr", "#", "us", "re", "co", "le", "va", "pa")
-_DEF_STARTS = ("de", "cl", "fu", "fn", "pu", "pr", "st", "im", "in", "vo")
+_IMPORT_STARTS = ("impo", "from", "#", "usin", "requ", "cons", "let", "var", "use", "pack")
+_DEF_STARTS = ("def", "clas", "func", "fn", "pub", "priv", "stat", "stru", "impl", "int", "void")
 _OPEN, _CLOSE = "([{", ")]}"
 
 

@@ -141,6 +141,9 @@ done:
  */
 static const uint8_t ARROW_WS[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0,
                                      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+/* 1 for the bytes the per-byte loop of line_scan acts on: brackets, '/', '#' */
+static const uint8_t LINE_EVENT[256] = {['('] = 1, ['['] = 1, ['{'] = 1, [')'] = 1, [']'] = 1, ['}'] = 1,
+                                        ['/'] = 1, ['#'] = 1};
 #define IS_ARROW_WS(b) ((b) == ' ' || ((b) < 32 && ARROW_WS[b]))
 #define IS_RE2_SPACE(b) ((b) == ' ' || (b) == '\t' || (b) == '\n' || (b) == '\f' || (b) == '\r')
 
@@ -178,6 +181,8 @@ static PyObject *line_scan(PyObject *self, PyObject *args) {
             indent++;
         for (int32_t j = 0; j < len; j++) {
             const uint8_t b = s[j];
+            if (!LINE_EVENT[b]) /* most bytes: one table lookup */
+                continue;
             depth += (b == '(') | (b == '[') | (b == '{');
             depth -= (b == ')') | (b == ']') | (b == '}');
             if (slash < 0 && b == '/' && j + 1 < len && s[j + 1] == '/')
