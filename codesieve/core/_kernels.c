@@ -141,9 +141,9 @@ done:
  */
 static const uint8_t ARROW_WS[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0,
                                      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
-/* 1 for the bytes the per-byte loop of line_scan acts on: brackets, '/', '#' */
-static const uint8_t LINE_EVENT[256] = {['('] = 1, ['['] = 1, ['{'] = 1, [')'] = 1, [']'] = 1, ['}'] = 1,
-                                        ['/'] = 1, ['#'] = 1};
+/* +1 for an opening, -1 for a closing bracket; 1 for the bytes that may start a comment mark */
+static const int8_t BRACKET_DELTA[256] = {['('] = 1, ['['] = 1, ['{'] = 1, [')'] = -1, [']'] = -1, ['}'] = -1};
+static const uint8_t COMMENT_MARK[256] = {['/'] = 1, ['#'] = 1};
 #define IS_ARROW_WS(b) ((b) == ' ' || ((b) < 32 && ARROW_WS[b]))
 #define IS_RE2_SPACE(b) ((b) == ' ' || (b) == '\t' || (b) == '\n' || (b) == '\f' || (b) == '\r')
 
@@ -181,10 +181,9 @@ static PyObject *line_scan(PyObject *self, PyObject *args) {
             indent++;
         for (int32_t j = 0; j < len; j++) {
             const uint8_t b = s[j];
-            if (!LINE_EVENT[b]) /* most bytes: one table lookup */
+            depth += BRACKET_DELTA[b];
+            if (!COMMENT_MARK[b]) /* most bytes */
                 continue;
-            depth += (b == '(') | (b == '[') | (b == '{');
-            depth -= (b == ')') | (b == ']') | (b == '}');
             if (slash < 0 && b == '/' && j + 1 < len && s[j + 1] == '/')
                 slash = j;
             if (hash < 0 && b == '#' && j > 0 && j + 1 < len && s[j - 1] == ' ' && s[j + 1] == ' ')
