@@ -121,7 +121,7 @@ def indent_jumps(batch: DocBatch, indent: np.ndarray, nonblank: np.ndarray) -> t
     (one nesting level is 1-4; reordered or spliced code jumps further)."""
     n = batch.num_rows
     idx = np.flatnonzero(nonblank)
-    doc = np.searchsorted(batch.line_offsets, idx, side="right") - 1
+    doc = structure._doc_of_line(batch)[idx]
     same = doc[1:] == doc[:-1]
     step = np.diff(indent[idx].astype(np.float64))[same]
     owner = doc[1:][same]

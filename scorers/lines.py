@@ -23,7 +23,8 @@ from codesieve.core.batch import DocBatch
 from codesieve.filters.rules.features import _kernels, feature, to_np
 
 #: columns of `line_fields`
-LEAD, HEAD, INDENT, FIRST, LAST, DEPTH, SLASH, HASH = range(8)
+LEAD, HEAD, INDENT, FIRST, LAST, DEPTH, SLASH, HASH, PAREN, SQUARE, BRACKETS = range(11)
+NUM_FIELDS = 11
 #: RE2's `\s` and Arrow's ASCII whitespace (`utf8_ltrim_whitespace` also trims Unicode spaces)
 RE2_SPACE = "\t\n\f\r "
 ARROW_SPACE = "\t\n\v\f\r\x1c\x1d\x1e\x1f "
@@ -40,13 +41,13 @@ def line_bytes(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
 
 
 def line_fields(batch: DocBatch) -> np.ndarray:
-    """int32 (lines, 8): the `line_scan` fields (see `_kernels.c`) of every flat line."""
+    """int32 (lines, NUM_FIELDS): the `line_scan` fields (see `_kernels.c`) of every flat line."""
 
     def compute() -> np.ndarray:
         if _kernels is None:
             return line_fields_reference(batch)
         data, off = line_bytes(batch)
-        out = np.empty((len(off) - 1, 8), np.int32)
+        out = np.empty((len(off) - 1, NUM_FIELDS), np.int32)
         _kernels.line_scan(data if len(data) else np.zeros(1, np.uint8), off, out)
         return out
 
@@ -70,7 +71,7 @@ def line_fields_reference(batch: DocBatch) -> np.ndarray:
     def byte_at(pos: np.ndarray) -> np.ndarray:
         return np.where((pos >= 0) & (pos < length), padded[np.minimum(start + pos, len(data))].astype(np.int64), -1)
 
-    out = np.zeros((len(length), 8), np.int64)
+    out = np.zeros((len(length), NUM_FIELDS), np.int64)
     out[:, LEAD] = _run_length(lines, RE2_SPACE)
     for k in range(4):
         out[:, HEAD] = (out[:, HEAD] << 8) | np.maximum(byte_at(out[:, LEAD] + k), 0)
@@ -78,7 +79,11 @@ def line_fields_reference(batch: DocBatch) -> np.ndarray:
     out[:, FIRST] = byte_at(out[:, INDENT])
     out[:, LAST] = byte_at(length - 1 - _run_length(lines, ARROW_SPACE, end=True))
     for ch, sign in zip("([{)]}", (1, 1, 1, -1, -1, -1)):
-        out[:, DEPTH] += sign * to_np(pc.count_substring(lines, ch))
+        count = to_np(pc.count_substring(lines, ch))
+        out[:, DEPTH] += sign * count
+        out[:, BRACKETS] += count
+        if ch in "()[]":
+            out[:, PAREN if ch in "()" else SQUARE] += sign * count
     out[:, SLASH] = to_np(pc.find_substring(lines, "//"))
     out[:, HASH] = to_np(pc.find_substring(lines, " # "))
     return out.astype(np.uint32).view(np.int32) if len(out) else out.astype(np.int32)

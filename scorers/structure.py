@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from codesieve.core.batch import DocBatch
-from codesieve.filters.rules.features import byte_scan, per_doc_sum, safe_div, to_np
+from codesieve.filters.rules.features import feature, per_doc_sum, safe_div, to_np
 from codesieve.scorers import lines
 
 _IMPORT_LINE = r"^\s*(import\s|from\s+\S+\s+import\s|#\s*include\s|using\s+[\w.]+;|require\(|"\
@@ -38,26 +38,19 @@ _DEF_START = r"^\s*(def|class|function|func|fn|pub\s+fn|public|private|static|st
 #: lines whose first code bytes can begin an `_IMPORT_LINE` / `_DEF_START` match
 _IMPORT_STARTS = ("impo", "from", "#", "usin", "requ", "cons", "let", "var", "use", "pack")
 _DEF_STARTS = ("def", "clas", "func", "fn", "pub", "priv", "stat", "stru", "impl", "int", "void")
-_OPEN, _CLOSE = "([{", ")]}"
-
-
-def bracket_counts(batch: DocBatch) -> np.ndarray:
-    """(n, 6) occurrences of ( [ { ) ] } per document (the compiled byte histogram when built)."""
-    scan = byte_scan(batch)
-    if scan is not None:
-        return scan[0][:, [ord(c) for c in _OPEN + _CLOSE]].astype(np.float64)
-    return np.column_stack([to_np(pc.count_substring(batch.text, c)) for c in _OPEN + _CLOSE]).astype(np.float64)
 
 
 def brackets(batch: DocBatch) -> dict[str, np.ndarray]:
     """Bracket features: imbalance (|open - close| per pair / all brackets), share of lines
     ending at a negative running depth (a closer before its opener), |final depth| / all
     brackets. The depth is summed per line (`lines.line_fields`), then over each file."""
-    counts = bracket_counts(batch)
-    diff = np.abs(counts[:, :3] - counts[:, 3:]).sum(axis=1)
-    total = counts.sum(axis=1)
+    f = lines.line_fields(batch)
+    paren, square, depth_all, total = (
+        per_doc_sum(batch, f[:, k]) for k in (lines.PAREN, lines.SQUARE, lines.DEPTH, lines.BRACKETS)
+    )
+    diff = np.abs(paren) + np.abs(square) + np.abs(depth_all - paren - square)
     off = batch.line_offsets
-    csum = np.concatenate([[0], np.cumsum(lines.line_fields(batch)[:, lines.DEPTH], dtype=np.int64)])
+    csum = np.concatenate([[0], np.cumsum(f[:, lines.DEPTH], dtype=np.int64)])
     depth = csum[1:] - csum[off[:-1]][_doc_of_line(batch)]  # depth at each line's end, within its file
     ends_nl = np.ones(len(depth), bool)  # every line but a file's last ends at a newline
     ends_nl[off[1:][off[1:] > off[:-1]] - 1] = False
@@ -71,8 +64,9 @@ def brackets(batch: DocBatch) -> dict[str, np.ndarray]:
 
 
 def _doc_of_line(batch: DocBatch) -> np.ndarray:
+    """The document of each flat line (cached on the batch)."""
     off = batch.line_offsets
-    return np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
+    return feature(batch, "quality_doc_of_line", lambda: np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off)))
 
 
 def _next_nonblank(nonblank: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

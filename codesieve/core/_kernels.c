@@ -128,7 +128,7 @@ done:
 
 /* line_scan(data, offsets, out)
  *   data    uint8[total]; offsets int64[n + 1] (line i = data[offsets[i]:offsets[i+1]], no '\n' inside)
- *   out     int32[n * 8] (out), per line (the quality scorer's structure features, scorers/lines.py):
+ *   out     int32[n * 11] (out), per line (the quality scorer's structure features, scorers/lines.py):
  *     0 lead   leading bytes in RE2's \s ([\t\n\f\r ])
  *     1 head   the first 4 bytes after `lead`, big-endian, zero-padded past the line end
  *     2 indent leading bytes in Arrow's ASCII whitespace ([\t\n\v\f\r\x1c-\x1f ])
@@ -137,12 +137,17 @@ done:
  *     5 depth  opening minus closing brackets ( [ {  ) ] }
  *     6 slash  byte offset of the first "//" (-1: none)
  *     7 hash   byte offset of the first " # " (-1: none)
+ *     8 paren  '(' minus ')';  9 square  '[' minus ']';  10 brackets  all six bracket bytes
  * Lines longer than 2**31 - 1 bytes are refused (ValueError).
  */
 static const uint8_t ARROW_WS[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0,
                                      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
-/* +1 for an opening, -1 for a closing bracket; 1 for the bytes that may start a comment mark */
+/* +1 for an opening, -1 for a closing bracket (all kinds, round, square); 1 for a bracket;
+ * 1 for the bytes that may start a comment mark */
 static const int8_t BRACKET_DELTA[256] = {['('] = 1, ['['] = 1, ['{'] = 1, [')'] = -1, [']'] = -1, ['}'] = -1};
+static const int8_t PAREN_DELTA[256] = {['('] = 1, [')'] = -1};
+static const int8_t SQUARE_DELTA[256] = {['['] = 1, [']'] = -1};
+static const int8_t IS_BRACKET[256] = {['('] = 1, ['['] = 1, ['{'] = 1, [')'] = 1, [']'] = 1, ['}'] = 1};
 static const uint8_t COMMENT_MARK[256] = {['/'] = 1, ['#'] = 1};
 #define IS_ARROW_WS(b) ((b) == ' ' || ((b) < 32 && ARROW_WS[b]))
 #define IS_RE2_SPACE(b) ((b) == ' ' || (b) == '\t' || (b) == '\n' || (b) == '\f' || (b) == '\r')
@@ -153,7 +158,7 @@ static PyObject *line_scan(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = off.len / 8 - 1;
-    if (n < 0 || check(&off, 8, 1, "offsets") || check(&out, 4, n * 8, "out"))
+    if (n < 0 || check(&off, 8, 1, "offsets") || check(&out, 4, n * 11, "out"))
         goto done;
     const uint8_t *d = (const uint8_t *)data.buf;
     const int64_t *o = (const int64_t *)off.buf;
@@ -170,8 +175,8 @@ static PyObject *line_scan(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n; i++) {
         const uint8_t *s = d + o[i];
         const int32_t len = (int32_t)(o[i + 1] - o[i]);
-        int32_t *f = r + 8 * i;
-        int32_t lead = 0, indent = 0, depth = 0, slash = -1, hash = -1, last = -1;
+        int32_t *f = r + 11 * i;
+        int32_t lead = 0, indent = 0, depth = 0, paren = 0, square = 0, brackets = 0, slash = -1, hash = -1, last = -1;
         while (lead < len && IS_RE2_SPACE(s[lead]))
             lead++;
         uint32_t head = 0;
@@ -182,6 +187,9 @@ static PyObject *line_scan(PyObject *self, PyObject *args) {
         for (int32_t j = 0; j < len; j++) {
             const uint8_t b = s[j];
             depth += BRACKET_DELTA[b];
+            paren += PAREN_DELTA[b];
+            square += SQUARE_DELTA[b];
+            brackets += IS_BRACKET[b];
             if (!COMMENT_MARK[b]) /* most bytes */
                 continue;
             if (slash < 0 && b == '/' && j + 1 < len && s[j + 1] == '/')
@@ -203,6 +211,9 @@ static PyObject *line_scan(PyObject *self, PyObject *args) {
         f[5] = depth;
         f[6] = slash;
         f[7] = hash;
+        f[8] = paren;
+        f[9] = square;
+        f[10] = brackets;
     }
     Py_END_ALLOW_THREADS
     result = Py_None;
