@@ -151,6 +151,7 @@ _QUALITY_EDGE = [
     "  // a # b\n  #include <x>\nimport os\nfrom a import b\n  <!-- c -->\n\"\"\"doc\n'''\n-- sql\n% tex\n;\n*/\n",
     "é = {\n  'k': ')'\n}\r\n)(\n  pub fn main() {}\nasync def g(): pass\nconst x = require('y');\n",
     "\x00# \x00\n/\n#\n a # b # c\n", "x" * 300 + " // tail\n\t\t}\n",
+    "(" * 2500 + "[]" * 700 + ")" * 1100 + "}\n" + "{" * 1023 + " # /" * 400 + "/\n#  #\n//",  # > 1023 of a kind
 ]
 
 

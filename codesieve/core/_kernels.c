@@ -142,13 +142,14 @@ done:
  */
 static const uint8_t ARROW_WS[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0,
                                      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
-/* +1 for an opening, -1 for a closing bracket (all kinds, round, square); 1 for a bracket;
- * 1 for the bytes that may start a comment mark */
-static const int8_t BRACKET_DELTA[256] = {['('] = 1, ['['] = 1, ['{'] = 1, [')'] = -1, [']'] = -1, ['}'] = -1};
-static const int8_t PAREN_DELTA[256] = {['('] = 1, [')'] = -1};
-static const int8_t SQUARE_DELTA[256] = {['['] = 1, [']'] = -1};
-static const int8_t IS_BRACKET[256] = {['('] = 1, ['['] = 1, ['{'] = 1, [')'] = 1, [']'] = 1, ['}'] = 1};
-static const uint8_t COMMENT_MARK[256] = {['/'] = 1, ['#'] = 1};
+/* Per byte, one table entry: the six bracket bytes each count in their own 10-bit lane
+ * ( ) [ ] { } at bits 0, 10, ..., 50. Lanes are emptied every LANE_FLUSH bytes, before they
+ * can overflow. */
+#define LANE(k) (1ULL << (10 * (k)))
+#define LANE_FLUSH 1023
+static const uint64_t LINE_LANES[256] = {['('] = LANE(0), [')'] = LANE(1), ['['] = LANE(2), [']'] = LANE(3),
+                                         ['{'] = LANE(4), ['}'] = LANE(5)};
+
 #define IS_ARROW_WS(b) ((b) == ' ' || ((b) < 32 && ARROW_WS[b]))
 #define IS_RE2_SPACE(b) ((b) == ' ' || (b) == '\t' || (b) == '\n' || (b) == '\f' || (b) == '\r')
 
@@ -184,19 +185,31 @@ static PyObject *line_scan(PyObject *self, PyObject *args) {
             head = (head << 8) | (lead + k < len ? s[lead + k] : 0);
         while (indent < len && IS_ARROW_WS(s[indent]))
             indent++;
-        for (int32_t j = 0; j < len; j++) {
-            const uint8_t b = s[j];
-            depth += BRACKET_DELTA[b];
-            paren += PAREN_DELTA[b];
-            square += SQUARE_DELTA[b];
-            brackets += IS_BRACKET[b];
-            if (!COMMENT_MARK[b]) /* most bytes */
-                continue;
-            if (slash < 0 && b == '/' && j + 1 < len && s[j + 1] == '/')
-                slash = j;
-            if (hash < 0 && b == '#' && j > 0 && j + 1 < len && s[j - 1] == ' ' && s[j + 1] == ' ')
-                hash = j - 1;
+        int32_t count[6] = {0, 0, 0, 0, 0, 0};
+        for (int32_t from = 0; from < len; from += LANE_FLUSH) {
+            const int32_t to = len - from < LANE_FLUSH ? len : from + LANE_FLUSH;
+            uint64_t acc = 0;
+            for (int32_t j = from; j < to; j++)
+                acc += LINE_LANES[s[j]];
+            for (int k = 0; k < 6; k++)
+                count[k] += (int32_t)((acc >> (10 * k)) & 1023);
         }
+        for (const uint8_t *p = s; (p = memchr(p, '/', (size_t)(s + len - p))) != NULL && p + 1 < s + len; p++) {
+            if (p[1] == '/') {
+                slash = (int32_t)(p - s);
+                break;
+            }
+        }
+        for (const uint8_t *p = s; (p = memchr(p, '#', (size_t)(s + len - p))) != NULL && p + 1 < s + len; p++) {
+            if (p > s && p[-1] == ' ' && p[1] == ' ') {
+                hash = (int32_t)(p - s - 1);
+                break;
+            }
+        }
+        paren = count[0] - count[1];
+        square = count[2] - count[3];
+        depth = paren + square + count[4] - count[5];
+        brackets = count[0] + count[1] + count[2] + count[3] + count[4] + count[5];
         for (int32_t j = len - 1; j >= 0; j--) {
             if (!IS_ARROW_WS(s[j])) {
                 last = s[j];
