@@ -28,6 +28,7 @@ from codesieve.filters import treesitter
 from codesieve.filters.rules.features import nonblank_lines, per_doc_sum, safe_div, to_np
 from codesieve.filters.treesitter import _covered
 from codesieve.scorers import lines, structure
+from codesieve.scorers.text import text_prefix
 
 #: rules whose values enter the model (log1p for the unbounded ones)
 RULE_FEATURES: dict[str, bool] = {
@@ -144,13 +145,16 @@ def bracket_imbalance(batch: DocBatch) -> np.ndarray:
 
 
 def compression_ratio(batch: DocBatch, max_chars: int) -> np.ndarray:
-    """zlib(level 1) size / raw size of each document's first `max_chars` code points."""
-    heads = pc.utf8_slice_codeunits(batch.text, 0, max_chars).to_pylist()
+    """zlib(level 1) size / raw size of each document's first `max_chars` code points
+    (compressed straight from the Arrow buffer: no Python strings)."""
+    heads = text_prefix(batch, max_chars).cast(pa.large_string())
+    _, off_buf, data_buf = heads.buffers()
+    ends = np.frombuffer(off_buf, np.int64)[heads.offset : heads.offset + len(heads) + 1].tolist()
+    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
     out = np.ones(len(heads))
-    for i, h in enumerate(heads):
-        raw = h.encode("utf-8", "surrogatepass")
-        if raw:
-            out[i] = len(zlib.compress(raw, 1)) / len(raw)
+    for i, (a, b) in enumerate(zip(ends[:-1], ends[1:])):
+        if b > a:
+            out[i] = len(zlib.compress(data[a:b], 1)) / (b - a)
     return out
 
 

@@ -9,12 +9,15 @@ for texts with non-ASCII characters, the compiled `token_split` kernel for the A
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.core.batch import DocBatch
 from codesieve.filters.langid.content import HEADER_WINDOW, NEWLINE_TOKEN, collapse_license_header, prepare
-from codesieve.filters.rules.features import _kernels, to_np
+from codesieve.filters.rules.features import _kernels, feature, to_np
 
 #: a leading run of comment or blank lines (#, //, /* */, *, --, ;, %, REM, rST/Python docstring
 #: fences are left alone: a docstring is documentation, not boilerplate)
@@ -30,14 +33,18 @@ def _one(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
 
 
-def strip_license_header(texts: pa.Array, keep_chars: int | None = None) -> pa.Array:
+def strip_license_header(texts: pa.Array, keep_chars: int | None = None, prefix: pa.Array | None = None) -> pa.Array:
     """`texts` without a leading comment block that mentions a copyright or licence;
-    with `keep_chars`, only the first `keep_chars` code points of each result."""
+    with `keep_chars`, only the first `keep_chars` code points of each result (`prefix`:
+    `texts` already cut there, when the caller has it)."""
     texts = _one(texts)
     head = pc.extract_regex(texts, f"(?P<h>{_HEAD_COMMENT})")
     head = pc.fill_null(pc.struct_field(head, [0]), "")
     is_license = to_np(pc.fill_null(pc.match_substring_regex(head, _LICENSE_WORDS), False)).astype(bool)
-    out = texts if keep_chars is None else pc.utf8_slice_codeunits(texts, 0, keep_chars)
+    if keep_chars is None:
+        out = texts
+    else:
+        out = _one(prefix) if prefix is not None else pc.utf8_slice_codeunits(texts, 0, keep_chars)
     if not is_license.any():
         return out
     lic = texts.filter(pa.array(is_license))
@@ -52,42 +59,68 @@ def strip_license_header(texts: pa.Array, keep_chars: int | None = None) -> pa.A
     return pc.replace_with_mask(out, pa.array(is_license), stripped.cast(out.type))
 
 
-def model_text(texts: pa.Array, max_chars: int) -> list[str]:
+def text_prefix(batch: DocBatch, chars: int) -> pa.Array:
+    """The first `chars` code points of each document, cached on the batch (the fastText
+    scorer and the features scorer's compression ratio both cut 8192)."""
+    return feature(batch, f"quality_prefix:{chars}", lambda: pc.utf8_slice_codeunits(batch.text, 0, chars))
+
+
+def window(max_chars: int) -> int:
+    """Code points of each text that `model_text(texts, max_chars)` reads."""
+    return max(HEADER_WINDOW, max_chars)
+
+
+def model_text(texts: pa.Array, max_chars: int, prefix: pa.Array | None = None) -> list[str]:
     """fastText input per document: licence header dropped, the first `max_chars` code
-    points, punctuation split off, newlines as a token (= `prepare_reference`)."""
+    points, punctuation split off, newlines as a token (= `prepare_reference`). `prefix`:
+    the texts cut to `window(max_chars)` code points, when the caller has them."""
+    return _tokens(_collapsed(texts, max_chars, prefix), lines=False)
+
+
+def model_lines(texts: pa.Array, max_chars: int, prefix: pa.Array | None = None) -> list[bytes]:
+    """`model_text` as UTF-8 lines ending in "\\n": what fastText's `predict` passes to its C++
+    `multilinePredict` (`fasttext_scorer.prob_good`), made without Python strings."""
+    return _tokens(_collapsed(texts, max_chars, prefix), lines=True)
+
+
+def _collapsed(texts: pa.Array, max_chars: int, prefix: pa.Array | None) -> pa.Array:
     # `prepare` looks at the first HEADER_WINDOW code points only, so nothing past them is copied
-    s = collapse_license_header(strip_license_header(texts, max(HEADER_WINDOW, max_chars)), max_chars)
-    if _kernels is None:
-        return _tokens_re2(s)
-    s = pc.fill_null(s, "")
-    ascii_ = to_np(pc.string_is_ascii(s)).astype(bool)
+    s = collapse_license_header(strip_license_header(texts, window(max_chars), prefix), max_chars)
+    return pc.fill_null(s, "")
+
+
+def _tokens(s: pa.Array, lines: bool) -> list[Any]:
+    """`prepare`'s two replaces: the `token_split` kernel for ASCII texts, RE2 for the rest."""
+    ascii_ = to_np(pc.string_is_ascii(s)).astype(bool) if _kernels is not None else np.zeros(len(s), bool)
     if ascii_.all():
-        return _tokens_ascii(s)
-    result: list[str] = [""] * len(s)
+        return _tokens_ascii(s, lines)
+    result: list[Any] = [""] * len(s)
     for mask, fn in ((ascii_, _tokens_ascii), (~ascii_, _tokens_re2)):
         rows = np.flatnonzero(mask)
-        for i, tok in zip(rows.tolist(), fn(s.take(pa.array(rows, pa.int64())))):
-            result[i] = tok
+        if len(rows):
+            for i, tok in zip(rows.tolist(), fn(s.take(pa.array(rows, pa.int64())), lines)):
+                result[i] = tok
     return result
 
 
-def _tokens_re2(s: pa.Array) -> list[str]:
-    """`prepare`'s two replaces with RE2."""
+def _tokens_re2(s: pa.Array, lines: bool) -> list[Any]:
     s = pc.replace_substring_regex(s, _PUNCT, r" \1 ")
     s = pc.replace_substring_regex(s, r"\r?\n", NEWLINE_TOKEN)
-    return pc.fill_null(s, "").to_pylist()
+    out = pc.fill_null(s, "").to_pylist()
+    return [t.encode() + b"\n" for t in out] if lines else out
 
 
-def _tokens_ascii(s: pa.Array) -> list[str]:
-    """`prepare`'s two replaces for ASCII texts, by the compiled `token_split` kernel."""
+def _tokens_ascii(s: pa.Array, lines: bool) -> list[Any]:
     s = s.cast(pa.large_string())
     _, off_buf, data_buf = s.buffers()
     off = np.frombuffer(off_buf, np.int64)[s.offset : s.offset + len(s) + 1]
     data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
     out_off = np.empty(len(s) + 1, np.int64)
-    joined = _kernels.token_split(data, np.ascontiguousarray(off), _PAD, out_off)
-    arr = pa.LargeStringArray.from_buffers(len(s), pa.py_buffer(out_off), pa.py_buffer(joined))
-    return arr.to_pylist()
+    joined = _kernels.token_split(data, np.ascontiguousarray(off), _PAD, out_off, 10 if lines else -1)
+    if lines:
+        ends = out_off.tolist()
+        return [joined[a:b] for a, b in zip(ends[:-1], ends[1:])]
+    return pa.LargeStringArray.from_buffers(len(s), pa.py_buffer(out_off), pa.py_buffer(joined)).to_pylist()
 
 
 def prepare_reference(texts: pa.Array, max_chars: int) -> list[str]:

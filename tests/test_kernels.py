@@ -210,7 +210,20 @@ def test_quality_model_text_matches_prepare(source: str) -> None:
     ]
     texts = pa.array(edge) if source == "edge" else _batch(source).text
     for max_chars in (50, 4096):
-        assert QT.model_text(texts, max_chars) == QT.prepare_reference(texts, max_chars)
+        ref = QT.prepare_reference(texts, max_chars)
+        assert QT.model_text(texts, max_chars) == ref
+        prefix = pc.utf8_slice_codeunits(texts, 0, QT.window(max_chars))
+        assert QT.model_lines(texts, max_chars, prefix) == [t.encode() + b"\n" for t in ref]
+    if source == "samples":  # the scorer hands those lines to fastText's C++ predict: same as `predict(str list)`
+        import fasttext
+
+        from codesieve.scorers.base import model_path
+        from codesieve.scorers.fasttext_scorer import GOOD, prob_good
+
+        model = fasttext.load_model(str(model_path("quality_ft_fallback.ftz")))
+        labels, probs = model.predict(ref, k=1)
+        expect = [float(p[0]) if lb[0] == GOOD else 1.0 - float(p[0]) for lb, p in zip(labels, probs)]
+        assert np.array_equal(prob_good(model, QT.model_lines(texts, 4096)), np.clip(expect, 0, 1))
     stripped = QT.strip_license_header(texts)
     assert not pc.all(pc.equal(stripped, texts)).as_py()  # some headers really were stripped
     assert QT.strip_license_header(texts, 300).to_pylist() == pc.utf8_slice_codeunits(stripped, 0, 300).to_pylist()

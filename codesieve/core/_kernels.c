@@ -238,10 +238,11 @@ done:
     return result;
 }
 
-/* token_split(data, offsets, pad, out_offsets) -> bytes
+/* token_split(data, offsets, pad, out_offsets, end) -> bytes
  *   data    uint8[total]; offsets int64[n + 1] (document i = data[offsets[i]:offsets[i+1]])
  *   pad     uint8[256]: 1 for the bytes to set off with a space on each side
  *   out_offsets int64[n + 1] (out): document i of the result = result[out_offsets[i]:out_offsets[i+1]]
+ *   end     a byte (0..255) appended to every document, or -1 for none
  * Every "\n" or "\r\n" becomes " \u2424 " (the language-id token stream's newline token), every
  * `pad` byte b becomes " b ", other bytes stay: the two RE2 replaces of
  * codesieve.filters.langid.content.prepare for ASCII text (scorers/text.py is the caller).
@@ -250,12 +251,17 @@ static const char NL_TOKEN[5] = {' ', '\xe2', '\x90', '\xa4', ' '};
 
 static PyObject *token_split(PyObject *self, PyObject *args) {
     Py_buffer data, off, pad, out_off;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*", &data, &off, &pad, &out_off))
+    int end = -1;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*i", &data, &off, &pad, &out_off, &end))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = off.len / 8 - 1;
     if (n < 0 || check(&off, 8, 1, "offsets") || check(&pad, 1, 256, "pad") || check(&out_off, 8, n + 1, "out_offsets"))
         goto done;
+    if (end < -1 || end > 255) {
+        PyErr_SetString(PyExc_ValueError, "token_split: end must be -1 or a byte");
+        goto done;
+    }
     const uint8_t *d = (const uint8_t *)data.buf;
     const int64_t *o = (const int64_t *)off.buf;
     const uint8_t *p = (const uint8_t *)pad.buf;
@@ -274,6 +280,7 @@ static PyObject *token_split(PyObject *self, PyObject *args) {
                 total += p[b] ? 3 : 1;
             }
         }
+        total += end >= 0;
         oo[i + 1] = total;
     }
     result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
@@ -296,6 +303,8 @@ static PyObject *token_split(PyObject *self, PyObject *args) {
                 *w++ = (char)b;
             }
         }
+        if (end >= 0)
+            *w++ = (char)end;
     }
 done:
     PyBuffer_Release(&data);
@@ -310,7 +319,7 @@ static PyMethodDef methods[] = {
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
     {"segment_or", segment_or, METH_VARARGS, "segment_or(data, offsets, lut, out): OR of lut[byte] per segment"},
     {"token_split", token_split, METH_VARARGS,
-     "token_split(data, offsets, pad, out_offsets) -> bytes: punctuation set off with spaces, newline tokens"},
+     "token_split(data, offsets, pad, out_offsets, end) -> bytes: punctuation set off with spaces, newline tokens"},
     {"line_scan", line_scan, METH_VARARGS, "line_scan(data, offsets, out): per-line indentation, edges, brackets, comment marks"},
     {NULL, NULL, 0, NULL},
 };
