@@ -144,6 +144,21 @@ def _role(proc: psutil.Process, driver: int) -> str:
     return "other"
 
 
+def _vm_hwm(pid: int) -> int:
+    """The kernel's peak RSS of this one process (VmHWM, bytes); 0 once it is gone.
+
+    Exact up to the last sampling period, and unlike wait4's ru_maxrss it excludes the
+    descendants the process reaped (embedded Ray's workers are the driver's descendants)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 class RssSampler(threading.Thread):
     """Peak RSS (bytes) of a process and all its descendants, by pid, sampled every `period` s."""
 
@@ -154,6 +169,7 @@ class RssSampler(threading.Thread):
         self._t0 = time.perf_counter()
         self.peak: dict[int, int] = {}
         self.role: dict[int, str] = {}
+        self.driver_hwm = 0  # the driver's own VmHWM (kernel peak RSS, bytes), last read
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -166,6 +182,7 @@ class RssSampler(threading.Thread):
                 procs = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 return
+            self.driver_hwm = max(self.driver_hwm, _vm_hwm(self.pid))
             for proc in procs:
                 try:
                     rss = proc.memory_info().rss
@@ -215,7 +232,8 @@ def run_size(inp: Path, out: Path, workers: int, progress: Path | None = None) -
     manifest = json.loads((out / ".codesieve" / "manifest.json").read_text())
     return {
         "wall": wall, "manifest": manifest,
-        "driver_mb": usage.ru_maxrss / 1024,  # the kernel's peak for the driver: exact
+        "driver_mb": sampler.driver_hwm / 2**20,  # the driver's own kernel peak (VmHWM)
+        "tree_maxrss_mb": usage.ru_maxrss / 1024,  # wait4: max over the driver and every descendant it reaped
         "workers_mb": [b / 2**20 for b in sampler.by_role("worker")],
         "ray_mb": {r: max(sampler.by_role(r), default=0) / 2**20 for r in ("gcs_server", "raylet")},
         "task_peak_mb": max(manifest.get("peak_rss_mb", {}).values(), default=0.0),
