@@ -227,3 +227,18 @@ def test_quality_model_text_matches_prepare(source: str) -> None:
     stripped = QT.strip_license_header(texts)
     assert not pc.all(pc.equal(stripped, texts)).as_py()  # some headers really were stripped
     assert QT.strip_license_header(texts, 300).to_pylist() == pc.utf8_slice_codeunits(stripped, 0, 300).to_pylist()
+
+
+def test_quality_kernels_refuse_bad_input() -> None:
+    """Offsets past the data, or a terminator that is not a byte: a ValueError, not a crash."""
+    k = F._kernels
+    with pytest.raises(ValueError, match="line_scan: offsets out of range"):
+        k.line_scan(b"ab", np.array([0, 5], np.int64), np.empty((1, 11), np.int32))
+    with pytest.raises(ValueError, match="out has the wrong size"):
+        k.line_scan(b"ab", np.array([0, 2], np.int64), np.empty((1, 8), np.int32))
+    with pytest.raises(ValueError, match="token_split: end must be -1 or a byte"):
+        k.token_split(b"ab", np.array([0, 2], np.int64), np.zeros(256, np.uint8), np.empty(2, np.int64), 300)
+    out = np.empty(3, np.int64)
+    assert k.token_split(b"a(\r\nb", np.array([0, 2, 5], np.int64), np.zeros(256, np.uint8), out, 10) == \
+        b"a(\n \xe2\x90\xa4 b\n"
+    assert out.tolist() == [0, 3, 10]

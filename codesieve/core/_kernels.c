@@ -34,6 +34,20 @@ static int check_offsets(const int64_t *o, Py_ssize_t n, Py_ssize_t len, const c
     return 0;
 }
 
+/* The number of segments in `off` (int64[n + 1]) once it is checked against `data`; -1 with
+ * a ValueError naming the kernel `fn` when it is malformed. */
+static Py_ssize_t segments(const Py_buffer *data, Py_buffer *off, const char *fn) {
+    if (check(off, 8, 1, "offsets"))
+        return -1;
+    const Py_ssize_t n = off->len / 8 - 1;
+    return check_offsets((const int64_t *)off->buf, n, data->len, fn) ? -1 : n;
+}
+
+static void release(Py_buffer *bufs, int k) {
+    for (int i = 0; i < k; i++)
+        PyBuffer_Release(&bufs[i]);
+}
+
 /* byte_scan(data, offsets, space, hist, extra)
  *   data    uint8[total]          the documents' UTF-8 bytes, back to back
  *   offsets int64[n + 1]          document i owns data[offsets[i]:offsets[i+1]]
@@ -154,18 +168,16 @@ static const uint64_t LINE_LANES[256] = {['('] = LANE(0), [')'] = LANE(1), ['[']
 #define IS_RE2_SPACE(b) ((b) == ' ' || (b) == '\t' || (b) == '\n' || (b) == '\f' || (b) == '\r')
 
 static PyObject *line_scan(PyObject *self, PyObject *args) {
-    Py_buffer data, off, out;
-    if (!PyArg_ParseTuple(args, "y*y*w*", &data, &off, &out))
+    Py_buffer buf[3]; /* data, offsets, out */
+    if (!PyArg_ParseTuple(args, "y*y*w*", &buf[0], &buf[1], &buf[2]))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n = off.len / 8 - 1;
-    if (n < 0 || check(&off, 8, 1, "offsets") || check(&out, 4, n * 11, "out"))
+    const Py_ssize_t n = segments(&buf[0], &buf[1], "line_scan");
+    if (n < 0 || check(&buf[2], 4, n * 11, "out"))
         goto done;
-    const uint8_t *d = (const uint8_t *)data.buf;
-    const int64_t *o = (const int64_t *)off.buf;
-    int32_t *r = (int32_t *)out.buf;
-    if (check_offsets(o, n, data.len, "line_scan"))
-        goto done;
+    const uint8_t *d = (const uint8_t *)buf[0].buf;
+    const int64_t *o = (const int64_t *)buf[1].buf;
+    int32_t *r = (int32_t *)buf[2].buf;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (o[i + 1] - o[i] > INT32_MAX) {
             PyErr_SetString(PyExc_ValueError, "line_scan: a line is longer than 2**31 - 1 bytes");
@@ -232,9 +244,7 @@ static PyObject *line_scan(PyObject *self, PyObject *args) {
     result = Py_None;
     Py_INCREF(result);
 done:
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&off);
-    PyBuffer_Release(&out);
+    release(buf, 3);
     return result;
 }
 
@@ -250,24 +260,22 @@ done:
 static const char NL_TOKEN[5] = {' ', '\xe2', '\x90', '\xa4', ' '};
 
 static PyObject *token_split(PyObject *self, PyObject *args) {
-    Py_buffer data, off, pad, out_off;
+    Py_buffer buf[4]; /* data, offsets, pad, out_offsets */
     int end = -1;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*i", &data, &off, &pad, &out_off, &end))
+    if (!PyArg_ParseTuple(args, "y*y*y*w*i", &buf[0], &buf[1], &buf[2], &buf[3], &end))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n = off.len / 8 - 1;
-    if (n < 0 || check(&off, 8, 1, "offsets") || check(&pad, 1, 256, "pad") || check(&out_off, 8, n + 1, "out_offsets"))
+    const Py_ssize_t n = segments(&buf[0], &buf[1], "token_split");
+    if (n < 0 || check(&buf[2], 1, 256, "pad") || check(&buf[3], 8, n + 1, "out_offsets"))
         goto done;
     if (end < -1 || end > 255) {
         PyErr_SetString(PyExc_ValueError, "token_split: end must be -1 or a byte");
         goto done;
     }
-    const uint8_t *d = (const uint8_t *)data.buf;
-    const int64_t *o = (const int64_t *)off.buf;
-    const uint8_t *p = (const uint8_t *)pad.buf;
-    int64_t *oo = (int64_t *)out_off.buf;
-    if (check_offsets(o, n, data.len, "token_split"))
-        goto done;
+    const uint8_t *d = (const uint8_t *)buf[0].buf;
+    const int64_t *o = (const int64_t *)buf[1].buf;
+    const uint8_t *p = (const uint8_t *)buf[2].buf;
+    int64_t *oo = (int64_t *)buf[3].buf;
     int64_t total = 0;
     oo[0] = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -307,10 +315,7 @@ static PyObject *token_split(PyObject *self, PyObject *args) {
             *w++ = (char)end;
     }
 done:
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&off);
-    PyBuffer_Release(&pad);
-    PyBuffer_Release(&out_off);
+    release(buf, 4);
     return result;
 }
 
