@@ -34,10 +34,10 @@ def _detector(iso_codes: tuple[str, ...], low_accuracy: bool):
 
 
 #: the characters every comment of a grammar starts with (`//` `/*` -> "/", `#`, Lua/Haskell
-#: `--`, Haskell `{-`, Ruby `=begin`, Perl POD `=`); a prefix holding none of them has no
+#: `--`, Haskell `{-`, Ruby `=begin`); a prefix holding none of them has no
 #: comment, so it is not parsed. Languages not listed: "/" (C family, JS/TS, Go, Rust, Java).
 #: tests/test_kernels.py checks the shortcut against full parses on real files.
-COMMENT_STARTS: dict[str, str] = {"Python": "#", "Shell": "#", "Lua": "-", "Haskell": "-{", "Perl": "#=",
+COMMENT_STARTS: dict[str, str] = {"Python": "#", "Shell": "#", "Lua": "-", "Haskell": "-{",
                                   "Ruby": "#=", "PHP": "/#"}
 
 
