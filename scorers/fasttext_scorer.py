@@ -1,5 +1,5 @@
 """`fasttext` scorer: supervised fastText classifiers, one per major language plus a shared
-fallback, over a code-aware token stream (`scorers.text.model_text`).
+fallback, over a code-aware token stream (`scorers.text.model_text` / `model_lines`).
 
 The model is a JSON index (`quality_ft.json`) naming one quantized `.ftz` per language
 and a `fallback`; each predicts `__label__1` (good) vs `__label__0`. `q_fasttext` is the
@@ -20,16 +20,18 @@ from codesieve.core.batch import DocBatch
 from codesieve.core.errors import UserError
 from codesieve.core.registry import register_scorer
 from codesieve.scorers.base import Scorer, file_sha256, model_path
-from codesieve.scorers.text import model_text
+from codesieve.scorers.text import model_lines, text_prefix, window
 
 GOOD = "__label__1"
 
 
-def prob_good(model: Any, texts: list[str]) -> np.ndarray:
-    """P(good) per text from a binary fastText model (C++ predict over the whole list)."""
-    if not texts:
+def prob_good(model: Any, lines: list[bytes]) -> np.ndarray:
+    """P(good) per text from a binary fastText model. `lines`: `text.model_lines` (UTF-8,
+    one "\\n"-terminated line each), handed to the C++ `multilinePredict` as fastText's own
+    `predict(list, k=1)` does after its per-string check and "\\n" append."""
+    if not lines:
         return np.zeros(0)
-    labels, probs = model.predict(texts, k=1)
+    labels, probs = model.f.multilinePredict(lines, 1, 0.0, "strict")
     p = np.array([pr[0] if len(pr) else 0.5 for pr in probs], dtype=np.float64)
     good = np.array([bool(lb) and lb[0] == GOOD for lb in labels])
     return np.clip(np.where(good, p, 1.0 - p), 0.0, 1.0)
@@ -65,7 +67,8 @@ class FastTextScorer(Scorer):
         out = np.zeros(n)
         if n == 0:
             return out
-        texts = model_text(batch.text, int(self.meta["max_chars"]))
+        max_chars = int(self.meta["max_chars"])
+        texts = model_lines(batch.text, max_chars, text_prefix(batch, window(max_chars)))
         langs = np.asarray(pc.fill_null(batch.lang, "").to_pylist(), dtype=object)
         own = np.isin(langs, [k for k in self.models if k != "fallback"])
         for lang in sorted(set(langs[own].tolist())):

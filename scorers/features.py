@@ -25,9 +25,10 @@ import pyarrow.compute as pc
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import RULES
 from codesieve.filters import treesitter
-from codesieve.filters.rules.features import line_matches, nonblank_lines, per_doc_sum, safe_div, to_np
+from codesieve.filters.rules.features import nonblank_lines, per_doc_sum, safe_div, to_np
 from codesieve.filters.treesitter import _covered
-from codesieve.scorers import structure
+from codesieve.scorers import lines, structure
+from codesieve.scorers.text import text_prefix
 
 #: rules whose values enter the model (log1p for the unbounded ones)
 RULE_FEATURES: dict[str, bool] = {
@@ -56,11 +57,14 @@ def _default_measure_params() -> dict[str, dict]:
     rules = next((g.get("rules", []) for g in raw["gates"] if g.get("gate") == "rules"), [])
     return {r["rule"]: {k: v for k, v in r.items() if k not in decision} for r in rules}
 
+#: the comment-line test (`lines.COMMENT_PREFIXES` computes it without a regex; tests compare)
 _COMMENT_LINE = r"^\s*(#|//|/\*|\*|--|;|%|<!--|\"\"\"|''')"
-_DEF_LINE = (
-    r"^\s*(def|class|function|func|fn|pub fn|public|private|protected|static|struct|impl|interface|"
-    r"type|module|sub|proc|export|async def|package|namespace|enum|trait|object|val|var|let|const)\b"
+_DEF_WORDS = (
+    "def", "class", "function", "func", "fn", "pub fn", "public", "private", "protected", "static", "struct",
+    "impl", "interface", "type", "module", "sub", "proc", "export", "async def", "package", "namespace", "enum",
+    "trait", "object", "val", "var", "let", "const",
 )
+_DEF_LINE = r"^\s*(" + "|".join(_DEF_WORDS) + r")\b"
 
 
 def rule_values(batch: DocBatch, name: str) -> np.ndarray:
@@ -78,10 +82,9 @@ def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> di
     n_lines = np.maximum(batch.num_lines, 1).astype(np.float64)
     blank = ~nonblank_lines(batch)  # `^\s*$`, from the rules library's cached per-line scan
     nonblank = np.maximum(n_lines - per_doc_sum(batch, blank), 1)
-    indent = batch.line_len - to_np(pc.utf8_length(pc.utf8_ltrim_whitespace(batch.flat_lines)))
-    indent = np.where(blank, 0, indent)
+    indent = np.where(blank, 0, lines.indent(batch))  # code points of leading Arrow whitespace
     jump, up = indent_jumps(batch, indent, ~blank)
-    comment = line_matches(batch, _COMMENT_LINE)
+    comment = lines.prefix_lines(batch, lines.COMMENT_PREFIXES)  # `_COMMENT_LINE`
     comment_frac = per_doc_sum(batch, comment) / nonblank
     out = {
         "indent_jump": np.log1p(jump),
@@ -90,7 +93,7 @@ def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> di
         "log_lines": np.log1p(n_lines),
         "blank_line_fraction": per_doc_sum(batch, blank) / n_lines,
         "comment_line_fraction": comment_frac,
-        "def_line_fraction": per_doc_sum(batch, line_matches(batch, _DEF_LINE)) / nonblank,
+        "def_line_fraction": per_doc_sum(batch, def_lines(batch)) / nonblank,
         "long_line_fraction": per_doc_sum(batch, batch.line_len > 120) / n_lines,
         "mean_indent": np.log1p(per_doc_sum(batch, indent) / nonblank),
         "max_indent": np.log1p(batch.per_doc(indent, np.maximum)),
@@ -108,13 +111,18 @@ def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> di
     return out
 
 
+def def_lines(batch: DocBatch) -> np.ndarray:
+    """Bool per line: `_DEF_LINE` matches (the regex runs only where a keyword can start)."""
+    return lines.keyword_lines(batch, _DEF_LINE, {w[:4] for w in _DEF_WORDS})
+
+
 def indent_jumps(batch: DocBatch, indent: np.ndarray, nonblank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per document, over consecutive non-blank lines: the mean absolute change of
     indentation (columns) and the share of steps that indent by more than 4 columns at once
     (one nesting level is 1-4; reordered or spliced code jumps further)."""
     n = batch.num_rows
     idx = np.flatnonzero(nonblank)
-    doc = np.searchsorted(batch.line_offsets, idx, side="right") - 1
+    doc = structure._doc_of_line(batch)[idx]
     same = doc[1:] == doc[:-1]
     step = np.diff(indent[idx].astype(np.float64))[same]
     owner = doc[1:][same]
@@ -137,13 +145,16 @@ def bracket_imbalance(batch: DocBatch) -> np.ndarray:
 
 
 def compression_ratio(batch: DocBatch, max_chars: int) -> np.ndarray:
-    """zlib(level 1) size / raw size of each document's first `max_chars` code points."""
-    heads = pc.utf8_slice_codeunits(batch.text, 0, max_chars).to_pylist()
+    """zlib(level 1) size / raw size of each document's first `max_chars` code points
+    (compressed straight from the Arrow buffer: no Python strings)."""
+    heads = text_prefix(batch, max_chars).cast(pa.large_string())
+    _, off_buf, data_buf = heads.buffers()
+    ends = np.frombuffer(off_buf, np.int64)[heads.offset : heads.offset + len(heads) + 1].tolist()
+    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
     out = np.ones(len(heads))
-    for i, h in enumerate(heads):
-        raw = h.encode("utf-8", "surrogatepass")
-        if raw:
-            out[i] = len(zlib.compress(raw, 1)) / len(raw)
+    for i, (a, b) in enumerate(zip(ends[:-1], ends[1:])):
+        if b > a:
+            out[i] = len(zlib.compress(data[a:b], 1)) / (b - a)
     return out
 
 

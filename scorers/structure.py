@@ -27,49 +27,35 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from codesieve.core.batch import DocBatch
-from codesieve.filters.rules.features import line_matches, per_doc_sum, safe_div, to_np
+from codesieve.filters.rules.features import feature, per_doc_sum, safe_div, to_np
+from codesieve.scorers import lines
 
 _IMPORT_LINE = r"^\s*(import\s|from\s+\S+\s+import\s|#\s*include\s|using\s+[\w.]+;|require\(|"\
     r"(const|let|var)\s+\w+\s*=\s*require\(|use\s+[\w:]+|package\s+[\w.]+;?\s*$)"
 _DEF_START = r"^\s*(def|class|function|func|fn|pub\s+fn|public|private|static|struct|impl|int|void)\b"
 
 
-#: byte -> event code: 1-3 opening ( [ {, 4-6 closing ) ] }, 7 newline, 0 anything else
-_CODE = np.zeros(256, np.uint8)
-for _k, _ch in enumerate(b"([{)]}\n"):
-    _CODE[_ch] = _k + 1
-_DELTA = np.array([0, 1, 1, 1, -1, -1, -1, 0], np.int64)
-
-
-def _text_bytes(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
-    """(UTF-8 bytes of all documents, per-document start offsets into them (n + 1))."""
-    arr = batch.text
-    bufs = arr.buffers()
-    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offs = np.frombuffer(bufs[1], width)[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
-    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    return data[offs[0] : offs[-1]], offs - offs[0]
+#: lines whose first code bytes can begin an `_IMPORT_LINE` / `_DEF_START` match
+_IMPORT_STARTS = ("impo", "from", "#", "usin", "requ", "cons", "let", "var", "use", "pack")
+_DEF_STARTS = ("def", "clas", "func", "fn", "pub", "priv", "stat", "stru", "impl", "int", "void")
 
 
 def brackets(batch: DocBatch) -> dict[str, np.ndarray]:
-    """Bracket features from the bytes (brackets are ASCII; numpy over the bracket and
-    newline positions only): imbalance (|open - close| per pair / all brackets), share of
-    lines ending at a negative running depth (a closer before its opener), |final depth| /
-    all brackets."""
-    data, offs = _text_bytes(batch)
-    n = batch.num_rows
-    code = _CODE[data]
-    pos = np.flatnonzero(code)
-    c = code[pos].astype(np.int64)
-    doc = np.searchsorted(offs, pos, side="right") - 1
-    counts = np.bincount(doc * 8 + c, minlength=8 * n).reshape(n, 8).astype(np.float64)
-    diff = np.abs(counts[:, 1:4] - counts[:, 4:7]).sum(axis=1)
-    total = counts[:, 1:7].sum(axis=1)
-    csum = np.concatenate([[0], np.cumsum(_DELTA[c])])  # depth after 0, 1, ... events
-    base = csum[np.searchsorted(pos, offs[:-1])]  # depth before each document
-    nl = c == 7
-    neg = np.bincount(doc[nl], weights=(csum[1:][nl] - base[doc[nl]] < 0).astype(np.float64), minlength=n)
-    final = np.abs(csum[np.searchsorted(pos, offs[1:])] - base).astype(np.float64)
+    """Bracket features: imbalance (|open - close| per pair / all brackets), share of lines
+    ending at a negative running depth (a closer before its opener), |final depth| / all
+    brackets. The depth is summed per line (`lines.line_fields`), then over each file."""
+    f = lines.line_fields(batch)
+    paren, square, depth_all, total = (
+        per_doc_sum(batch, f[:, k]) for k in (lines.PAREN, lines.SQUARE, lines.DEPTH, lines.BRACKETS)
+    )
+    diff = np.abs(paren) + np.abs(square) + np.abs(depth_all - paren - square)
+    off = batch.line_offsets
+    csum = np.concatenate([[0], np.cumsum(f[:, lines.DEPTH], dtype=np.int64)])
+    depth = csum[1:] - csum[off[:-1]][_doc_of_line(batch)]  # depth at each line's end, within its file
+    ends_nl = np.ones(len(depth), bool)  # every line but a file's last ends at a newline
+    ends_nl[off[1:][off[1:] > off[:-1]] - 1] = False
+    neg = per_doc_sum(batch, ends_nl & (depth < 0))
+    final = np.abs(csum[off[1:]] - csum[off[:-1]]).astype(np.float64)
     return {
         "bracket_imbalance": safe_div(diff, total),
         "negative_depth_fraction": neg / np.maximum(batch.num_lines, 1),
@@ -78,8 +64,9 @@ def brackets(batch: DocBatch) -> dict[str, np.ndarray]:
 
 
 def _doc_of_line(batch: DocBatch) -> np.ndarray:
+    """The document of each flat line (cached on the batch)."""
     off = batch.line_offsets
-    return np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off))
+    return feature(batch, "quality_doc_of_line", lambda: np.repeat(np.arange(len(off) - 1, dtype=np.int64), np.diff(off)))
 
 
 def _next_nonblank(nonblank: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,12 +82,10 @@ def _next_nonblank(nonblank: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, n
 
 def block_shape(batch: DocBatch, indent: np.ndarray, blank: np.ndarray) -> dict[str, np.ndarray]:
     """Opener -> indent and closer -> dedent shares (see the module docstring)."""
-    lines = batch.flat_lines
     doc = _doc_of_line(batch)
     idx, nxt = _next_nonblank(~blank, doc)
     has_next = nxt >= 0
-    trimmed = pc.utf8_rtrim_whitespace(lines.take(pa.array(idx)))
-    opener = to_np(pc.match_substring_regex(trimmed, r"[{(\[:]$")) & has_next
+    opener = lines.code_ends_with(batch, "{([:", idx) & has_next  # rtrimmed line matches `[{(\[:]$`
     nxt_safe = np.where(has_next, nxt, 0)
     deeper = indent[nxt_safe] > indent[idx]
     n = batch.num_rows
@@ -110,9 +95,7 @@ def block_shape(batch: DocBatch, indent: np.ndarray, blank: np.ndarray) -> dict[
     # a closer line (starting with } ) ]) indented deeper than the line before it
     prev_ok = np.zeros(len(idx), dtype=bool)
     prev_ok[1:] = nxt[:-1] == idx[1:]
-    lead = pc.utf8_ltrim_whitespace(lines.take(pa.array(idx)))
-    closer = to_np(pc.starts_with(lead, "}")) | to_np(pc.starts_with(lead, ")")) | to_np(pc.starts_with(lead, "]"))
-    closer &= prev_ok
+    closer = lines.code_starts_with(batch, "})]")[idx] & prev_ok
     prev_indent = np.concatenate([[0], indent[idx[:-1]]]) if len(idx) else np.zeros(0)
     bad_close = closer & (indent[idx] > prev_indent)
     closer_doc = doc[idx][closer]
@@ -128,7 +111,7 @@ def indent_consistency(batch: DocBatch, indent: np.ndarray, blank: np.ndarray) -
     """Share of indented lines with an odd width; minority share of tab vs space indents."""
     indented = (indent > 0) & ~blank
     odd = indented & (indent % 2 == 1)
-    tab = to_np(pc.starts_with(batch.flat_lines, "\t")) & indented
+    tab = lines.starts_with_byte(batch, "\t") & indented
     n_ind = per_doc_sum(batch, indented)
     tabs = per_doc_sum(batch, tab)
     return {
@@ -141,8 +124,8 @@ def indent_consistency(batch: DocBatch, indent: np.ndarray, blank: np.ndarray) -
 def import_position(batch: DocBatch) -> dict[str, np.ndarray]:
     """Mean relative position of import lines (0..1; 0 when none) and the share of them after
     the first definition line."""
-    imp = line_matches(batch, _IMPORT_LINE)
-    defs = line_matches(batch, _DEF_START)
+    imp = lines.keyword_lines(batch, _IMPORT_LINE, _IMPORT_STARTS)
+    defs = lines.keyword_lines(batch, _DEF_START, _DEF_STARTS)
     off = batch.line_offsets
     doc = _doc_of_line(batch)
     pos = np.arange(len(doc), dtype=np.float64) - off[:-1][doc] if len(doc) else np.zeros(0)
@@ -164,10 +147,9 @@ def comment_density(batch: DocBatch, comment_line: np.ndarray, blank: np.ndarray
     non-blank character."""
     lens = batch.line_len.astype(np.float64)
     # a trailing comment's length: from its marker (`//` or ` # `) to the end of the line
-    where = np.full(len(lens), -1.0)
-    for marker in ("//", " # "):
-        at = to_np(pc.find_substring(batch.flat_lines, marker)).astype(np.float64)
-        where = np.where((at >= 0) & ((where < 0) | (at < where)), at, where)
+    f = lines.line_fields(batch)
+    slash, hash_ = f[:, lines.SLASH].astype(np.float64), f[:, lines.HASH].astype(np.float64)
+    where = np.where((hash_ >= 0) & ((slash < 0) | (hash_ < slash)), hash_, slash)
     tail = np.where(~comment_line & (where >= 0), lens - where, 0.0)
     chars = np.where(comment_line, lens, 0.0) + tail
     return safe_div(per_doc_sum(batch, chars), per_doc_sum(batch, np.where(blank, 0.0, lens)))

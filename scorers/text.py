@@ -2,35 +2,127 @@
 
 `strip_license_header` drops a leading comment block that mentions a copyright or licence
 (boilerplate that says nothing about the code's quality); `model_text` then cuts a prefix
-and splits punctuation into tokens with the language-id model's `prepare`. Arrow compute
-only: no per-row Python.
+and splits punctuation into tokens exactly as the language-id model's `prepare` does: RE2
+for texts with non-ASCII characters, the compiled `token_split` kernel for the ASCII rest
+(`prepare_reference` is `prepare` itself; tests compare). No per-row Python.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.filters.langid.content import prepare
+from codesieve.core.batch import DocBatch
+from codesieve.filters.langid.content import HEADER_WINDOW, NEWLINE_TOKEN, collapse_license_header, prepare
+from codesieve.filters.rules.features import _kernels, feature, to_np
 
 #: a leading run of comment or blank lines (#, //, /* */, *, --, ;, %, REM, rST/Python docstring
 #: fences are left alone: a docstring is documentation, not boilerplate)
 _HEAD_COMMENT = r"^(?:[ \t]*(?:#|//|/\*|\*|--|;|%|<!--|-->|dnl\b|\(\*)[^\n]*\n|[ \t]*\r?\n)+"
 _LICENSE_WORDS = r"(?i)copyright|licen[cs]e|spdx-license|all rights reserved|\(c\) \d{4}"
+#: `prepare`'s punctuation class, and the ASCII bytes in it (as RE2 decides)
+_PUNCT = r"([^\p{L}\p{N}_\s])"
+_PAD = to_np(pc.match_substring_regex(pa.array([chr(c) for c in range(128)]), _PUNCT)).astype(np.uint8)
+_PAD = np.concatenate([_PAD, np.zeros(128, np.uint8)])
 
 
-def strip_license_header(texts: pa.Array) -> pa.Array:
-    """`texts` without a leading comment block that mentions a copyright or licence."""
+def _one(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+
+
+def strip_license_header(texts: pa.Array, keep_chars: int | None = None, prefix: pa.Array | None = None) -> pa.Array:
+    """`texts` without a leading comment block that mentions a copyright or licence;
+    with `keep_chars`, only the first `keep_chars` code points of each result (`prefix`:
+    `texts` already cut there, when the caller has it)."""
+    texts = _one(texts)
     head = pc.extract_regex(texts, f"(?P<h>{_HEAD_COMMENT})")
     head = pc.fill_null(pc.struct_field(head, [0]), "")
-    is_license = pc.fill_null(pc.match_substring_regex(head, _LICENSE_WORDS), False)
-    if not pc.any(is_license).as_py():
-        return texts
-    stripped = pc.replace_substring_regex(texts, _HEAD_COMMENT, "", max_replacements=1)
-    return pc.if_else(is_license, stripped, texts)
+    is_license = to_np(pc.fill_null(pc.match_substring_regex(head, _LICENSE_WORDS), False)).astype(bool)
+    if keep_chars is None:
+        out = texts
+    else:
+        out = _one(prefix) if prefix is not None else pc.utf8_slice_codeunits(texts, 0, keep_chars)
+    if not is_license.any():
+        return out
+    lic = texts.filter(pa.array(is_license))
+    if keep_chars is not None:
+        # a header regex match cannot grow when text after it is cut, so cutting `keep_chars`
+        # past the longest header changes no match and copies no whole file
+        longest = int(to_np(pc.utf8_length(head.filter(pa.array(is_license)))).max())
+        lic = pc.utf8_slice_codeunits(lic, 0, longest + keep_chars)
+    stripped = pc.replace_substring_regex(lic, _HEAD_COMMENT, "", max_replacements=1)
+    if keep_chars is not None:
+        stripped = pc.utf8_slice_codeunits(stripped, 0, keep_chars)
+    return pc.replace_with_mask(out, pa.array(is_license), stripped.cast(out.type))
 
 
-def model_text(texts: pa.Array, max_chars: int) -> list[str]:
+def text_prefix(batch: DocBatch, chars: int) -> pa.Array:
+    """The first `chars` code points of each document, cached on the batch (the fastText
+    scorer and the features scorer's compression ratio both cut 8192)."""
+    return feature(batch, f"quality_prefix:{chars}", lambda: pc.utf8_slice_codeunits(batch.text, 0, chars))
+
+
+def window(max_chars: int) -> int:
+    """Code points of each text that `model_text(texts, max_chars)` reads."""
+    return max(HEADER_WINDOW, max_chars)
+
+
+def model_text(texts: pa.Array, max_chars: int, prefix: pa.Array | None = None) -> list[str]:
     """fastText input per document: licence header dropped, the first `max_chars` code
-    points, punctuation split off, newlines as a token."""
+    points, punctuation split off, newlines as a token (= `prepare_reference`). `prefix`:
+    the texts cut to `window(max_chars)` code points, when the caller has them."""
+    return _tokens(_collapsed(texts, max_chars, prefix), lines=False)
+
+
+def model_lines(texts: pa.Array, max_chars: int, prefix: pa.Array | None = None) -> list[bytes]:
+    """`model_text` as UTF-8 lines ending in "\\n": what fastText's `predict` passes to its C++
+    `multilinePredict` (`fasttext_scorer.prob_good`), made without Python strings."""
+    return _tokens(_collapsed(texts, max_chars, prefix), lines=True)
+
+
+def _collapsed(texts: pa.Array, max_chars: int, prefix: pa.Array | None) -> pa.Array:
+    # `prepare` looks at the first HEADER_WINDOW code points only, so nothing past them is copied
+    s = collapse_license_header(strip_license_header(texts, window(max_chars), prefix), max_chars)
+    return pc.fill_null(s, "")
+
+
+def _tokens(s: pa.Array, lines: bool) -> list[Any]:
+    """`prepare`'s two replaces: the `token_split` kernel for ASCII texts, RE2 for the rest."""
+    ascii_ = to_np(pc.string_is_ascii(s)).astype(bool) if _kernels is not None else np.zeros(len(s), bool)
+    if ascii_.all():
+        return _tokens_ascii(s, lines)
+    result: list[Any] = [""] * len(s)
+    for mask, fn in ((ascii_, _tokens_ascii), (~ascii_, _tokens_re2)):
+        rows = np.flatnonzero(mask)
+        if len(rows):
+            for i, tok in zip(rows.tolist(), fn(s.take(pa.array(rows, pa.int64())), lines)):
+                result[i] = tok
+    return result
+
+
+def _tokens_re2(s: pa.Array, lines: bool) -> list[Any]:
+    s = pc.replace_substring_regex(s, _PUNCT, r" \1 ")
+    s = pc.replace_substring_regex(s, r"\r?\n", NEWLINE_TOKEN)
+    out = pc.fill_null(s, "").to_pylist()
+    return [t.encode() + b"\n" for t in out] if lines else out
+
+
+def _tokens_ascii(s: pa.Array, lines: bool) -> list[Any]:
+    s = s.cast(pa.large_string())
+    _, off_buf, data_buf = s.buffers()
+    off = np.frombuffer(off_buf, np.int64)[s.offset : s.offset + len(s) + 1]
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    out_off = np.empty(len(s) + 1, np.int64)
+    joined = _kernels.token_split(data, np.ascontiguousarray(off), _PAD, out_off, 10 if lines else -1)
+    if lines:
+        ends = out_off.tolist()
+        return [joined[a:b] for a, b in zip(ends[:-1], ends[1:])]
+    return pa.LargeStringArray.from_buffers(len(s), pa.py_buffer(out_off), pa.py_buffer(joined)).to_pylist()
+
+
+def prepare_reference(texts: pa.Array, max_chars: int) -> list[str]:
+    """`model_text` as first written: whole-text strip, then the language-id `prepare`."""
     return prepare(strip_license_header(texts), max_chars)

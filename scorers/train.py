@@ -143,7 +143,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         paths["fasttext"] = fit_fasttext(tr_nat, ytr_nat, out, ftc)
     if "features" in kinds:
         paths["features"] = fit_features(tr, ytr, out, fec)
-    enc = EncoderConfig(max_train=args.encoder_train)
+    enc = EncoderConfig(max_train=args.encoder_train, max_tokens=args.encoder_max_tokens)
     if "encoder" in kinds:
         from codesieve.scorers.fit_encoder import fit_encoder
 
@@ -221,6 +221,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="dev (stacker) and test (metrics) files scored, a deterministic subset (0: all; slow scorers)")
     p.add_argument("--encoder-train", type=int, default=EncoderConfig.max_train,
                    help="encoder: training files embedded (a deterministic subset; CPU cost)")
+    p.add_argument("--encoder-max-tokens", type=int, default=EncoderConfig.max_tokens,
+                   help="encoder: input truncation in tokens (CPU cost grows with it)")
     p.add_argument("--out", required=True, help="folder for the model files and MODEL_CARD.md")
     p.add_argument("--cap", type=int, default=300, help="files kept per package")
     p.add_argument("--seed", type=int, default=0)

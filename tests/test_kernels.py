@@ -182,3 +182,101 @@ def test_line_bits_match_re2(source: str) -> None:
     lines = batch.flat_lines
     for pattern in (r"\S", r"[\pL\pN]"):
         assert np.array_equal(F._line_class_match(batch, pattern), F.to_np(pc.match_substring_regex(lines, pattern)))
+
+
+_QUALITY_EDGE = [
+    "", "\n\n", "def f(x):\n\treturn [x,\n  (1)]\n", "\u3000}\n{\u3000\n\u00a0 x = 1 # c\n\x0b\x1c y\n",
+    "  // a # b\n  #include <x>\nimport os\nfrom a import b\n  <!-- c -->\n\"\"\"doc\n'''\n-- sql\n% tex\n;\n*/\n",
+    "é = {\n  'k': ')'\n}\r\n)(\n  pub fn main() {}\nasync def g(): pass\nconst x = require('y');\n",
+    "\x00# \x00\n/\n#\n a # b # c\n", "x" * 300 + " // tail\n\t\t}\n",
+    "(" * 2500 + "[]" * 700 + ")" * 1100 + "}\n" + "{" * 1023 + " # /" * 400 + "/\n#  #\n//",  # > 1023 of a kind
+]
+
+
+@pytest.mark.parametrize("source", ["samples", "dev", "edge"])
+def test_quality_line_scan_matches_arrow(source: str) -> None:
+    """The quality scorer's `line_scan` fields, and what the scorer derives from them, equal
+    the Arrow/RE2 computations they replaced (`scorers.lines`)."""
+    from codesieve.scorers import features as QF
+    from codesieve.scorers import lines as L
+    from codesieve.scorers import structure as S
+
+    batch = DocBatch(pa.table({"content": _QUALITY_EDGE}), "content") if source == "edge" else _batch(source)
+    assert np.array_equal(L.line_fields(batch), L.line_fields_reference(batch))
+    lines = batch.flat_lines
+    ltrim, rtrim = pc.utf8_ltrim_whitespace(lines), pc.utf8_rtrim_whitespace(lines)
+    assert np.array_equal(L.indent(batch), batch.line_len - F.to_np(pc.utf8_length(ltrim)))
+    assert np.array_equal(L.prefix_lines(batch, L.COMMENT_PREFIXES), F.line_matches(batch, QF._COMMENT_LINE))
+    for pattern in (QF._DEF_LINE, S._IMPORT_LINE, S._DEF_START):
+        ref = F.to_np(pc.match_substring_regex(lines, pattern))
+        assert ref.sum() > 0 or source != "dev", pattern
+        got = QF.def_lines(batch) if pattern == QF._DEF_LINE else L.keyword_lines(
+            batch, pattern, S._IMPORT_STARTS if pattern == S._IMPORT_LINE else S._DEF_STARTS)
+        assert np.array_equal(got, ref), pattern
+    closer = F.to_np(pc.starts_with(ltrim, "}")) | F.to_np(pc.starts_with(ltrim, ")")) | F.to_np(pc.starts_with(ltrim, "]"))
+    assert np.array_equal(L.code_starts_with(batch, "})]"), closer)
+    every = np.arange(len(lines))
+    assert np.array_equal(L.code_ends_with(batch, "{([:", every), F.to_np(pc.match_substring_regex(rtrim, r"[{(\[:]$")))
+    assert np.array_equal(L.starts_with_byte(batch, "\t"), F.to_np(pc.starts_with(lines, "\t")))
+    # bracket depth: a loop over each file's newline-terminated pieces
+    texts = batch.text.to_pylist()
+    got = S.brackets(batch)
+    for i, t in enumerate(texts[:300]):
+        depth, neg, counts = 0, 0, {c: t.count(c) for c in "()[]{}"}
+        for piece in t.split("\n")[:-1]:
+            depth += sum(piece.count(c) for c in "([{") - sum(piece.count(c) for c in ")]}")
+            neg += depth < 0
+        depth = sum(counts[c] for c in "([{") - sum(counts[c] for c in ")]}")
+        total = sum(counts.values())
+        assert got["negative_depth_fraction"][i] == neg / max(batch.num_lines[i], 1)
+        assert got["final_depth_share"][i] == (abs(depth) / total if total else 0.0)
+        imbalance = sum(abs(counts[o] - counts[c]) for o, c in ("()", "[]", "{}"))
+        assert got["bracket_imbalance"][i] == (imbalance / total if total else 0.0)
+
+
+@pytest.mark.parametrize("source", ["samples", "dev", "edge"])
+def test_quality_model_text_matches_prepare(source: str) -> None:
+    """fastText input via the `token_split` kernel (ASCII) and RE2 (the rest), licence header
+    stripped from a prefix only: the same token streams as the language-id `prepare` on the
+    whole text."""
+    from codesieve.scorers import text as QT
+
+    edge = _QUALITY_EDGE + [
+        "# Copyright 2020 X\n# Licensed MIT\n\nimport os\r\nx = a\x0bb\x7f\r\r\n",
+        "/*\n * (c) 2019 Y. All rights reserved.\n */\n#include <a.h>\n" + "int x;\n" * 2000,
+        "// SPDX-License-Identifier: MIT\n// caf\u00e9 \u00a9\nconst s = '\u00bd';\n", "\r", "\r\n", "a\rb",
+    ]
+    texts = pa.array(edge) if source == "edge" else _batch(source).text
+    for max_chars in (50, 4096):
+        ref = QT.prepare_reference(texts, max_chars)
+        assert QT.model_text(texts, max_chars) == ref
+        prefix = pc.utf8_slice_codeunits(texts, 0, QT.window(max_chars))
+        assert QT.model_lines(texts, max_chars, prefix) == [t.encode() + b"\n" for t in ref]
+    if source == "samples":  # the scorer hands those lines to fastText's C++ predict: same as `predict(str list)`
+        import fasttext
+
+        from codesieve.scorers.base import model_path
+        from codesieve.scorers.fasttext_scorer import GOOD, prob_good
+
+        model = fasttext.load_model(str(model_path("quality_ft_fallback.ftz")))
+        labels, probs = model.predict(ref, k=1)
+        expect = [float(p[0]) if lb[0] == GOOD else 1.0 - float(p[0]) for lb, p in zip(labels, probs)]
+        assert np.array_equal(prob_good(model, QT.model_lines(texts, 4096)), np.clip(expect, 0, 1))
+    stripped = QT.strip_license_header(texts)
+    assert not pc.all(pc.equal(stripped, texts)).as_py()  # some headers really were stripped
+    assert QT.strip_license_header(texts, 300).to_pylist() == pc.utf8_slice_codeunits(stripped, 0, 300).to_pylist()
+
+
+def test_quality_kernels_refuse_bad_input() -> None:
+    """Offsets past the data, or a terminator that is not a byte: a ValueError, not a crash."""
+    k = F._kernels
+    with pytest.raises(ValueError, match="line_scan: offsets out of range"):
+        k.line_scan(b"ab", np.array([0, 5], np.int64), np.empty((1, 11), np.int32))
+    with pytest.raises(ValueError, match="out has the wrong size"):
+        k.line_scan(b"ab", np.array([0, 2], np.int64), np.empty((1, 8), np.int32))
+    with pytest.raises(ValueError, match="token_split: end must be -1 or a byte"):
+        k.token_split(b"ab", np.array([0, 2], np.int64), np.zeros(256, np.uint8), np.empty(2, np.int64), 300)
+    out = np.empty(3, np.int64)
+    assert k.token_split(b"a(\r\nb", np.array([0, 2, 5], np.int64), np.zeros(256, np.uint8), out, 10) == \
+        b"a(\n \xe2\x90\xa4 b\n"
+    assert out.tolist() == [0, 3, 10]

