@@ -23,7 +23,11 @@ def _interrupt_after_first_unit(args: list[str], out: Path) -> tuple[subprocess.
     """Start `args`, send one SIGINT to the driver alone (`kill -INT`; a terminal's Ctrl-C
     also reaches the Ray workers, which ends their tasks sooner) once a unit of pass 0 is
     done; return the finished process and seconds from signal to exit."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # SIGINT as a terminal leaves it: a pytest started in the background of a non-interactive
+    # shell (`pytest &`) has it ignored, children inherit that, and Python then never raises
+    # KeyboardInterrupt (POSIX: an ignored signal stays ignored across exec)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = out / ".codesieve" / "work" / "done" / "pass0" / "unit-00000.json"  # renamed into place: complete
     deadline = time.time() + 180
     while not first.exists() and time.time() < deadline and proc.poll() is None:
