@@ -34,7 +34,7 @@ from codesieve.core.base import Gate, GateResult, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError, InputError
 from codesieve.core.registry import register_gate
-from codesieve.filters.langid import heuristics, natural
+from codesieve.filters.langid import comments, heuristics, natural
 from codesieve.filters.langid.binary import binary_mask
 from codesieve.filters.langid.content import load_content_model
 from codesieve.filters.langid.paths import SHEBANG_REGEX, guess_from_filename, lang_for_interpreter
@@ -353,14 +353,14 @@ class LanguageGate(Gate):
 
     def late_columns(self, batch: DocBatch, ctx: UnitContext) -> dict[str, pa.Array]:
         """nl_lang / nl_score of rows that passed this gate (`lang` set): prose files
-        whole, code files by their comments."""
+        whole, code files by their comments (`comments.comment_text`, a lexer)."""
         p = self.params
         if not batch.num_rows:
             return {"nl_lang": pa.nulls(0, pa.string()), "nl_score": pa.nulls(0, pa.float32())}
         with cputime.timed("language.nl"):
             texts, langs = batch.text, batch.lang
             prose = _np(pc.is_in(langs, pa.array(p.prose_langs, pa.string())))
-            sources = natural.comment_text(texts, langs, p.nl_parse_chars)
+            sources = comments.comment_text(texts, langs, p.nl_parse_chars, p.nl_max_chars)
             whole = pc.utf8_slice_codeunits(texts, 0, p.nl_max_chars).to_pylist()
             sources = [w if is_prose else c for w, c, is_prose in zip(whole, sources, prose)]
             codes, scores = natural.detect(

@@ -403,6 +403,459 @@ done:
     return release(result, &buf[0], &buf[1], &buf[2], &buf[3], NULL);
 }
 
+/* ---- comment_text: comments of source code by a small lexer (NL detection) ----------------
+ * The comment text codesieve.filters.langid.natural gives to the natural-language detector:
+ * each document's comments in source order joined by "\n", stopping after the comment that
+ * brings the text to `max_cp` code points (the detector reads no further). Strings are
+ * skipped so that a `#` or `//` inside one is no comment. A lexer, not a parser: it is
+ * checked against tree-sitter's comment nodes (benchmarks/nl_comments.py) and is equal to
+ * the pure-Python reference natural._comments_lexed (tests/test_comments.py). */
+enum {
+    CM_SLASH = 1,      /* `//` line and slash-star block comments */
+    CM_NEST = 2,       /* block comments nest (Rust) */
+    CM_HASH = 4,       /* `#` line comments */
+    CM_DASH = 8,       /* `--` line comments (Lua, Haskell) */
+    CM_HASKELL = 16,   /* `{- -}` nested blocks, `{-# #-}` pragmas, haddock and operator rules */
+    CM_LUA = 32,       /* `--[[ ]]` long comments, `[[ ]]` long strings */
+    CM_TRIPLE = 64,    /* triple-quoted strings */
+    CM_BTICK = 128,    /* backtick strings with escapes (JS/TS templates) */
+    CM_SHELL = 256,    /* `#` only at a word start, raw '...', heredocs */
+    CM_PHP = 512,      /* code only inside <?php ... ?>; `#[` is an attribute */
+    CM_RUBY = 1024,    /* =begin/=end blocks, ?# */
+    CM_MLSTR = 2048,   /* quoted strings may span lines */
+    CM_CHARQ = 4096,   /* ' opens a char literal only if it closes right after ('x', '\n') */
+    CM_VERBATIM = 8192,/* C# @"..." ("" inside) */
+    CM_RAWSTR = 16384, /* Rust r#"..."# */
+    CM_CONT = 32768,   /* `//` comments continue after a trailing backslash (C, C++) */
+    CM_DOCNL = 65536,  /* Rust: ///, //! comments keep their newline */
+    CM_BTRAW = 131072, /* backtick raw strings without escapes (Go) */
+};
+
+typedef struct {
+    const uint8_t *s;
+    Py_ssize_t n;
+    char *out;
+    Py_ssize_t len, cp, max_cp;
+    int any;
+} CommentOut;
+
+/* Append s[a:b] (after a "\n" unless first); 1 once `max_cp` code points are out. */
+static int cm_emit(CommentOut *w, Py_ssize_t a, Py_ssize_t b) {
+    if (w->any) {
+        w->out[w->len++] = '\n';
+        w->cp++;
+    }
+    w->any = 1;
+    for (Py_ssize_t k = a; k < b; k++) {
+        const uint8_t c = w->s[k];
+        w->out[w->len++] = (char)c;
+        w->cp += (c & 0xC0) != 0x80;
+    }
+    return w->cp >= w->max_cp;
+}
+
+static inline int cm_ident(uint8_t c) { return c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
+
+static inline int cm_hs_symbol(uint8_t c) { return c && strchr("!#$%&*+./<=>?@\\^|-~:", c) != NULL; }
+
+static Py_ssize_t cm_eol(const uint8_t *s, Py_ssize_t i, Py_ssize_t n) {
+    const uint8_t *p = i < n ? memchr(s + i, '\n', (size_t)(n - i)) : NULL;
+    return p ? p - s : n;
+}
+
+/* Index of the first `a` `b` pair at or after i, or -1. */
+static Py_ssize_t cm_find2(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, uint8_t a, uint8_t b) {
+    for (; i + 1 < n; i++) {
+        const uint8_t *p = memchr(s + i, a, (size_t)(n - 1 - i));
+        if (p == NULL)
+            return -1;
+        i = p - s;
+        if (s[i + 1] == b)
+            return i;
+    }
+    return -1;
+}
+
+/* End of a string opened by quote s[i]: after the closing quote, at the newline ending an
+ * unterminated single-line string, or n. */
+static Py_ssize_t cm_quoted(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, uint8_t q, int esc, int ml) {
+    for (i++; i < n; i++) {
+        const uint8_t c = s[i];
+        if (c == '\\' && esc)
+            i++;
+        else if (c == q)
+            return i + 1;
+        else if (c == '\n' && !ml)
+            return i;
+    }
+    return n;
+}
+
+static Py_ssize_t cm_triple(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, uint8_t q) {
+    for (i += 3; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == q && i + 2 < n && s[i + 1] == q && s[i + 2] == q)
+            return i + 3;
+    }
+    return n;
+}
+
+/* End of a block comment opened at i by `open` (2 bytes) and closed by `close`, nesting if
+ * asked; -1 when it does not close. */
+static Py_ssize_t cm_block(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, const char *open, const char *close, int nest) {
+    int depth = 1;
+    for (i += 2; i + 1 < n; i++) {
+        if (s[i] == close[0] && s[i + 1] == close[1]) {
+            if (--depth == 0)
+                return i + 2;
+            i++;
+        } else if (nest && s[i] == open[0] && s[i + 1] == open[1]) {
+            depth++;
+            i++;
+        }
+    }
+    return -1;
+}
+
+/* Lua long bracket at s[i] == '[': its level (number of '=') or -1 when none. */
+static int cm_lua_level(const uint8_t *s, Py_ssize_t i, Py_ssize_t n) {
+    Py_ssize_t j = i + 1;
+    while (j < n && s[j] == '=')
+        j++;
+    return j < n && s[j] == '[' ? (int)(j - i - 1) : -1;
+}
+
+/* End of a Lua long bracket of `level` opened at i, or -1. */
+static Py_ssize_t cm_lua_close(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, int level) {
+    for (i += level + 2; i < n; i++) {
+        if (s[i] != ']')
+            continue;
+        Py_ssize_t j = i + 1;
+        while (j < n && s[j] == '=')
+            j++;
+        if (j < n && s[j] == ']' && j - i - 1 == level)
+            return j + 1;
+    }
+    return -1;
+}
+
+/* A char literal at s[i] == '\'' (CM_CHARQ): its end, or i + 1 when it is a prime/lifetime. */
+static Py_ssize_t cm_charq(const uint8_t *s, Py_ssize_t i, Py_ssize_t n) {
+    if (i + 1 < n && s[i + 1] == '\\') {
+        for (Py_ssize_t j = i + 2; j < n && j < i + 12 && s[j] != '\n'; j++)
+            if (s[j] == '\'')
+                return j + 1;
+        return i + 1;
+    }
+    Py_ssize_t j = i + 1;
+    if (j < n && s[j] != '\'' && s[j] != '\n') {
+        j++;
+        while (j < n && (s[j] & 0xC0) == 0x80)
+            j++;
+        if (j < n && s[j] == '\'')
+            return j + 1;
+    }
+    return i + 1;
+}
+
+/* Shell heredoc at s[i] == '<' (`<<WORD`, `<<-'WORD'`): sets *word / *wlen / *dash and
+ * returns the index after the operator, or returns -1 when none. */
+static Py_ssize_t cm_heredoc(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *word, Py_ssize_t *wlen, int *dash) {
+    if (i + 2 >= n || s[i + 1] != '<' || s[i + 2] == '<')
+        return -1;
+    Py_ssize_t k = i + 2;
+    *dash = s[k] == '-';
+    k += *dash;
+    while (k < n && (s[k] == ' ' || s[k] == '\t'))
+        k++;
+    const int quoted = k < n && (s[k] == '\'' || s[k] == '"');
+    k += quoted;
+    Py_ssize_t a = k;
+    while (k < n && cm_ident(s[k]) && s[k] < 0x80)
+        k++;
+    if (k == a || (s[a] >= '0' && s[a] <= '9'))
+        return -1;
+    *word = a;
+    *wlen = k - a;
+    return k + quoted;
+}
+
+/* After the heredoc body that starts at line start i: index of the terminator line's end. */
+static Py_ssize_t cm_heredoc_end(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, Py_ssize_t word, Py_ssize_t wlen, int dash) {
+    while (i < n) {
+        Py_ssize_t e = cm_eol(s, i, n), a = i;
+        while (dash && a < e && s[a] == '\t')
+            a++;
+        if (e - a == wlen && memcmp(s + a, s + word, (size_t)wlen) == 0)
+            return e;
+        i = e + 1;
+    }
+    return n;
+}
+
+/* Ruby: the end of a regex /.../ (where an operand starts: after `(,=~!|&;{[` or at a line
+ * start) or of a percent literal %r{...} %w(...) %q[...] %(...) opened at s[i]; i when none. */
+static Py_ssize_t cm_ruby_literal(const uint8_t *s, Py_ssize_t i, Py_ssize_t n) {
+    Py_ssize_t p = i - 1;
+    while (p >= 0 && (s[p] == ' ' || s[p] == '\t'))
+        p--;
+    const int operand = p < 0 || strchr("(,=~!|&;{[\n", s[p]) != NULL;
+    if (s[i] == '/') {
+        if (!operand || (i + 1 < n && (s[i + 1] == ' ' || s[i + 1] == '=')))
+            return i;
+        return cm_quoted(s, i, n, '/', 1, 0);
+    }
+    Py_ssize_t j = i + 1;
+    if (j < n && strchr("qQwWiIrsx", s[j]) && s[j])
+        j++;
+    else if (!operand)
+        return i;
+    if (j >= n)
+        return i;
+    const uint8_t open = s[j];
+    const char *pairs = "(){}[]<>";
+    const char *pp = open ? strchr(pairs, open) : NULL;
+    if (pp == NULL || (pp - pairs) % 2)
+        return i;
+    const uint8_t close = (uint8_t)pp[1];
+    int depth = 1;
+    for (j++; j < n; j++) {
+        if (s[j] == '\\')
+            j++;
+        else if (s[j] == open)
+            depth++;
+        else if (s[j] == close && --depth == 0)
+            return j + 1;
+    }
+    return n;
+}
+
+/* Comments of one document into w (see the section comment). */
+static void cm_lex(CommentOut *w, unsigned f) {
+    const uint8_t *s = w->s;
+    const Py_ssize_t n = w->n;
+    Py_ssize_t i = 0, hd_word = 0, hd_len = 0;
+    int code = !(f & CM_PHP), hd_dash = 0;
+    while (i < n) {
+        if (!code) { /* PHP: HTML until <?php / <?= / <? */
+            Py_ssize_t k = cm_find2(s, i, n, '<', '?');
+            if (k < 0)
+                return;
+            i = k + 2;
+            if (i + 2 < n && (s[i] | 32) == 'p' && (s[i + 1] | 32) == 'h' && (s[i + 2] | 32) == 'p')
+                i += 3;
+            code = 1;
+            continue;
+        }
+        const uint8_t c = s[i];
+        const uint8_t d = i + 1 < n ? s[i + 1] : 0;
+        const uint8_t prev = i > 0 ? s[i - 1] : '\n';
+        Py_ssize_t end = -1; /* a comment s[i:end] when >= 0 */
+        if (c == '\n' && hd_len) {
+            i = cm_heredoc_end(s, i + 1, n, hd_word, hd_len, hd_dash);
+            hd_len = 0;
+            continue;
+        }
+        if (c == '"') {
+            if ((f & CM_TRIPLE) && d == '"' && i + 2 < n && s[i + 2] == '"')
+                i = cm_triple(s, i, n, '"');
+            else if ((f & CM_VERBATIM) && (prev == '@' || (prev == '$' && i > 1 && s[i - 2] == '@'))) {
+                for (i++; i < n; i++)
+                    if (s[i] == '"' && !(i + 1 < n && s[i + 1] == '"' && ++i))
+                        break;
+                i++;
+            } else
+                i = cm_quoted(s, i, n, '"', 1, (f & (CM_MLSTR | CM_SHELL)) != 0);
+            continue;
+        }
+        if (c == '\'') {
+            if ((f & CM_TRIPLE) && d == '\'' && i + 2 < n && s[i + 2] == '\'')
+                i = cm_triple(s, i, n, '\'');
+            else if (f & CM_SHELL)
+                i = cm_quoted(s, i, n, '\'', 0, 1);
+            else if (f & CM_CHARQ)
+                i = cm_charq(s, i, n);
+            else
+                i = cm_quoted(s, i, n, '\'', 1, (f & CM_MLSTR) != 0);
+            continue;
+        }
+        if (c == '`' && (f & (CM_BTICK | CM_BTRAW))) {
+            i = cm_quoted(s, i, n, '`', (f & CM_BTICK) != 0, 1);
+            continue;
+        }
+        if ((f & CM_SHELL) && c == '\\') {
+            i += 2;
+            continue;
+        }
+        if ((f & CM_SHELL) && c == '<' && !hd_len) {
+            Py_ssize_t k = cm_heredoc(s, i, n, &hd_word, &hd_len, &hd_dash);
+            i = k < 0 ? i + 1 : k;
+            continue;
+        }
+        if ((f & CM_RAWSTR) && c == 'r' && (d == '#' || d == '"') && !(i > 0 && cm_ident(prev) && !(prev == 'b' && !(i > 1 && cm_ident(s[i - 2]))))) {
+            Py_ssize_t j = i + 1;
+            while (j < n && s[j] == '#')
+                j++;
+            if (j < n && s[j] == '"') {
+                const Py_ssize_t hashes = j - i - 1;
+                for (j++; j < n; j++) {
+                    Py_ssize_t h = 0;
+                    while (s[j] == '"' && h < hashes && j + 1 + h < n && s[j + 1 + h] == '#')
+                        h++;
+                    if (s[j] == '"' && h == hashes)
+                        break;
+                }
+                i = j + 1 + hashes;
+                continue;
+            }
+        }
+        if ((f & CM_RUBY) && (c == '/' || c == '%')) {
+            const Py_ssize_t k = cm_ruby_literal(s, i, n);
+            if (k > i) {
+                i = k;
+                continue;
+            }
+        }
+        if ((f & CM_PHP) && c == '?' && d == '>') {
+            code = 0;
+            i += 2;
+            continue;
+        }
+        if ((f & CM_RUBY) && c == '=' && prev == '\n' && i + 6 <= n && memcmp(s + i, "=begin", 6) == 0 &&
+            (i + 6 == n || s[i + 6] == ' ' || s[i + 6] == '\t' || s[i + 6] == '\n' || s[i + 6] == '\r')) {
+            Py_ssize_t k = i;
+            for (;;) {
+                k = cm_eol(s, k, n);
+                if (k >= n)
+                    return; /* unterminated */
+                k++;
+                if (k + 4 <= n && memcmp(s + k, "=end", 4) == 0) {
+                    end = cm_eol(s, k, n);
+                    break;
+                }
+            }
+        } else if ((f & CM_SLASH) && c == '/' && d == '/') {
+            end = cm_eol(s, i, n);
+            while ((f & CM_CONT) && end < n && end > i + 2 && (s[end - 1] == '\\' || (s[end - 1] == '\r' && s[end - 2] == '\\')))
+                end = cm_eol(s, end + 1, n);
+            if ((f & CM_DOCNL) && end < n && ((i + 2 < n && s[i + 2] == '!') || (i + 3 < n && s[i + 2] == '/' && s[i + 3] != '/')))
+                end++;
+        } else if ((f & CM_SLASH) && c == '/' && d == '*') {
+            end = cm_block(s, i, n, "/*", "*/", (f & CM_NEST) != 0);
+            if (end < 0)
+                return;
+        } else if ((f & CM_HASH) && c == '#') {
+            if ((f & CM_SHELL) && !strchr(" \t\r\n;&|()", prev))
+                end = -1;
+            else if ((f & CM_PHP) && d == '[')
+                end = -1;
+            else if ((f & CM_RUBY) && (prev == '?' || d == '{'))
+                end = -1; /* ?# is a character, #{ an interpolation */
+            else
+                end = cm_eol(s, i, n);
+        } else if ((f & CM_LUA) && c == '-' && d == '-') {
+            const int level = i + 2 < n && s[i + 2] == '[' ? cm_lua_level(s, i + 2, n) : -1;
+            end = level < 0 ? cm_eol(s, i, n) : cm_lua_close(s, i + 2, n, level);
+            if (end < 0)
+                return;
+        } else if ((f & CM_LUA) && c == '[' && (d == '[' || d == '=')) {
+            const int level = cm_lua_level(s, i, n);
+            if (level >= 0) {
+                Py_ssize_t k = cm_lua_close(s, i, n, level);
+                i = k < 0 ? n : k;
+                continue;
+            }
+        } else if ((f & CM_HASKELL) && c == '-' && d == '-' && !cm_hs_symbol(prev)) {
+            Py_ssize_t j = i + 2, k;
+            while (j < n && s[j] == '-')
+                j++;
+            if (j < n && s[j] != '\n' && cm_hs_symbol(s[j])) {
+                i = j; /* an operator such as --> */
+                continue;
+            }
+            for (k = j; k < n && (s[k] == ' ' || s[k] == '\t');)
+                k++;
+            end = cm_eol(s, i, n);
+            if (k < n && (s[k] == '|' || s[k] == '^')) { /* haddock: not a comment node */
+                i = end;
+                continue;
+            }
+        } else if ((f & CM_HASKELL) && c == '{' && d == '-') {
+            if (i + 2 < n && s[i + 2] == '#') {
+                Py_ssize_t k = cm_find2(s, i + 3, n, '#', '-');
+                i = k < 0 ? n : k + 2;
+                continue;
+            }
+            end = cm_block(s, i, n, "{-", "-}", 1);
+            if (end < 0)
+                return;
+            Py_ssize_t k = i + 2;
+            while (k < end && (s[k] == ' ' || s[k] == '\t'))
+                k++;
+            if (s[k] == '|' || s[k] == '^') { /* haddock block */
+                i = end;
+                continue;
+            }
+        }
+        if ((f & CM_PHP) && end > i && (c == '#' || (c == '/' && d == '/'))) {
+            Py_ssize_t k = cm_find2(s, i, end, '?', '>');
+            if (k >= 0)
+                end = k;
+        }
+        if (end < 0) {
+            i++;
+            continue;
+        }
+        if (cm_emit(w, i, end))
+            return;
+        i = end;
+    }
+}
+
+/* comment_text(data, offsets, flags, max_cp) -> list[str]
+ *   data    uint8[total]   the documents' UTF-8 bytes, back to back
+ *   offsets int64[n + 1]   document i owns data[offsets[i]:offsets[i+1]]
+ *   flags   uint32[n]      CM_* lexer flags of document i's language (0: no comments)
+ *   max_cp  stop after the comment that brings the text to this many code points */
+static PyObject *comment_text(PyObject *self, PyObject *args) {
+    Py_buffer data, off, flags;
+    Py_ssize_t max_cp;
+    if (!PyArg_ParseTuple(args, "y*y*y*n", &data, &off, &flags, &max_cp))
+        return NULL;
+    PyObject *result = NULL;
+    char *buf = NULL;
+    const Py_ssize_t n = segments(&data, &off, "comment_text");
+    if (n < 0 || check(&flags, 4, n, "flags"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    const uint32_t *fl = (const uint32_t *)flags.buf;
+    Py_ssize_t longest = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        longest = o[i + 1] - o[i] > longest ? o[i + 1] - o[i] : longest;
+    buf = PyMem_Malloc((size_t)(2 * longest + 1)); /* comments + one separator each */
+    if (buf == NULL || (result = PyList_New(n)) == NULL) {
+        if (buf == NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        CommentOut w = {d + o[i], o[i + 1] - o[i], buf, 0, 0, max_cp, 0};
+        if (fl[i])
+            cm_lex(&w, fl[i]);
+        PyObject *str = PyUnicode_DecodeUTF8(buf, w.len, "replace");
+        if (str == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, i, str);
+    }
+done:
+    PyMem_Free(buf);
+    return release(result, &data, &off, &flags, NULL, NULL);
+}
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
@@ -412,6 +865,8 @@ static PyMethodDef methods[] = {
     {"token_split", token_split, METH_VARARGS,
      "token_split(data, offsets, pad, out_offsets, end) -> bytes: punctuation set off with spaces, newline tokens"},
     {"line_scan", line_scan, METH_VARARGS, "line_scan(data, offsets, out): per-line indentation, edges, brackets, comment marks"},
+    {"comment_text", comment_text, METH_VARARGS,
+     "comment_text(data, offsets, flags, max_cp) -> list[str]: each document's comments joined by newlines"},
     {NULL, NULL, 0, NULL},
 };
 

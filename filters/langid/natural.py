@@ -86,6 +86,9 @@ def _comments_of(texts: list[str], lang: str, shortcut: bool = True) -> list[str
 def comment_text(texts: pa.Array, langs: pa.Array, parse_chars: int) -> list[str]:
     """Comment text per document, from tree-sitter on the first `parse_chars` code points.
 
+    The language gate uses the lexer of `filters.langid.comments` instead (30x faster); this
+    is what it was checked against (benchmarks/nl_comments.py).
+
     Documents whose language has no grammar in `filters.treesitter.GRAMMARS` get ''.
     Parsing is grouped by language (one parser per group); a per-document loop, since
     tree-sitter parses one buffer at a time (benchmarks/langid_speed.py measures it).
