@@ -43,7 +43,7 @@ DEFAULT_INPUT = ROOT.parent / "shared" / "corpus" / "dev"
 STEPS = [
     ("read (Parquet, validate)", "read"),
     ("language (path, content model)", "gate:language"),
-    ("NL detection (tree-sitter comments + lingua)", "language.nl"),
+    ("NL detection (comment lexer + lingua)", "language.nl"),
     ("rules", "gate:rules"),
     ("dedup prepare (shingles, MinHash, keys written)", "prepare:dedup"),
     ("dedup apply (verdicts)", "gate:dedup"),

@@ -280,3 +280,24 @@ def test_quality_kernels_refuse_bad_input() -> None:
     assert k.token_split(b"a(\r\nb", np.array([0, 2, 5], np.int64), np.zeros(256, np.uint8), out, 10) == \
         b"a(\n \xe2\x90\xa4 b\n"
     assert out.tolist() == [0, 3, 10]
+
+
+def test_components_union_find_matches_scipy() -> None:
+    """dedup's compiled union-find against scipy's connected_components: random graphs
+    (duplicate edges, self loops, isolated nodes) and a long randomly numbered path."""
+    from codesieve.filters.dedup.cluster import smallest_in_component_scipy
+
+    rng = np.random.default_rng(14)
+    cases = [(int(rng.integers(1, 3000)), int(rng.integers(0, 4000))) for _ in range(60)]
+    for n, m in cases:
+        u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+        root = np.empty(n, np.int64)
+        F._kernels.components(u, v, root)
+        assert np.array_equal(root, smallest_in_component_scipy(u, v, n))
+    perm = rng.permutation(50001)
+    u, v = perm[:-1].astype(np.int64), perm[1:].astype(np.int64)
+    root = np.empty(50001, np.int64)
+    F._kernels.components(u, v, root)
+    assert (root == 0).all()
+    with pytest.raises(ValueError, match="out of range"):
+        F._kernels.components(np.array([0, 5]), np.array([1, 1]), np.empty(3, np.int64))
