@@ -2,7 +2,8 @@
 
 lingua-language-detector carries its models inside the wheel (no download). To keep it
 cheap the detector is built once per process over a configured language set, sees at most
-`max_chars` code points per document, and code is parsed (tree-sitter) only on a prefix.
+`max_chars` code points per document; code files give their comments (`comments.comment_text`,
+a lexer over a prefix; `comment_text` below is the tree-sitter path it was checked against).
 """
 
 from __future__ import annotations
