@@ -44,7 +44,8 @@ def code_fingerprint() -> str:
         for folder, dirs, files in sorted(os.walk(root)):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__" and (name != "codesieve" or d == "core"))
             for fname in sorted(files):
-                if fname.endswith((".py", ".ftz", ".bin", ".json", ".safetensors", ".skops", ".txt")):
+                # ".c": the compiled kernels' source (core/_kernels.c decides values too)
+                if fname.endswith((".py", ".c", ".ftz", ".bin", ".json", ".safetensors", ".skops", ".txt")):
                     path = os.path.join(folder, fname)
                     digest.update(f"{name}/{os.path.relpath(path, root)}".encode())
                     with open(path, "rb") as fh:
