@@ -50,8 +50,10 @@ _TS = (
     r"interface|enum|abstract)\b|interface\s+[\w$]+\s*(<[^>\n]*>)?\s*(extends\s[^{\n]*)?\{|type\s+[\w$]+\s*(<[^>\n]*>)?\s*=|"
     r"(const\s+)?enum\s+\w+\s*\{|abstract\s+class\s)|^\s*(import|export)\s+type\s|"
     r"^\s*(public|private|protected|readonly)\s+(readonly\s+)?[\w$]+\s*[?!]?\s*:|"
-    r"\)\s*:\s*((string|number|boolean|void|any|unknown|never)(\[\])?\s*(\{|;|=>|,|\)|\||$)|Promise<)|"
-    r"\b[\w$]+\??\s*:\s*(string|number|boolean|any|unknown)(\[\])?\s*[;,)=]|"
+    # the two annotations below on a code line: JSDoc (` * @param {(a: number) => void}`) and `//`
+    # comments write them in JavaScript too (train + dev: JavaScript files matched 36 -> 4, TypeScript 1684 -> 1679)
+    r"^[ \t]*[^*/\s][^\n]*\)[ \t]*:[ \t]*((string|number|boolean|void|any|unknown|never)(\[\])?\s*(\{|;|=>|,|\)|\||$)|Promise<)|"
+    r"^[ \t]*[^*/\s][^\n]*\b[\w$]+\??[ \t]*:[ \t]*(string|number|boolean|any|unknown)(\[\])?\s*[;,)=]|"
     # `export { X, type Y }`: type-only names in an import / export list
     r"^\s*(import|export)\s*\{[^}]*\btype\s+[\w$]+\s*[,}]|"
     # a declaration file's own source map comment
@@ -59,9 +61,10 @@ _TS = (
 )
 #: TypeScript-only syntax beyond `_TS` (JavaScript has none of it): typed parameters and
 #: variables, return types, generics on declarations, `as T` casts, `implements`, `x!.y`,
-#: parameter properties, `import x = require(...)`
+#: parameter properties, `import x = require(...)`; a typed parameter only on a code line, not in
+#: JSDoc (train + dev: JavaScript files matched 37 -> 21, TypeScript 1715 -> 1713)
 _TS_ANY = (
-    _TS + r"|\(\s*[\w$]+\??\s*:\s*(string|number|boolean|any|unknown|[A-Z][a-z][\w$.]*(<|\[\]|\s*[,)=|]))|"
+    _TS + r"|^[ \t]*[^*/\s][^\n]*\([ \t]*[\w$]+\??[ \t]*:[ \t]*(string|number|boolean|any|unknown|[A-Z][a-z][\w$.]*(<|\[\]|\s*[,)=|]))|"
     r"\b(let|const|var)\s+[\w$]+\s*:\s*(string|number|boolean|any|unknown|[A-Z][a-z][\w$.]*)\b|"
     r"\)\s*:\s*[A-Z][a-z][\w$.]*(<[^>\n]*>)?(\[\])?\s*(\{|=>)|\b(function|class|interface)\s+[\w$]+\s*<[\w$]|"
     r"[\w$\])]\s+as\s+((const|any|unknown|string|number|boolean)\b|[A-Z][a-z][\w$.]*\s*[<\[);,])|"

@@ -81,7 +81,8 @@ RULES: dict[str, list[tuple[str, str]]] = {
     ],
     "inc": [("PHP", r"<\?php"), ("C", r"(?m)^\s*#\s*(include|define|if|ifdef|ifndef)\b")],
     # Sphinx sources and Python projects' CHANGES.txt are reStructuredText documents named .txt
-    "txt": [("reStructuredText", RST_DOCUMENT), ("Text", "")],
+    # ... and test outputs / fixtures named .txt that are XML documents (a declaration first)
+    "txt": [("XML", r"\A\x{FEFF}?\s*<\?xml\s"), ("reStructuredText", RST_DOCUMENT), ("Text", "")],
 }
 
 
