@@ -179,6 +179,10 @@ _RULES: list[tuple] = [
         r"(?m)^\s*(module\.exports\s*=|exports\.[\w$]+\s*=|export\s+(default|const)\s)",
         None,
     ),
+    # a text that opens with an ES module import (`import { a } from './a'`) is a module, whatever prose or
+    # indented template strings follow (train + dev: 1640 TypeScript, 725 JavaScript files open so, no
+    # other language); the next rule tells TypeScript from JavaScript
+    ("JavaScript", ("Markdown", "Text", "Python"), r"\A\x{FEFF}?\s*import\s[^\n]*\sfrom\s+['\"]", None),
     # TypeScript a JavaScript reader misses: `.d.ts` declarations, interfaces, `: type` annotations
     ("TypeScript", ("JavaScript", "Text", "Java"), _TS, r"(?m)@flow\b|" + _JAVA_DECL),
     # "TypeScript" without any type syntax is JavaScript (compiled output, plain modules)
