@@ -150,4 +150,4 @@ def nested_estimate(a: Answers, want: float, min_support: int, procedure: str = 
         default, per_lang, _ = PROCEDURES[procedure](a.take(~test), want, min_support, k)
         keep[test] = kept(a.take(test), default, per_lang)
     return {"procedure": procedure, "folds": k, "answered": float(keep.mean()),
-            "precision": float(a.correct[keep].mean()) if keep.any() else float("nan")}
+            "precision": float(a.correct[keep].mean()) if keep.any() else None}  # None: nothing answered
