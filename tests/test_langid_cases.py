@@ -214,6 +214,9 @@ def test_licence_header_is_cut_to_its_first_line():
         ("fastglob_utils_index.d.ts", "JavaScript", "TypeScript"),  # only `import` / `export` lines
         ("mockito_hamcrest_package-info.java", "Text", "Java"),  # a Java package declaration
         ("tix_warning.xpm", "Perl", "C"),  # `/* XPM */`: a C array
+        ("critcl_preload.c", "C", "C"),  # `critcl::runtime::precopy` in comments is no C++
+        ("undici_cookies_index.js", "JavaScript", "JavaScript"),  # `{(a: string) => void}` only in JSDoc
+        ("trpc_contentTypeParsers.ts", "Markdown", "TypeScript"),  # opens with `import type {..} from`
     ],
 )
 def test_content_rules_settle_confusable_pairs(fixture, model_said, expected):

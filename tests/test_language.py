@@ -67,6 +67,10 @@ AMBIGUOUS_CASES = [
     ("translations/app_de.ts", "translation_qt.ts", "XML"),
     ("rtl/counter.v", "counter_verilog.v", "Verilog"),
     ("theories/Lists.v", "lists_coq.v", "Coq"),
+    # a `#if __cplusplus` guard does not make a header with namespaces and <memory> C
+    ("include/geos/util.h", "geos_util.h", "C++"),
+    ("test_output/macros_junit.txt", "doctest_assertion_macros_junit.txt", "XML"),  # `<?xml` first
+    ("docs/all_the_keys.txt", "blessed_all_the_keys.txt", "reStructuredText"),  # `.. csv-table::`
 ]
 
 

@@ -32,7 +32,10 @@ _CPP = (
     r"(?m)(^\s*(template\s*<|namespace\s+\w+\s*\{|using\s+namespace\s|#\s*include\s*<(iostream|string|vector|memory|"
     r"map|algorithm|cstdint|cstdio|cstdlib|cstring|cmath|type_traits|utility|functional|array|tuple|mutex|thread|"
     r"sstream|fstream|set|unordered_map|unordered_set|limits|iomanip|stdexcept)>|#\s*include\s*[<\"][^>\"\n]+\.(hpp|hh|hxx)[>\"])|"
-    r"\bstd::\w|\w::~?\w|\bnullptr\b)"
+    # `a::b(` on a code line (a `::` in a comment or string is Tcl / Perl / Ruby talk in C sources),
+    # `nullptr` outside a `#define` (bison's C parsers define YY_NULLPTR as nullptr for C++):
+    # train + dev C files matched 174 -> 89 (most of the rest are C++ headers labelled C), C++ 4614 -> 4559
+    r"\bstd::\w|^[^\"\n/*#]*\b\w+::~?\w+\s*[(<;]|^[ \t]*[^#\s][^\n]*\bnullptr\b)"
 )
 _PROSE_FROM = ("Text", "Shell", "Haskell", "Python", "Go", "reStructuredText")
 
@@ -47,8 +50,10 @@ _TS = (
     r"interface|enum|abstract)\b|interface\s+[\w$]+\s*(<[^>\n]*>)?\s*(extends\s[^{\n]*)?\{|type\s+[\w$]+\s*(<[^>\n]*>)?\s*=|"
     r"(const\s+)?enum\s+\w+\s*\{|abstract\s+class\s)|^\s*(import|export)\s+type\s|"
     r"^\s*(public|private|protected|readonly)\s+(readonly\s+)?[\w$]+\s*[?!]?\s*:|"
-    r"\)\s*:\s*((string|number|boolean|void|any|unknown|never)(\[\])?\s*(\{|;|=>|,|\)|\||$)|Promise<)|"
-    r"\b[\w$]+\??\s*:\s*(string|number|boolean|any|unknown)(\[\])?\s*[;,)=]|"
+    # the two annotations below on a code line: JSDoc (` * @param {(a: number) => void}`) and `//`
+    # comments write them in JavaScript too (train + dev: JavaScript files matched 36 -> 4, TypeScript 1684 -> 1679)
+    r"^[ \t]*[^*/\s][^\n]*\)[ \t]*:[ \t]*((string|number|boolean|void|any|unknown|never)(\[\])?\s*(\{|;|=>|,|\)|\||$)|Promise<)|"
+    r"^[ \t]*[^*/\s][^\n]*\b[\w$]+\??[ \t]*:[ \t]*(string|number|boolean|any|unknown)(\[\])?\s*[;,)=]|"
     # `export { X, type Y }`: type-only names in an import / export list
     r"^\s*(import|export)\s*\{[^}]*\btype\s+[\w$]+\s*[,}]|"
     # a declaration file's own source map comment
@@ -56,9 +61,10 @@ _TS = (
 )
 #: TypeScript-only syntax beyond `_TS` (JavaScript has none of it): typed parameters and
 #: variables, return types, generics on declarations, `as T` casts, `implements`, `x!.y`,
-#: parameter properties, `import x = require(...)`
+#: parameter properties, `import x = require(...)`; a typed parameter only on a code line, not in
+#: JSDoc (train + dev: JavaScript files matched 37 -> 21, TypeScript 1715 -> 1713)
 _TS_ANY = (
-    _TS + r"|\(\s*[\w$]+\??\s*:\s*(string|number|boolean|any|unknown|[A-Z][a-z][\w$.]*(<|\[\]|\s*[,)=|]))|"
+    _TS + r"|^[ \t]*[^*/\s][^\n]*\([ \t]*[\w$]+\??[ \t]*:[ \t]*(string|number|boolean|any|unknown|[A-Z][a-z][\w$.]*(<|\[\]|\s*[,)=|]))|"
     r"\b(let|const|var)\s+[\w$]+\s*:\s*(string|number|boolean|any|unknown|[A-Z][a-z][\w$.]*)\b|"
     r"\)\s*:\s*[A-Z][a-z][\w$.]*(<[^>\n]*>)?(\[\])?\s*(\{|=>)|\b(function|class|interface)\s+[\w$]+\s*<[\w$]|"
     r"[\w$\])]\s+as\s+((const|any|unknown|string|number|boolean)\b|[A-Z][a-z][\w$.]*\s*[<\[);,])|"
@@ -173,6 +179,10 @@ _RULES: list[tuple] = [
         r"(?m)^\s*(module\.exports\s*=|exports\.[\w$]+\s*=|export\s+(default|const)\s)",
         None,
     ),
+    # a text that opens with an ES module import (`import { a } from './a'`) is a module, whatever prose or
+    # indented template strings follow (train + dev: 1640 TypeScript, 725 JavaScript files open so, no
+    # other language); the next rule tells TypeScript from JavaScript
+    ("JavaScript", ("Markdown", "Text", "Python"), r"\A\x{FEFF}?\s*import\s[^\n]*\sfrom\s+['\"]", None),
     # TypeScript a JavaScript reader misses: `.d.ts` declarations, interfaces, `: type` annotations
     ("TypeScript", ("JavaScript", "Text", "Java"), _TS, r"(?m)@flow\b|" + _JAVA_DECL),
     # "TypeScript" without any type syntax is JavaScript (compiled output, plain modules)

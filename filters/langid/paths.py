@@ -25,7 +25,7 @@ AMBIGUOUS: dict[str, tuple[str, ...]] = {
     "t": ("Perl", "Raku"),
     "pm": ("Perl", "Raku"),
     "inc": ("PHP", "C"),
-    "txt": ("Text", "reStructuredText"),  # settled by `heuristics.RULES["txt"]` (conclusive)
+    "txt": ("Text", "reStructuredText", "XML"),  # settled by `heuristics.RULES["txt"]` (conclusive)
 }
 
 #: exact file names (Linguist `filenames`)

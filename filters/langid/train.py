@@ -14,7 +14,10 @@ Calibration: the model + content rules predict the dev files (at most `max_per_p
 (package, language)); for each language with at
 least `min_calibration_support` dev answers, its threshold is the smallest probability at
 which the answers at or above it are right >= `target_precision`; other languages get the
-same rule over all answers pooled. The test split is never read here.
+same rule over all answers pooled (`filters.langid.calibration`). The metadata also records
+a nested package-fold estimate of that procedure (thresholds fitted on 4/5 of the dev
+packages, precision on the fifth) and of one that picks each language's in-sample target by
+cross-validation: what to expect on new packages. The test splits are never read here.
 
 Reproducible: fixed seed, one thread, deterministic ordering, fastText in a fresh interpreter
 whose large allocations are zero-filled pages (`FIT_ENV`) -> the same `.ftz` bytes for the
@@ -39,7 +42,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.filters.langid import calibration as cal
 from codesieve.filters.langid import data
+from codesieve.filters.langid.calibration import threshold_for  # noqa: F401  (re-exported: tests, benchmarks)
 from codesieve.filters.langid.content import MODEL_PATH, ContentModel, label_of, prepare
 
 
@@ -117,20 +122,6 @@ def write_fasttext_file(table: pa.Table, path: str, cfg: TrainConfig) -> int:
     return len(labels)
 
 
-def threshold_for(correct: np.ndarray, score: np.ndarray, target: float) -> float:
-    """Smallest score t such that answers with score >= t are right >= `target` of the time.
-
-    1.0 + epsilon (nothing kept) when no t reaches the target.
-    """
-    order = np.argsort(-score, kind="stable")
-    s, c = score[order], correct[order].astype(np.float64)
-    prec = np.cumsum(c) / np.arange(1, len(c) + 1)
-    # a cut is only allowed between distinct scores (ties go together)
-    last_of_tie = np.r_[s[1:] != s[:-1], True]
-    ok = np.flatnonzero((prec >= target) & last_of_tie)
-    return float(s[ok[-1]]) if len(ok) else 1.0 + 1e-6
-
-
 def calibrate(model: ContentModel, dev: pa.Table, cfg: TrainConfig) -> dict:
     """Per-language thresholds on dev (see module docstring)."""
     dev = dev.filter(pc.is_in(dev["label"], pa.array(model.labels)))
@@ -139,12 +130,9 @@ def calibrate(model: ContentModel, dev: pa.Table, cfg: TrainConfig) -> dict:
     pred = model.predict(dev["content"])
     guess = np.array(pred.lang, dtype=object)
     correct = guess == np.array(dev["label"].to_pylist(), dtype=object)
-    default = threshold_for(correct, pred.score, cfg.target_precision)
-    per_lang = {}
-    for lang in sorted(set(guess.tolist())):
-        mine = guess == lang
-        if mine.sum() >= cfg.min_calibration_support:
-            per_lang[lang] = threshold_for(correct[mine], pred.score[mine], cfg.target_precision)
+    answers = cal.Answers(correct, pred.score.astype(np.float64), guess,
+                          np.array(dev["package"].to_pylist(), dtype=object))
+    default, per_lang, _ = cal.calibrate_fixed(answers, cfg.target_precision, cfg.min_calibration_support)
     model.thresholds, model.default_threshold = per_lang, default
     kept = model.confident(pred)
     return {
@@ -155,6 +143,9 @@ def calibrate(model: ContentModel, dev: pa.Table, cfg: TrainConfig) -> dict:
         "dev_accuracy": float(correct.mean()),
         "dev_kept": float(kept.mean()),
         "dev_precision_kept": float(correct[kept].mean()) if kept.any() else float("nan"),
+        # the same procedure fitted on 4/5 of the dev packages, applied to the fifth (out of sample)
+        "dev_nested": {proc: cal.nested_estimate(answers, cfg.target_precision, cfg.min_calibration_support, proc)
+                       for proc in cal.PROCEDURES},
     }
 
 
