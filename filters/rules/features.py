@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from codesieve.core.batch import DocBatch, segment_reduce
+from codesieve.filters.rules.literals import required_literals
 
 try:
     from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
@@ -278,6 +279,9 @@ def line_matches(batch: DocBatch, pattern: str) -> np.ndarray:
         fast = _line_class_match(batch, pattern)
         if fast is not None:
             return fast
+        found = _literal_prefilter(batch.flat_lines, pattern)
+        if found is not None:
+            return found
         if _LITERALS.match(pattern):
             lowered = feature(batch, "lines_lower", lambda: pc.ascii_lower(batch.flat_lines))
             hit = np.zeros(len(batch.flat_lines), dtype=bool)
@@ -287,6 +291,25 @@ def line_matches(batch: DocBatch, pattern: str) -> np.ndarray:
         return to_np(pc.match_substring_regex(batch.flat_lines, pattern))
 
     return feature(batch, f"lm:{pattern}", compute)
+
+
+def _literal_prefilter(strings: pa.Array, pattern: str) -> np.ndarray | None:
+    """Bool per string: it matches `pattern` (RE2 search), with RE2 run only on the strings
+    that hold one of the pattern's required literals (compiled `segment_find`; the others
+    cannot match). None when the kernel is not built or the pattern has no such literals."""
+    req = required_literals(pattern) if _kernels is not None else None
+    if req is None:
+        return None
+    lits, fold = req
+    data, off = string_buffers(strings)
+    cand = np.empty(len(strings), np.uint8)
+    needles = b"".join(s.encode() + b"\0" for s in lits)
+    _kernels.segment_find(data, np.ascontiguousarray(off), needles, fold, cand)
+    hit = np.zeros(len(strings), dtype=bool)
+    ask = np.flatnonzero(cand)
+    if len(ask):
+        hit[ask] = to_np(pc.match_substring_regex(strings.take(pa.array(ask)), pattern)).astype(bool)
+    return hit
 
 
 #: per-byte bits for `segment_or` over lines: 1 = not RE2 `\s` ([\t\n\f\r ]), 2 = ASCII letter
