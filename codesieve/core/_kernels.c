@@ -699,6 +699,95 @@ done:
     return release(result, &data, &off, &needles, &out, NULL);
 }
 
+/* encoded_runs(data, offsets, out_data, out_offsets, out_doc) -> (pieces, bytes)
+ * The parts of each document where StarCoder2's three encoded-data patterns
+ * (codesieve.filters.rules.starcoder2.ENCODED_PATTERNS) can match, for RE2 to search instead
+ * of the whole text. Every byte of a match is in U = [A-Za-z0-9+/=,\\ \t\n\f\r], so a match
+ * lies inside one maximal U-run; a run is kept when it holds 64 bytes in a row of
+ * [a-zA-Z0-9+/\n=] (pattern 1), a stretch of [0-9a-fA-Fx\\,\t\n\f\r ] with 16 hex digits
+ * (pattern 2: 8 two-digit units), or 48 bytes in a row of [\\u0-9a-fA-F] (pattern 3). A kept
+ * run is copied with one byte of context on each side that stands for the byte next to it in
+ * the document for \b ('_' for '_', else '!'; none at a document edge), so RE2 finds the same
+ * matches in it as in the document. out_doc[k] = the document of piece k.
+ */
+#define ENC_U 1
+#define ENC_P1 2
+#define ENC_H 4
+#define ENC_HEX 8
+#define ENC_P3 16
+
+static PyObject *encoded_runs(PyObject *self, PyObject *args) {
+    Py_buffer data, off, od, oo, odoc;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*w*", &data, &off, &od, &oo, &odoc))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "encoded_runs");
+    if (n < 0)
+        goto done;
+    uint8_t cls[256] = {0};
+    for (int c = 0; c < 256; c++) {
+        const int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        const int hex = c < 128 && is_hex((uint8_t)c), space = IS_RE2_SPACE(c);
+        cls[c] = (uint8_t)((alnum || space || c == '+' || c == '/' || c == '=' || c == ',' || c == '\\' ? ENC_U : 0) |
+                           (alnum || c == '+' || c == '/' || c == '\n' || c == '=' ? ENC_P1 : 0) |
+                           (hex || c == 'x' || c == '\\' || c == ',' || space ? ENC_H : 0) | (hex ? ENC_HEX : 0) |
+                           (hex || c == '\\' || c == 'u' ? ENC_P3 : 0));
+    }
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint8_t *w = (uint8_t *)od.buf;
+    int64_t *wo = (int64_t *)oo.buf, *wd = (int64_t *)odoc.buf;
+    const int64_t cap_bytes = od.len, cap_pieces = oo.len / 8 - 1;
+    if (odoc.len / 8 < cap_pieces || cap_pieces < 0) {
+        PyErr_SetString(PyExc_ValueError, "encoded_runs: out_doc is shorter than out_offsets - 1");
+        goto done;
+    }
+    int64_t np_ = 0, nb = 0;
+    int full = 0;
+    Py_BEGIN_ALLOW_THREADS
+    wo[0] = 0;
+    for (Py_ssize_t i = 0; i < n && !full; i++) {
+        const int64_t a = o[i], b = o[i + 1];
+        int64_t r1 = 0, hx = 0, r3 = 0, done_to = a; /* run lengths, branch-free; runs emitted up to done_to */
+        for (int64_t j = a; j < b; j++) {
+            const uint8_t c = cls[d[j]];
+            const int64_t hex = (c >> 3) & 1;
+            r1 = (r1 + 1) & -(int64_t)((c >> 1) & 1);
+            hx = (hx + hex) & -(int64_t)((c >> 2) & 1);
+            r3 = (r3 + 1) & -(int64_t)((c >> 4) & 1);
+            if (!((r1 == 64) | (r3 == 48) | ((hx == 16) & hex)) || j < done_to)
+                continue;
+            int64_t start = j, end = j + 1; /* the U-run around j */
+            while (start > a && (cls[d[start - 1]] & ENC_U))
+                start--;
+            while (end < b && (cls[d[end]] & ENC_U))
+                end++;
+            if (np_ >= cap_pieces || nb + (end - start) + 2 > cap_bytes) {
+                full = 1;
+                break;
+            }
+            if (start > a)
+                w[nb++] = d[start - 1] == '_' ? '_' : '!';
+            memcpy(w + nb, d + start, (size_t)(end - start));
+            nb += end - start;
+            if (end < b)
+                w[nb++] = d[end] == '_' ? '_' : '!';
+            wd[np_] = i;
+            wo[++np_] = nb;
+            done_to = end;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_ValueError, "encoded_runs: output buffers too small");
+        goto done;
+    }
+    result = Py_BuildValue("(LL)", (long long)np_, (long long)nb);
+done:
+    release(NULL, &oo, &odoc, NULL, NULL, NULL);
+    return release(result, &data, &off, &od, NULL, NULL);
+}
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
@@ -715,6 +804,8 @@ static PyMethodDef methods[] = {
      "blank_numbers(data, offsets, out): data with \\b[0-9][0-9a-fA-FxX._]*\\b matches turned to spaces"},
     {"segment_find", segment_find, METH_VARARGS,
      "segment_find(data, offsets, needles, fold, out): segments holding one of the 0-ended needles"},
+    {"encoded_runs", encoded_runs, METH_VARARGS,
+     "encoded_runs(data, offsets, out_data, out_offsets, out_doc) -> (pieces, bytes): where encoded data can match"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -394,20 +394,21 @@ def match_lengths(batch: DocBatch, pattern: str) -> tuple[np.ndarray, np.ndarray
     Returns (flat lengths, offsets): document i owns lengths[off[i]:off[i+1]]. Matches
     are bracketed with a marker character by one RE2 global replace, then split out.
     """
+    return feature(batch, f"spans:{pattern}", lambda: match_lengths_of(batch.text, pattern))
 
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        marked = pc.replace_substring_regex(batch.text, f"(?:{pattern})", f"{MARK}\\0{MARK}")
-        pieces = pc.split_pattern(marked, MARK)
-        off = offsets_of(pieces)
-        lens = to_np(pc.utf8_length(pieces.flatten())).astype(np.int64)
-        # pieces alternate: text, match, text, match, ..., text  -> matches at odd positions
-        local = np.arange(len(lens), dtype=np.int64) - np.repeat(off[:-1], np.diff(off))
-        is_match = (local % 2) == 1
-        counts = segment_reduce(is_match.astype(np.int64), off, np.add, 0)
-        m_off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return lens[is_match], m_off
 
-    return feature(batch, f"spans:{pattern}", compute)
+def match_lengths_of(text: pa.Array, pattern: str) -> tuple[np.ndarray, np.ndarray]:
+    """`match_lengths` of the strings of `text` (one RE2 global replace, then a split)."""
+    marked = pc.replace_substring_regex(text, f"(?:{pattern})", f"{MARK}\\0{MARK}")
+    pieces = pc.split_pattern(marked, MARK)
+    off = offsets_of(pieces)
+    lens = to_np(pc.utf8_length(pieces.flatten())).astype(np.int64)
+    # pieces alternate: text, match, text, match, ..., text  -> matches at odd positions
+    local = np.arange(len(lens), dtype=np.int64) - np.repeat(off[:-1], np.diff(off))
+    is_match = (local % 2) == 1
+    counts = segment_reduce(is_match.astype(np.int64), off, np.add, 0)
+    m_off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return lens[is_match], m_off
 
 
 # --- words and n-grams ---------------------------------------------------------------
