@@ -133,3 +133,30 @@ def test_text_kernels_refuse_bad_input() -> None:
     with pytest.raises(ValueError, match="too small"):
         F._kernels.encoded_runs(np.frombuffer(b"A" * 80, np.uint8), np.array([0, 80], np.int64),
                                 np.empty(10, np.uint8), np.empty(2, np.int64), np.empty(1, np.int64))
+
+
+DUP_EDGE = ["a\n a \na\t\n\u00a0a\u3000\n\u3000a\nb\x1c\n\x1cb\n}\n}\n\n\n", "x\ny\nx\r\n\u00e9 \n \u00e9\n\u00e9\u00a0\n\u00e9",
+            "", "\n\n", "same\nsame", "\u2028a\na\u2028\n\u0085b\nb"]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_duplicate_lines_kernel_matches_sort_and_dictionary(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codesieve.filters.rules import general
+    from codesieve.filters.rules.general import DuplicateLineFraction
+
+    def batch() -> DocBatch:
+        return DocBatch(pa.table({"content": pa.array(DUP_EDGE)})) if source == "edge" else _batch(source)
+
+    rules = [DuplicateLineFraction(DuplicateLineFraction.Params(skip_symbol_lines=s)) for s in (False, True)]
+    kernel = [r.measure(batch()) for r in rules]
+    monkeypatch.setattr(general, "repeated_trimmed_lines", lambda *_: None)  # hash + sort
+    sort = [r.measure(batch()) for r in rules]
+    monkeypatch.setattr(general, "string_hashes", lambda _strings: None)  # Arrow's dictionary_encode
+    table = [r.measure(batch()) for r in rules]
+    for k, s, t in zip(kernel, sort, table):
+        assert np.array_equal(k, s) and np.array_equal(k, t)
+    if source == "edge":
+        ref = [rules[0].reference(t, "", None) for t in DUP_EDGE]
+        assert np.allclose(kernel[0], ref)
+    else:
+        assert (kernel[0] > 0).sum() > 10

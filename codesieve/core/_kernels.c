@@ -191,6 +191,18 @@ static inline uint64_t mix64(uint64_t x) { /* splitmix64's finalizer */
     return x ^ (x >> 31);
 }
 
+/* The hash of `segment_hash`: 8-byte words folded through mix64, the length included. */
+static inline uint64_t hash_bytes(const uint8_t *p, int64_t len) {
+    uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), w;
+    for (; len >= 8; len -= 8, p += 8) {
+        memcpy(&w, p, 8);
+        h = mix64(h ^ w);
+    }
+    w = 0;
+    memcpy(&w, p, (size_t)len);
+    return mix64(h ^ w ^ ((uint64_t)len << 56));
+}
+
 /* segment_hash(data, offsets, out)
  *   data uint8[total]; offsets int64[n + 1]; out uint64[n] (out): a 64-bit hash of the bytes
  *   of segment i (8-byte words folded through splitmix64's finalizer, length included), so
@@ -208,18 +220,8 @@ static PyObject *segment_hash(PyObject *self, PyObject *args) {
     const int64_t *o = (const int64_t *)off.buf;
     uint64_t *r = (uint64_t *)out.buf;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const uint8_t *p = d + o[i];
-        int64_t len = o[i + 1] - o[i];
-        uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), w;
-        for (; len >= 8; len -= 8, p += 8) {
-            memcpy(&w, p, 8);
-            h = mix64(h ^ w);
-        }
-        w = 0;
-        memcpy(&w, p, (size_t)len);
-        r[i] = mix64(h ^ w ^ ((uint64_t)len << 56));
-    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        r[i] = hash_bytes(d + o[i], o[i + 1] - o[i]);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -788,6 +790,112 @@ done:
     return release(result, &data, &off, &od, NULL, NULL);
 }
 
+/* trimmed_hash(data, offsets, out, unsure)
+ *   out    uint64[n] (out): `segment_hash` of segment i with Arrow's ASCII whitespace
+ *          ([\t\n\v\f\r\x1c-\x1f ]) trimmed from both ends
+ *   unsure uint8[n] (out): 1 when a non-ASCII byte borders the trimmed span: Arrow's
+ *          utf8_trim_whitespace may trim more there (U+00A0, U+3000, ...); the caller
+ *          recomputes those segments' hashes from Arrow's trim
+ */
+static PyObject *trimmed_hash(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out, unsure;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*", &data, &off, &out, &unsure))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "trimmed_hash");
+    if (n < 0 || check(&out, 8, n, "out") || check(&unsure, 1, n, "unsure"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint64_t *r = (uint64_t *)out.buf;
+    uint8_t *u = (uint8_t *)unsure.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t a = o[i], b = o[i + 1];
+        while (a < b && IS_ARROW_WS(d[a]))
+            a++;
+        while (b > a && IS_ARROW_WS(d[b - 1]))
+            b--;
+        u[i] = b > a && (d[a] >= 128 || d[b - 1] >= 128);
+        r[i] = hash_bytes(d + a, b - a);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &out, &unsure, NULL);
+}
+
+/* repeated_keys(keys, offsets, mask, out)
+ *   keys uint64[m]; offsets int64[k + 1] cut them into groups (e.g. the lines of a document);
+ *   mask uint8[m]: the keys that count; out uint8[m] (out): 1 for a counted key that another
+ *   counted key of its group equals. One open-addressing table per group (linear time; a
+ *   sort of all keys costs n log n).
+ */
+static PyObject *repeated_keys(PyObject *self, PyObject *args) {
+    Py_buffer keys, off, mask, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &keys, &off, &mask, &out))
+        return NULL;
+    PyObject *result = NULL;
+    uint64_t *tk = NULL;
+    uint32_t *tc = NULL;
+    const Py_ssize_t m = keys.len / 8;
+    if (keys.len % 8 || check(&mask, 1, m, "mask") || check(&out, 1, m, "out") || check(&off, 8, 1, "offsets"))
+        goto done;
+    const Py_ssize_t k = off.len / 8 - 1;
+    const int64_t *o = (const int64_t *)off.buf;
+    if (check_offsets(o, k, m, "repeated_keys"))
+        goto done;
+    int64_t longest = 1;
+    for (Py_ssize_t g = 0; g < k; g++)
+        longest = o[g + 1] - o[g] > longest ? o[g + 1] - o[g] : longest;
+    int64_t cap = 16;
+    while (cap < 2 * longest)
+        cap *= 2;
+    tk = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)cap);
+    tc = (uint32_t *)calloc((size_t)cap, sizeof(uint32_t));
+    if (tk == NULL || tc == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint64_t *kv = (const uint64_t *)keys.buf;
+    const uint8_t *mk = (const uint8_t *)mask.buf;
+    uint8_t *r = (uint8_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    memset(r, 0, (size_t)m);
+    for (Py_ssize_t g = 0; g < k; g++) {
+        int64_t size = 16, used = 0;
+        for (int64_t j = o[g]; j < o[g + 1]; j++)
+            used += mk[j] != 0;
+        if (used < 2)
+            continue;
+        while (size < 2 * used)
+            size *= 2;
+        const uint64_t bits = (uint64_t)size - 1;
+        for (int pass = 0; pass < 2; pass++) { /* count, then read the counts */
+            for (int64_t j = o[g]; j < o[g + 1]; j++) {
+                if (!mk[j])
+                    continue;
+                uint64_t slot = mix64(kv[j]) & bits;
+                while (tc[slot] && tk[slot] != kv[j])
+                    slot = (slot + 1) & bits;
+                if (pass == 0) {
+                    tk[slot] = kv[j];
+                    tc[slot]++;
+                } else {
+                    r[j] = tc[slot] > 1;
+                }
+            }
+        }
+        memset(tc, 0, sizeof(uint32_t) * (size_t)size);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(tk);
+    free(tc);
+    return release(result, &keys, &off, &mask, &out, NULL);
+}
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
@@ -806,6 +914,8 @@ static PyMethodDef methods[] = {
      "segment_find(data, offsets, needles, fold, out): segments holding one of the 0-ended needles"},
     {"encoded_runs", encoded_runs, METH_VARARGS,
      "encoded_runs(data, offsets, out_data, out_offsets, out_doc) -> (pieces, bytes): where encoded data can match"},
+    {"trimmed_hash", trimmed_hash, METH_VARARGS, "trimmed_hash(data, offsets, out, unsure): segment_hash of whitespace-trimmed segments"},
+    {"repeated_keys", repeated_keys, METH_VARARGS, "repeated_keys(keys, offsets, mask, out): keys repeated within their group"},
     {NULL, NULL, 0, NULL},
 };
 

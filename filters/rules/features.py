@@ -131,6 +131,27 @@ def string_hashes(strings: pa.Array) -> np.ndarray | None:
     return out
 
 
+def repeated_trimmed_lines(batch: DocBatch, counted: np.ndarray) -> np.ndarray | None:
+    """Bool per flat line: a `counted` line whose whitespace-trimmed text (Arrow's
+    `utf8_trim_whitespace`) another counted line of its document repeats. Compiled: the
+    trimmed lines are hashed in place (no trimmed copy; lines with non-ASCII at a trimmed
+    edge are re-hashed from Arrow's trim) and counted per document in a hash table (no sort).
+    Same result as the hash + sort path (tests/test_kernels_text.py). None without the kernel."""
+    if _kernels is None:
+        return None
+    lines = batch.flat_lines
+    data, off = string_buffers(lines)
+    hashes, unsure = np.empty(len(lines), np.uint64), np.empty(len(lines), np.uint8)
+    _kernels.trimmed_hash(data, np.ascontiguousarray(off), hashes, unsure)
+    redo = np.flatnonzero(unsure)
+    if len(redo):
+        hashes[redo] = string_hashes(pc.utf8_trim_whitespace(lines.take(pa.array(redo))))
+    out = np.empty(len(lines), np.uint8)
+    _kernels.repeated_keys(hashes, np.ascontiguousarray(batch.line_offsets, np.int64),
+                           np.ascontiguousarray(counted, np.uint8), out)
+    return out.view(bool)
+
+
 def string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(the data buffer as uint8, int64 offsets into it: string i = data[off[i]:off[i+1]])."""
     width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
