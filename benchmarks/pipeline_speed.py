@@ -174,7 +174,8 @@ def print_ray(ray: dict[int, dict[str, Any]]) -> None:
     for w, r in sorted(ray.items()):
         tm = r["manifest"]["timings"]
         t = tm["total"]
-        parts = " / ".join(f"{v:.1f}" for k, v in tm.items() if k.startswith(("pass", "global")))
+        steps = sorted((k for k in tm if k.startswith(("pass", "global"))), key=lambda k: int(k[4:]) if k.startswith("pass") else 0.5)
+        parts = " / ".join(f"{tm[k]:.1f}" for k in steps)  # pass0, global:dedup, pass1
         peak = max(r["manifest"]["peak_rss_mb"].values())
         each = ", ".join(f"{x:,.0f}" for x in r["workers_mb"]) or "-"
         print(f"| {w} | {t:.1f} | {one / t:.2f}x | {parts} | {r['wall'] - t:.1f} | {r['wall']:.1f} | "

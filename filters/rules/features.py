@@ -300,7 +300,7 @@ def line_matches(batch: DocBatch, pattern: str) -> np.ndarray:
         fast = _line_class_match(batch, pattern)
         if fast is not None:
             return fast
-        found = _literal_prefilter(batch.flat_lines, pattern)
+        found = literal_prefilter(batch.flat_lines, pattern)
         if found is not None:
             return found
         if _LITERALS.match(pattern):
@@ -314,7 +314,13 @@ def line_matches(batch: DocBatch, pattern: str) -> np.ndarray:
     return feature(batch, f"lm:{pattern}", compute)
 
 
-def _literal_prefilter(strings: pa.Array, pattern: str) -> np.ndarray | None:
+def regex_search(strings: pa.Array, pattern: str) -> np.ndarray:
+    """Bool per string: RE2 finds `pattern` in it (through `literal_prefilter` when it can)."""
+    found = literal_prefilter(strings, pattern)
+    return found if found is not None else to_np(pc.match_substring_regex(strings, pattern)).astype(bool)
+
+
+def literal_prefilter(strings: pa.Array, pattern: str) -> np.ndarray | None:
     """Bool per string: it matches `pattern` (RE2 search), with RE2 run only on the strings
     that hold one of the pattern's required literals (compiled `segment_find`; the others
     cannot match). None when the kernel is not built or the pattern has no such literals."""

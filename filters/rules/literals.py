@@ -2,7 +2,7 @@
 
 `required_literals(pattern)` returns (literals, fold): every match of `pattern` contains at
 least one of `literals` (ASCII case-insensitively when `fold`, i.e. the pattern starts with
-`(?i)`), or None when the pattern is outside the subset this parser understands (then no
+`(?i)`; other leading flags `(?ms)` do not change literals), or None when the pattern is outside the subset this parser understands (then no
 prefilter is used). E.g. `(?i)your code here|(?:#|//)[^\\n]*\\b(?:todo|fixme)\\b` gives
 (["your code here", "todo", "fixme"], True); `^\\s*pass\\s*$` gives (["pass"], False).
 
@@ -25,8 +25,9 @@ class _Unsupported(Exception):
 
 def required_literals(pattern: str) -> tuple[list[str], bool] | None:
     """(literals, fold) such that every match of `pattern` contains one of the literals, or None."""
-    fold = pattern.startswith("(?i)")
-    body = pattern[4:] if fold else pattern
+    flags = re.match(r"\(\?([ims]+)\)", pattern)  # leading flags: only (?i) matters to literals
+    fold = flags is not None and "i" in flags.group(1)
+    body = pattern[flags.end() :] if flags else pattern
     try:
         lits, end = _alternation(body, 0)
         if end != len(body):

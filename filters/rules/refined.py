@@ -25,6 +25,7 @@ from codesieve.filters.rules.features import (
     lang_subset,
     line_matches,
     per_doc_sum,
+    regex_search,
     safe_div,
     to_np,
 )
@@ -139,12 +140,11 @@ class CompiledOutput(Rule):
     def measure(self, batch: DocBatch) -> np.ndarray:
         p = self.params
         tail = pc.utf8_slice_codeunits(batch.text, -p.tail_chars)
-        hit = to_np(pc.match_substring_regex(tail, SOURCE_MAP_TRAILER)).astype(bool)
+        hit = regex_search(tail, SOURCE_MAP_TRAILER)  # RE2 only on tails holding "sourceMappingURL="
         head = pc.utf8_slice_codeunits(batch.text, 0, p.head_chars)
         if p.markers:
-            try:  # one RE2 pass over the heads for all markers (10x the per-marker searches)
-                found = pc.match_substring_regex(head, "|".join(re.escape(m) for m in p.markers))
-                hit |= to_np(found).astype(bool)
+            try:  # one pass over the heads for all markers (10x the per-marker searches)
+                hit |= regex_search(head, "|".join(re.escape(m) for m in p.markers))
             except pa.ArrowInvalid:  # a marker RE2 cannot take escaped: one search each
                 for m in p.markers:
                     hit |= to_np(pc.match_substring(head, m)).astype(bool)
