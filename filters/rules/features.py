@@ -320,10 +320,10 @@ def regex_search(strings: pa.Array, pattern: str) -> np.ndarray:
     return found if found is not None else to_np(pc.match_substring_regex(strings, pattern)).astype(bool)
 
 
-def literal_prefilter(strings: pa.Array, pattern: str) -> np.ndarray | None:
-    """Bool per string: it matches `pattern` (RE2 search), with RE2 run only on the strings
-    that hold one of the pattern's required literals (compiled `segment_find`; the others
-    cannot match). None when the kernel is not built or the pattern has no such literals."""
+def literal_candidates(strings: pa.Array, pattern: str) -> np.ndarray | None:
+    """Bool per string: it holds one of `pattern`'s required literals (`literals.py`;
+    compiled `segment_find`), so only these can match. None when the kernel is not built or
+    the pattern has no such literals."""
     req = required_literals(pattern) if _kernels is not None else None
     if req is None:
         return None
@@ -332,6 +332,15 @@ def literal_prefilter(strings: pa.Array, pattern: str) -> np.ndarray | None:
     cand = np.empty(len(strings), np.uint8)
     needles = b"".join(s.encode() + b"\0" for s in lits)
     _kernels.segment_find(data, np.ascontiguousarray(off), needles, fold, cand)
+    return cand.view(bool)
+
+
+def literal_prefilter(strings: pa.Array, pattern: str) -> np.ndarray | None:
+    """Bool per string: it matches `pattern` (RE2 search), with RE2 run only on the
+    `literal_candidates`. None when there are no required literals (or no kernel)."""
+    cand = literal_candidates(strings, pattern)
+    if cand is None:
+        return None
     hit = np.zeros(len(strings), dtype=bool)
     ask = np.flatnonzero(cand)
     if len(ask):

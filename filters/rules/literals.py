@@ -15,6 +15,7 @@ alternation the union of its branches (None if any branch has none). Escaped pun
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _PLAIN = re.compile(r"[A-Za-z0-9 _#\"'<>!%&,:;=@`~/-]")
 
@@ -23,6 +24,7 @@ class _Unsupported(Exception):
     pass
 
 
+@lru_cache(maxsize=256)
 def required_literals(pattern: str) -> tuple[list[str], bool] | None:
     """(literals, fold) such that every match of `pattern` contains one of the literals, or None."""
     flags = re.match(r"\(\?([ims]+)\)", pattern)  # leading flags: only (?i) matters to literals
@@ -36,8 +38,7 @@ def required_literals(pattern: str) -> tuple[list[str], bool] | None:
         return None
     if not lits:
         return None
-    lits = sorted({s.lower() for s in lits} if fold else set(lits))
-    return lits, fold
+    return sorted({s.lower() for s in lits} if fold else set(lits)), fold
 
 
 def _alternation(p: str, i: int) -> tuple[set[str] | None, int]:

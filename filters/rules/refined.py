@@ -24,6 +24,7 @@ from codesieve.filters.rules.features import (
     feature,
     lang_subset,
     line_matches,
+    literal_candidates,
     per_doc_sum,
     regex_search,
     safe_div,
@@ -139,8 +140,14 @@ class CompiledOutput(Rule):
 
     def measure(self, batch: DocBatch) -> np.ndarray:
         p = self.params
-        tail = pc.utf8_slice_codeunits(batch.text, -p.tail_chars)
-        hit = regex_search(tail, SOURCE_MAP_TRAILER)  # RE2 only on tails holding "sourceMappingURL="
+        rows = np.arange(batch.num_rows)
+        cand = literal_candidates(batch.text, SOURCE_MAP_TRAILER)  # "sourceMappingURL=" anywhere
+        if cand is not None:
+            rows = np.flatnonzero(cand)
+        hit = np.zeros(batch.num_rows, dtype=bool)
+        if len(rows):  # Arrow's negative slice walks the whole text: only where the marker is
+            tail = pc.utf8_slice_codeunits(batch.text.take(pa.array(rows)), -p.tail_chars)
+            hit[rows] = regex_search(tail, SOURCE_MAP_TRAILER)
         head = pc.utf8_slice_codeunits(batch.text, 0, p.head_chars)
         if p.markers:
             try:  # one pass over the heads for all markers (10x the per-marker searches)
