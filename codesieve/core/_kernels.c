@@ -471,10 +471,11 @@ static PyObject *shingle_fill(PyObject *self, PyObject *args) {
     const int64_t *o = (const int64_t *)off.buf;
     const uint32_t *t = (const uint32_t *)table.buf;
     uint64_t *r = (uint64_t *)out.buf;
-    int64_t longest = 0; /* token hashes of one document at a time: at most its byte count */
+    int64_t cap = 0; /* token hashes of one document at a time: shingles + k - 1 (or < k) */
     for (Py_ssize_t i = 0; i < n; i++)
-        longest = o[i + 1] - o[i] > longest ? o[i + 1] - o[i] : longest;
-    hs = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)(longest + 1));
+        cap = oo[i + 1] - oo[i] > cap ? oo[i + 1] - oo[i] : cap;
+    cap += k;
+    hs = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)cap);
     if (hs == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -489,6 +490,10 @@ static PyObject *shingle_fill(PyObject *self, PyObject *args) {
         const int64_t end = o[i + 1];
         for (int64_t j = o[i]; j < end;) {
             uint32_t v = t[d[j]];
+            if (nt == cap) { /* more tokens than out_offsets allow: refused below */
+                ok = 0;
+                break;
+            }
             if (v & TOK_WORD) {
                 uint32_t h = 0, pw = 1;
                 uint64_t len = 0;
@@ -505,7 +510,7 @@ static PyObject *shingle_fill(PyObject *self, PyObject *args) {
             j++;
         }
         const int64_t want = nt >= k ? nt - k + 1 : (nt > 0);
-        if (want != oo[i + 1] - oo[i]) {
+        if (!ok || want != oo[i + 1] - oo[i]) {
             ok = 0;
             break;
         }
