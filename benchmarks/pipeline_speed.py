@@ -10,7 +10,12 @@ Prints three markdown tables:
       `cpu` counters and the dedup step's own CPU figures); "startup + plan + finalize"
       is the process total minus the counted steps;
   (c) Ray with 1 and 2 workers on the whole pipeline: pipeline seconds (the manifest's
-      `timings.total`, Ray start excluded) and Ray start + shutdown (wall minus that).
+      `timings.total`, Ray start excluded) and Ray start + shutdown (wall minus that); the
+      driver's peak RSS (its own VmHWM) apart from each worker's.
+
+Peak RSS is the measured process's own kernel high-water mark (VmHWM, sampled every 0.2 s),
+not wait4's ru_maxrss, which also counts every descendant the process reaped (embedded Ray's
+workers); that figure is printed for reference as "wait4 tree".
 
     nice -n 10 python benchmarks/pipeline_speed.py [--input DIR] [--config NAME] [--repeat N] [--no-ray]
                                                    [--compare OTHER_CHECKOUT/.venv/bin/python]
@@ -54,15 +59,27 @@ STEPS = [
 ]
 
 
-def _rusage_run(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, float]:
-    """(CPU seconds incl. waited-for children, wall seconds, peak RSS MB) of one process."""
+def _rusage_run(cmd: list[str], cwd: Path = ROOT) -> dict[str, Any]:
+    """CPU seconds incl. waited-for children, wall seconds and peak RSS (MB) of one process.
+
+    rss: the process's own peak (the kernel's VmHWM, read every 0.2 s: wait4's ru_maxrss
+    would also count the Ray workers an embedded-Ray driver reaps); workers_mb: each Ray
+    worker's sampled peak; tree_maxrss: wait4's figure, for reference."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from scale import RssSampler
+
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    sampler.stop()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"benchmark run failed: {' '.join(cmd)}")
-    return ru.ru_utime + ru.ru_stime, wall, ru.ru_maxrss / 1024
+    return {"cpu": ru.ru_utime + ru.ru_stime, "wall": wall, "rss": sampler.driver_hwm / 2**20,
+            "workers_mb": [b / 2**20 for b in sampler.by_role("worker") if b >= 100 * 2**20],
+            "tree_maxrss": ru.ru_maxrss / 1024}
 
 
 def rensa_child(input_dir: str) -> None:
@@ -79,9 +96,8 @@ def rensa_child(input_dir: str) -> None:
     print(int(rensa_lsh_removed(texts()).sum()))
 
 
-def run_rensa(input_dir: str) -> dict[str, float]:
-    cpu, wall, rss = _rusage_run([sys.executable, __file__, "--rensa-child", input_dir])
-    return {"cpu": cpu, "wall": wall, "rss": rss}
+def run_rensa(input_dir: str) -> dict[str, Any]:
+    return _rusage_run([sys.executable, __file__, "--rensa-child", input_dir])
 
 
 def run_codesieve(config: str, input_dir: str, extra: list[str], python: str = sys.executable) -> dict[str, Any]:
@@ -91,9 +107,8 @@ def run_codesieve(config: str, input_dir: str, extra: list[str], python: str = s
                "--output", out, "--quiet", *extra]
         # run from the checkout that owns `python` (`-m codesieve` imports from the cwd first)
         cwd = ROOT if python == sys.executable else Path(python).absolute().parents[2]
-        cpu, wall, rss = _rusage_run(cmd, cwd if (cwd / "codesieve").is_dir() else ROOT)
-        manifest = json.loads(Path(out, ".codesieve", "manifest.json").read_text())
-        return {"cpu": cpu, "wall": wall, "rss": rss, "manifest": manifest}
+        run = _rusage_run(cmd, cwd if (cwd / "codesieve").is_dir() else ROOT)
+        return run | {"manifest": json.loads(Path(out, ".codesieve", "manifest.json").read_text())}
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -126,7 +141,7 @@ def print_tables(rensa: dict[str, float], local: dict[str, Any], ray: dict[int, 
     print(f"input: {args.input}: {m['rows_in']:,} files, {mb:,.1f} MB of text; config {args.config}; "
           f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min), "
           f"{os.cpu_count()} cores\n")
-    print("| run | CPU s | wall s | MB per CPU-s | vs rensa dedup | peak RSS MB |")
+    print("| run | CPU s | wall s | MB per CPU-s | vs rensa dedup | peak RSS MB (own VmHWM) |")
     print("|---|--:|--:|--:|--:|--:|")
     base = mb / rensa["cpu"]
     runs = [("rensa MinHash + LSH + union-find, Python shingles: dedup only", rensa),
@@ -143,14 +158,28 @@ def print_tables(rensa: dict[str, float], local: dict[str, Any], ray: dict[int, 
         print(f"| {name} | {secs:.2f} | {1000 * secs / mb:.0f} | {100 * secs / local['cpu']:.0f}% |")
     print(f"| **whole process** | {local['cpu']:.2f} | {1000 * local['cpu'] / mb:.0f} | 100% |")
     if ray:
-        print("\nRay, whole pipeline (pipeline s = manifest `timings.total`, Ray start excluded):\n")
-        print("| workers | pipeline s | speed-up vs 1 worker | Ray start + shutdown s | wall s | worker peak RSS MB |")
-        print("|--:|--:|--:|--:|--:|--:|")
-        one = ray[min(ray)]["manifest"]["timings"]["total"]
-        for w, r in sorted(ray.items()):
-            t = r["manifest"]["timings"]["total"]
-            peak = max(r["manifest"]["peak_rss_mb"].values())
-            print(f"| {w} | {t:.1f} | {one / t:.2f}x | {r['wall'] - t:.1f} | {r['wall']:.1f} | {peak:,.0f} |")
+        print_ray(ray)
+
+
+def print_ray(ray: dict[int, dict[str, Any]]) -> None:
+    """Pipeline seconds and speed-up per worker count, Ray start apart; driver and worker
+    peaks measured separately (driver: its own VmHWM; workers: each one's sampled RSS and
+    the manifest's per-task ru_maxrss, which is the worker process's own)."""
+    print("\nRay, whole pipeline (pipeline s = manifest `timings.total`, Ray start excluded; "
+          "pass 0 / dedup / pass 1 s from the manifest):\n")
+    print("| workers | pipeline s | speed-up vs 1 worker | pass 0 / dedup / pass 1 s | Ray start + shutdown s | "
+          "wall s | driver peak MB | worker peak MB, each (sampled) | worker peak MB (manifest) | wait4 tree MB |")
+    print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    one = ray[min(ray)]["manifest"]["timings"]["total"]
+    for w, r in sorted(ray.items()):
+        tm = r["manifest"]["timings"]
+        t = tm["total"]
+        steps = sorted((k for k in tm if k.startswith(("pass", "global"))), key=lambda k: int(k[4:]) if k.startswith("pass") else 0.5)
+        parts = " / ".join(f"{tm[k]:.1f}" for k in steps)  # pass0, global:dedup, pass1
+        peak = max(r["manifest"]["peak_rss_mb"].values())
+        each = ", ".join(f"{x:,.0f}" for x in r["workers_mb"]) or "-"
+        print(f"| {w} | {t:.1f} | {one / t:.2f}x | {parts} | {r['wall'] - t:.1f} | {r['wall']:.1f} | "
+              f"{r['rss']:,.0f} | {each} | {peak:,.0f} | {r['tree_maxrss']:,.0f} |")
 
 
 def main() -> None:

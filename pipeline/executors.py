@@ -14,6 +14,11 @@ from typing import Any
 from codesieve.core.errors import UserError
 
 MAX_RETRIES = 2  # Ray re-runs a task whose worker died this many times (not on the task's own exception)
+#: thread pools of a Ray worker, which runs one task on the one CPU it reserved: lingua's
+#: parallel detection (rayon) would otherwise start one thread per core in every worker, so
+#: one worker already used ~1.3 cores and N workers ran N x cores threads on N cores (Arrow
+#: follows OMP_NUM_THREADS, which Ray sets to the task's CPUs itself)
+TASK_THREADS = {"RAYON_NUM_THREADS": "1"}
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -204,6 +209,7 @@ class RayExecutor(Executor):
                     raise UserError(f"--ray-address {address}: cannot join the Ray cluster ({exc})") from None
             else:  # embedded: everything on loopback, nothing listens on other interfaces
                 # address="local": never join a cluster left running on this machine
+                kwargs["runtime_env"] = {"env_vars": TASK_THREADS}
                 ray.init(address="local", num_cpus=self.workers, _node_ip_address="127.0.0.1", **kwargs)
             self._started = True
         if address:

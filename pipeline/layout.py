@@ -4,7 +4,7 @@ The output folder is one Parquet dataset: `OUT/tier=K/part-UUUUU.parquet` and no
 that a Parquet reader would pick up. Everything else lives under the hidden `OUT/.codesieve/`
 (the Hive/Spark convention for side files): the manifest, the lock, and the work files that
 make resuming possible (Parquet bytes under a `.pq` suffix, so `OUT/**/*.parquet` globs never
-match them).
+match them; the pass state is an uncompressed Arrow IPC file, `.arrow`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def lock_path(output: str) -> str:
 
 
 def pass_state(work: str, p: int, unit: int) -> str:
-    """The rows of `unit` with their state after pass `p` (read by pass p + 1)."""
-    return os.path.join(work, f"pass{p}", f"unit-{unit:05d}.pq")
+    """The rows of `unit` with their state after pass `p` (read by pass p + 1; Arrow IPC)."""
+    return os.path.join(work, f"pass{p}", f"unit-{unit:05d}.arrow")
 
 
 def pass_done(work: str, p: int, unit: int) -> str:

@@ -23,10 +23,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from codesieve.core import cputime
-from codesieve.core.atomic import WORK_CODEC, write_json_atomic, write_parquet_atomic
+from codesieve.core.atomic import (
+    WORK_CODEC,
+    read_ipc,
+    write_ipc_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from codesieve.core.base import UnitContext
 from codesieve.core.errors import UserError
 from codesieve.core.params import stable_hash
@@ -144,7 +149,7 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
         if p == 0:
             table, state = _first_read(spec, cfg, unit, stats)
         else:
-            saved = pq.read_table(layout.pass_state(spec.work, p - 1, unit.index))
+            saved = read_ipc(layout.pass_state(spec.work, p - 1, unit.index))
             table, state = UnitState.from_table(saved, list(fields))
     stats["rows"] = table.num_rows
     ctx = UnitContext(unit.index, spec.work, spec.text_column)
@@ -162,7 +167,7 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
             write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index), codec=WORK_CODEC)
     with cputime.timed("write"):
         if plan.prepare is not None:
-            write_parquet_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index), codec=WORK_CODEC)
+            write_ipc_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index))
         else:
             stats.update(_write_tiers(spec, cfg, unit.index, table, state, fields))
     stats["seconds"] = time.perf_counter() - t0

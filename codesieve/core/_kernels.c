@@ -191,6 +191,18 @@ static inline uint64_t mix64(uint64_t x) { /* splitmix64's finalizer */
     return x ^ (x >> 31);
 }
 
+/* The hash of `segment_hash`: 8-byte words folded through mix64, the length included. */
+static inline uint64_t hash_bytes(const uint8_t *p, int64_t len) {
+    uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), w;
+    for (; len >= 8; len -= 8, p += 8) {
+        memcpy(&w, p, 8);
+        h = mix64(h ^ w);
+    }
+    w = 0;
+    memcpy(&w, p, (size_t)len);
+    return mix64(h ^ w ^ ((uint64_t)len << 56));
+}
+
 /* segment_hash(data, offsets, out)
  *   data uint8[total]; offsets int64[n + 1]; out uint64[n] (out): a 64-bit hash of the bytes
  *   of segment i (8-byte words folded through splitmix64's finalizer, length included), so
@@ -208,18 +220,8 @@ static PyObject *segment_hash(PyObject *self, PyObject *args) {
     const int64_t *o = (const int64_t *)off.buf;
     uint64_t *r = (uint64_t *)out.buf;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const uint8_t *p = d + o[i];
-        int64_t len = o[i + 1] - o[i];
-        uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), w;
-        for (; len >= 8; len -= 8, p += 8) {
-            memcpy(&w, p, 8);
-            h = mix64(h ^ w);
-        }
-        w = 0;
-        memcpy(&w, p, (size_t)len);
-        r[i] = mix64(h ^ w ^ ((uint64_t)len << 56));
-    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        r[i] = hash_bytes(d + o[i], o[i + 1] - o[i]);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -905,6 +907,502 @@ done:
     return release(result, &u, &v, &root, NULL, NULL);
 }
 
+/* ---- shared tokenization for dedup shingles and decontam n-grams (filters/dedup/shingles.py) ----
+ * A token is a maximal run of bytes whose `table` entry has bit 31 set (word bytes), or one
+ * byte with bit 30 set (a punctuation token); other bytes separate tokens. Its hash is
+ * mix64((h | len << 32) ^ salt), h = sum(table[b_j] & 0x1FF) * P^j mod 2^32 over its bytes
+ * (P = 0x01000193): the numpy reference `_token_hashes` computes the same from prefix sums.
+ */
+#define TOK_WORD 0x80000000u
+#define TOK_PUNCT 0x40000000u
+#define TOK_P 0x01000193u
+
+/* shingle_tokens(data, offsets, table, counts): counts int64[n] (out) = tokens of document i */
+static PyObject *shingle_tokens(PyObject *self, PyObject *args) {
+    Py_buffer data, off, table, counts;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &data, &off, &table, &counts))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "shingle_tokens");
+    if (n < 0 || check(&table, 4, 256, "table") || check(&counts, 8, n, "counts"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    const uint32_t *t = (const uint32_t *)table.buf;
+    int64_t *c = (int64_t *)counts.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t tokens = 0;
+        int in_word = 0;
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const uint32_t v = t[d[j]];
+            const int w = (v & TOK_WORD) != 0;
+            tokens += (w & !in_word) + ((v & TOK_PUNCT) != 0);
+            in_word = w;
+        }
+        c[i] = tokens;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &table, &counts, NULL);
+}
+
+/* shingle_fill(data, offsets, table, (k, salt), out_offsets, out)
+ *   k        tokens per shingle; salt: uint64 xored into every token hash before mixing
+ *   out_offsets int64[n + 1]: document i's shingles go to out[out_offsets[i]:out_offsets[i+1]]
+ *            (from `shingle_tokens`: max(tokens - k + 1, 0), or 1 for 0 < tokens < k)
+ *   out      uint64 (out): mix64(S ^ k), S = sum over the window's tokens of hash * B^(k-1-j)
+ *            mod 2^64 (B = 0x9E3779B97F4A7C15); a short document's one window is all its tokens.
+ */
+static PyObject *shingle_fill(PyObject *self, PyObject *args) {
+    Py_buffer data, off, table, ooff, out;
+    int k;
+    unsigned long long salt;
+    if (!PyArg_ParseTuple(args, "y*y*y*(iK)y*w*", &data, &off, &table, &k, &salt, &ooff, &out))
+        return NULL;
+    PyObject *result = NULL;
+    uint64_t *hs = NULL;
+    Py_ssize_t n = segments(&data, &off, "shingle_fill");
+    if (n < 0 || check(&table, 4, 256, "table") || check(&ooff, 8, n + 1, "out_offsets"))
+        goto done;
+    const int64_t *oo = (const int64_t *)ooff.buf;
+    if (k < 1 || oo[0] != 0 || check(&out, 8, oo[n], "out"))
+        goto bad;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    const uint32_t *t = (const uint32_t *)table.buf;
+    uint64_t *r = (uint64_t *)out.buf;
+    int64_t cap = 0; /* token hashes of one document at a time: shingles + k - 1 (or < k) */
+    for (Py_ssize_t i = 0; i < n; i++)
+        cap = oo[i + 1] - oo[i] > cap ? oo[i + 1] - oo[i] : cap;
+    cap += k;
+    hs = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)cap);
+    if (hs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int ok = 1;
+    Py_BEGIN_ALLOW_THREADS
+    uint64_t top = 1; /* B^(k-1): the rolling window drops its first token's term */
+    for (int j = 1; j < k; j++)
+        top *= 0x9E3779B97F4A7C15ULL;
+    for (Py_ssize_t i = 0; i < n && ok; i++) {
+        int64_t nt = 0;
+        const int64_t end = o[i + 1];
+        for (int64_t j = o[i]; j < end;) {
+            uint32_t v = t[d[j]];
+            if (nt == cap) { /* more tokens than out_offsets allow: refused below */
+                ok = 0;
+                break;
+            }
+            if (v & TOK_WORD) {
+                uint32_t h = 0, pw = 1;
+                uint64_t len = 0;
+                do {
+                    h += (v & 0x1FFu) * pw;
+                    pw *= TOK_P;
+                    len++;
+                } while (++j < end && ((v = t[d[j]]) & TOK_WORD));
+                hs[nt++] = mix64(((uint64_t)h | (len << 32)) ^ (uint64_t)salt);
+                continue;
+            }
+            if (v & TOK_PUNCT)
+                hs[nt++] = mix64(((uint64_t)(v & 0x1FFu) | (1ULL << 32)) ^ (uint64_t)salt);
+            j++;
+        }
+        const int64_t want = nt >= k ? nt - k + 1 : (nt > 0);
+        if (!ok || want != oo[i + 1] - oo[i]) {
+            ok = 0;
+            break;
+        }
+        uint64_t *w = r + oo[i];
+        uint64_t acc = 0;
+        if (nt < k) { /* 0 < tokens < k: one shingle of them all */
+            for (int64_t j = 0; j < nt; j++)
+                acc = acc * 0x9E3779B97F4A7C15ULL + hs[j];
+            if (nt)
+                w[0] = mix64(acc ^ (uint64_t)k);
+            continue;
+        }
+        for (int64_t j = 0; j < k; j++)
+            acc = acc * 0x9E3779B97F4A7C15ULL + hs[j];
+        w[0] = mix64(acc ^ (uint64_t)k);
+        for (int64_t s = 1; s < want; s++) {
+            acc = (acc - hs[s - 1] * top) * 0x9E3779B97F4A7C15ULL + hs[s + k - 1];
+            w[s] = mix64(acc ^ (uint64_t)k);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (ok) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+bad:
+    PyErr_SetString(PyExc_ValueError, "shingle_fill: k < 1 or out_offsets do not match the token counts");
+done:
+    free(hs);
+    release(NULL, &ooff, NULL, NULL, NULL, NULL);
+    return release(result, &data, &off, &table, &out, NULL);
+}
+
+static inline int is_num_tail(uint8_t b) { /* [0-9a-fA-FxX._] */
+    return is_hex(b) || b == 'x' || b == 'X' || b == '.' || b == '_';
+}
+
+/* blank_numbers(data, offsets, out): out (uint8[total]) = data with every match of the RE2
+ * pattern \b[0-9][0-9a-fA-FxX._]*\b overwritten with spaces, found as RE2's global replace
+ * finds them (leftmost, the star greedy then backing off to the last word boundary; \b is
+ * ASCII, document edges count as non-word). Same length, so the offsets stay valid.
+ */
+static PyObject *blank_numbers(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &data, &off, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "blank_numbers");
+    if (n < 0 || check(&out, 1, data.len, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint8_t *r = (uint8_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    memcpy(r, d, (size_t)data.len);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t a = o[i], b = o[i + 1];
+        int64_t p = a;
+        while (p < b) {
+            if (!(d[p] >= '0' && d[p] <= '9') || (p > a && is_word(d[p - 1]))) {
+                p++;
+                continue;
+            }
+            int64_t e = p + 1; /* the star's longest reach */
+            while (e < b && is_num_tail(d[e]))
+                e++;
+            int64_t q = e; /* back off to the last \b in (p, e] */
+            while (q > p && is_word(d[q - 1]) == (q < b && is_word(d[q])))
+                q--;
+            if (q == p) { /* no boundary: every byte up to e is a word byte, none can start a match */
+                p = e;
+                continue;
+            }
+            memset(r + p, ' ', (size_t)(q - p));
+            p = q;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &out, NULL, NULL);
+}
+
+/* The segment holding byte position p (o[0] <= p < o[n]): the last i with o[i] <= p. */
+static Py_ssize_t segment_of(const int64_t *o, Py_ssize_t n, int64_t p) {
+    Py_ssize_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        const Py_ssize_t mid = (lo + hi + 1) / 2;
+        if (o[mid] <= p)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* A byte of `s` (length len) that memchr looks for: the last letter x, q, z, j, k, v, w, y, b, ...
+ * found in it (rare in code first), else its last byte. */
+static int64_t anchor_of(const uint8_t *s, int64_t len) {
+    static const char *rare = "xqzjkvwybgfpmhdculnsroiate";
+    for (const char *c = rare; *c; c++)
+        for (int64_t k = len - 1; k >= 0; k--)
+            if ((s[k] | 0x20) == *c)
+                return k;
+    return len - 1;
+}
+
+/* segment_find(data, offsets, needles, fold, out)
+ *   needles  bytes: the literals, each ended by a 0 byte (lower-case when `fold`)
+ *   fold     1: ASCII case-insensitive, and every segment holding a non-ASCII byte counts as
+ *            a hit (RE2's (?i) folds e.g. U+212A KELVIN SIGN to 'k'); 0: exact bytes
+ *   out      uint8[n] (out): 1 when segment i contains one of the needles (see `fold`)
+ * A prefilter: the caller runs the regex only on the segments marked 1. Each needle is
+ * found by memchr on one of its bytes (both cases when folding) over all segments at once,
+ * then checked in place and kept when it lies inside one segment.
+ */
+static PyObject *segment_find(PyObject *self, PyObject *args) {
+    Py_buffer data, off, needles, out;
+    int fold;
+    if (!PyArg_ParseTuple(args, "y*y*y*pw*", &data, &off, &needles, &fold, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "segment_find");
+    if (n < 0 || check(&out, 1, n, "out"))
+        goto done;
+    const uint8_t *nd = (const uint8_t *)needles.buf;
+    if (needles.len == 0 || nd[needles.len - 1] != 0) {
+        PyErr_SetString(PyExc_ValueError, "segment_find: needles must each end with a 0 byte");
+        goto done;
+    }
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint8_t *r = (uint8_t *)out.buf;
+    memset(r, 0, (size_t)n);
+    if (n == 0)
+        goto ok;
+    uint8_t low[256];
+    for (int c = 0; c < 256; c++)
+        low[c] = (uint8_t)(fold && c >= 'A' && c <= 'Z' ? c + 32 : c);
+    const int64_t lo_b = o[0], hi_b = o[n];
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t a = 0, b = 0; b < needles.len; b++) {
+        if (nd[b] != 0)
+            continue;
+        const uint8_t *q = nd + a;
+        const int64_t len = b - a, at = anchor_of(q, len);
+        a = b + 1;
+        if (len == 0)
+            continue;
+        for (int variant = 0; variant < 1 + (fold && q[at] >= 'a' && q[at] <= 'z'); variant++) {
+            const int c = variant ? q[at] - 32 : q[at];
+            const uint8_t *p = d + lo_b + at, *stop = d + hi_b;
+            while (p < stop && (p = memchr(p, c, (size_t)(stop - p))) != NULL) {
+                const int64_t s0 = (p - d) - at;
+                p++;
+                if (s0 < lo_b || s0 + len > hi_b)
+                    continue;
+                int64_t x = 0;
+                while (x < len && low[d[s0 + x]] == q[x])
+                    x++;
+                if (x < len)
+                    continue;
+                const Py_ssize_t seg = segment_of(o, n, s0);
+                if (s0 + len <= o[seg + 1])
+                    r[seg] = 1;
+            }
+        }
+    }
+    if (fold) { /* non-ASCII bytes: 8 at a time */
+        int64_t j = lo_b;
+        while (j < hi_b) {
+            if (j + 8 <= hi_b) {
+                uint64_t w;
+                memcpy(&w, d + j, 8);
+                if (!(w & 0x8080808080808080ULL)) {
+                    j += 8;
+                    continue;
+                }
+            }
+            if (d[j] >= 128) {
+                const Py_ssize_t seg = segment_of(o, n, j);
+                r[seg] = 1;
+                j = o[seg + 1];
+                continue;
+            }
+            j++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+ok:
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &needles, &out, NULL);
+}
+
+/* encoded_runs(data, offsets, out_data, out_offsets, out_doc) -> (pieces, bytes)
+ * The parts of each document where StarCoder2's three encoded-data patterns
+ * (codesieve.filters.rules.starcoder2.ENCODED_PATTERNS) can match, for RE2 to search instead
+ * of the whole text. Every byte of a match is in U = [A-Za-z0-9+/=,\\ \t\n\f\r], so a match
+ * lies inside one maximal U-run; a run is kept when it holds 64 bytes in a row of
+ * [a-zA-Z0-9+/\n=] (pattern 1), a stretch of [0-9a-fA-Fx\\,\t\n\f\r ] with 16 hex digits
+ * (pattern 2: 8 two-digit units), or 48 bytes in a row of [\\u0-9a-fA-F] (pattern 3). A kept
+ * run is copied with one byte of context on each side that stands for the byte next to it in
+ * the document for \b ('_' for '_', else '!'; none at a document edge), so RE2 finds the same
+ * matches in it as in the document. out_doc[k] = the document of piece k.
+ */
+#define ENC_U 1
+#define ENC_P1 2
+#define ENC_H 4
+#define ENC_HEX 8
+#define ENC_P3 16
+
+static PyObject *encoded_runs(PyObject *self, PyObject *args) {
+    Py_buffer data, off, od, oo, odoc;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*w*", &data, &off, &od, &oo, &odoc))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "encoded_runs");
+    if (n < 0)
+        goto done;
+    uint8_t cls[256] = {0};
+    for (int c = 0; c < 256; c++) {
+        const int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        const int hex = c < 128 && is_hex((uint8_t)c), space = IS_RE2_SPACE(c);
+        cls[c] = (uint8_t)((alnum || space || c == '+' || c == '/' || c == '=' || c == ',' || c == '\\' ? ENC_U : 0) |
+                           (alnum || c == '+' || c == '/' || c == '\n' || c == '=' ? ENC_P1 : 0) |
+                           (hex || c == 'x' || c == '\\' || c == ',' || space ? ENC_H : 0) | (hex ? ENC_HEX : 0) |
+                           (hex || c == '\\' || c == 'u' ? ENC_P3 : 0));
+    }
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint8_t *w = (uint8_t *)od.buf;
+    int64_t *wo = (int64_t *)oo.buf, *wd = (int64_t *)odoc.buf;
+    const int64_t cap_bytes = od.len, cap_pieces = oo.len / 8 - 1;
+    if (odoc.len / 8 < cap_pieces || cap_pieces < 0) {
+        PyErr_SetString(PyExc_ValueError, "encoded_runs: out_doc is shorter than out_offsets - 1");
+        goto done;
+    }
+    int64_t np_ = 0, nb = 0;
+    int full = 0;
+    Py_BEGIN_ALLOW_THREADS
+    wo[0] = 0;
+    for (Py_ssize_t i = 0; i < n && !full; i++) {
+        const int64_t a = o[i], b = o[i + 1];
+        int64_t r1 = 0, hx = 0, r3 = 0, done_to = a; /* run lengths, branch-free; runs emitted up to done_to */
+        for (int64_t j = a; j < b; j++) {
+            const uint8_t c = cls[d[j]];
+            const int64_t hex = (c >> 3) & 1;
+            r1 = (r1 + 1) & -(int64_t)((c >> 1) & 1);
+            hx = (hx + hex) & -(int64_t)((c >> 2) & 1);
+            r3 = (r3 + 1) & -(int64_t)((c >> 4) & 1);
+            if (!((r1 == 64) | (r3 == 48) | ((hx == 16) & hex)) || j < done_to)
+                continue;
+            int64_t start = j, end = j + 1; /* the U-run around j */
+            while (start > a && (cls[d[start - 1]] & ENC_U))
+                start--;
+            while (end < b && (cls[d[end]] & ENC_U))
+                end++;
+            if (np_ >= cap_pieces || nb + (end - start) + 2 > cap_bytes) {
+                full = 1;
+                break;
+            }
+            if (start > a)
+                w[nb++] = d[start - 1] == '_' ? '_' : '!';
+            memcpy(w + nb, d + start, (size_t)(end - start));
+            nb += end - start;
+            if (end < b)
+                w[nb++] = d[end] == '_' ? '_' : '!';
+            wd[np_] = i;
+            wo[++np_] = nb;
+            done_to = end;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_ValueError, "encoded_runs: output buffers too small");
+        goto done;
+    }
+    result = Py_BuildValue("(LL)", (long long)np_, (long long)nb);
+done:
+    release(NULL, &oo, &odoc, NULL, NULL, NULL);
+    return release(result, &data, &off, &od, NULL, NULL);
+}
+
+/* trimmed_hash(data, offsets, out, unsure)
+ *   out    uint64[n] (out): `segment_hash` of segment i with Arrow's ASCII whitespace
+ *          ([\t\n\v\f\r\x1c-\x1f ]) trimmed from both ends
+ *   unsure uint8[n] (out): 1 when a non-ASCII byte borders the trimmed span: Arrow's
+ *          utf8_trim_whitespace may trim more there (U+00A0, U+3000, ...); the caller
+ *          recomputes those segments' hashes from Arrow's trim
+ */
+static PyObject *trimmed_hash(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out, unsure;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*", &data, &off, &out, &unsure))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "trimmed_hash");
+    if (n < 0 || check(&out, 8, n, "out") || check(&unsure, 1, n, "unsure"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint64_t *r = (uint64_t *)out.buf;
+    uint8_t *u = (uint8_t *)unsure.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t a = o[i], b = o[i + 1];
+        while (a < b && IS_ARROW_WS(d[a]))
+            a++;
+        while (b > a && IS_ARROW_WS(d[b - 1]))
+            b--;
+        u[i] = b > a && (d[a] >= 128 || d[b - 1] >= 128);
+        r[i] = hash_bytes(d + a, b - a);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &out, &unsure, NULL);
+}
+
+/* repeated_keys(keys, offsets, mask, out)
+ *   keys uint64[m]; offsets int64[k + 1] cut them into groups (e.g. the lines of a document);
+ *   mask uint8[m]: the keys that count; out uint8[m] (out): 1 for a counted key that another
+ *   counted key of its group equals. One open-addressing table per group (linear time; a
+ *   sort of all keys costs n log n).
+ */
+static PyObject *repeated_keys(PyObject *self, PyObject *args) {
+    Py_buffer keys, off, mask, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &keys, &off, &mask, &out))
+        return NULL;
+    PyObject *result = NULL;
+    uint64_t *tk = NULL;
+    uint32_t *tc = NULL;
+    const Py_ssize_t m = keys.len / 8;
+    if (keys.len % 8 || check(&mask, 1, m, "mask") || check(&out, 1, m, "out") || check(&off, 8, 1, "offsets"))
+        goto done;
+    const Py_ssize_t k = off.len / 8 - 1;
+    const int64_t *o = (const int64_t *)off.buf;
+    if (check_offsets(o, k, m, "repeated_keys"))
+        goto done;
+    int64_t longest = 1;
+    for (Py_ssize_t g = 0; g < k; g++)
+        longest = o[g + 1] - o[g] > longest ? o[g + 1] - o[g] : longest;
+    int64_t cap = 16;
+    while (cap < 2 * longest)
+        cap *= 2;
+    tk = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)cap);
+    tc = (uint32_t *)calloc((size_t)cap, sizeof(uint32_t));
+    if (tk == NULL || tc == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint64_t *kv = (const uint64_t *)keys.buf;
+    const uint8_t *mk = (const uint8_t *)mask.buf;
+    uint8_t *r = (uint8_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    memset(r, 0, (size_t)m);
+    for (Py_ssize_t g = 0; g < k; g++) {
+        int64_t size = 16, used = 0;
+        for (int64_t j = o[g]; j < o[g + 1]; j++)
+            used += mk[j] != 0;
+        if (used < 2)
+            continue;
+        while (size < 2 * used)
+            size *= 2;
+        const uint64_t bits = (uint64_t)size - 1;
+        for (int pass = 0; pass < 2; pass++) { /* count, then read the counts */
+            for (int64_t j = o[g]; j < o[g + 1]; j++) {
+                if (!mk[j])
+                    continue;
+                uint64_t slot = mix64(kv[j]) & bits;
+                while (tc[slot] && tk[slot] != kv[j])
+                    slot = (slot + 1) & bits;
+                if (pass == 0) {
+                    tk[slot] = kv[j];
+                    tc[slot]++;
+                } else {
+                    r[j] = tc[slot] > 1;
+                }
+            }
+        }
+        memset(tc, 0, sizeof(uint32_t) * (size_t)size);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(tk);
+    free(tc);
+    return release(result, &keys, &off, &mask, &out, NULL);
+}
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
@@ -918,6 +1416,17 @@ static PyMethodDef methods[] = {
      "comment_text(data, offsets, flags, max_cp) -> list[str]: each document's comments joined by newlines"},
     {"components", components, METH_VARARGS,
      "components(u, v, root): root[i] = the smallest node of i's connected component (union-find)"},
+    {"shingle_tokens", shingle_tokens, METH_VARARGS, "shingle_tokens(data, offsets, table, counts): tokens per document"},
+    {"shingle_fill", shingle_fill, METH_VARARGS,
+     "shingle_fill(data, offsets, table, (k, salt), out_offsets, out): hashed token k-grams per document"},
+    {"blank_numbers", blank_numbers, METH_VARARGS,
+     "blank_numbers(data, offsets, out): data with \\b[0-9][0-9a-fA-FxX._]*\\b matches turned to spaces"},
+    {"segment_find", segment_find, METH_VARARGS,
+     "segment_find(data, offsets, needles, fold, out): segments holding one of the 0-ended needles"},
+    {"encoded_runs", encoded_runs, METH_VARARGS,
+     "encoded_runs(data, offsets, out_data, out_offsets, out_doc) -> (pieces, bytes): where encoded data can match"},
+    {"trimmed_hash", trimmed_hash, METH_VARARGS, "trimmed_hash(data, offsets, out, unsure): segment_hash of whitespace-trimmed segments"},
+    {"repeated_keys", repeated_keys, METH_VARARGS, "repeated_keys(keys, offsets, mask, out): keys repeated within their group"},
     {NULL, NULL, 0, NULL},
 };
 

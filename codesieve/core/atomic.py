@@ -44,6 +44,31 @@ def write_parquet_atomic(
             os.remove(tmp)
 
 
+def write_ipc_atomic(table: pa.Table, path: str) -> None:
+    """An uncompressed Arrow IPC file, atomically (temporary name, fsync, rename): the pass
+    state, written once and read once by the next pass of the same run. Writing + reading it
+    costs ~0.5 CPU-ms per MB of text against ~4 for LZ4 Parquet (no encoding, no compression;
+    the next pass maps it instead of decoding it); the work folder holds the text uncompressed."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
+    try:
+        with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_ipc(path: str) -> pa.Table:
+    """A file of `write_ipc_atomic`, memory-mapped (no copy of the text)."""
+    with pa.memory_map(path) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
 def write_json_atomic(obj: object, path: str) -> None:
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)

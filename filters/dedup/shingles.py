@@ -21,6 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+try:
+    from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernels = None
+
 _SHINGLE_BASE = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant, odd
 #: bytes of text per internal chunk: the per-byte work arrays (~15 B per byte) stay in
 #: cache; 256 KiB measured fastest of 64 KiB..8 MiB
@@ -74,6 +79,13 @@ def _powers(base: np.uint64, n: int) -> np.ndarray:
         with np.errstate(over="ignore"):
             out = np.cumprod(out, dtype=np.uint64)
     return out
+
+
+def string_bytes(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes as uint8, int64 offsets of each document into them, from 0) without copying text."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    return _string_bytes(text)
 
 
 def _string_bytes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -173,8 +185,37 @@ def shingle_hashes(text: pa.Array, cfg: ShingleConfig) -> tuple[np.ndarray, np.n
     """Shingle hashes of each document: (flat uint64 hashes, int64 offsets, len n+1).
 
     Document i owns hashes[off[i]:off[i+1]] (with repeats; callers treat them as a set).
-    Empty or whitespace-only documents own none.
+    Empty or whitespace-only documents own none. The compiled kernel (one pass over the
+    bytes per document) gives the same hashes as the numpy reference `shingle_hashes_numpy`.
     """
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if _kernels is None:
+        return shingle_hashes_numpy(text, cfg)
+    data, offsets = _string_bytes(text)
+    return shingle_hashes_bytes(data, offsets, cfg)
+
+
+def shingle_hashes_bytes(data: np.ndarray, offsets: np.ndarray, cfg: ShingleConfig) -> tuple[np.ndarray, np.ndarray]:
+    """`shingle_hashes` of documents given as UTF-8 bytes + int64 offsets (compiled kernel)."""
+    assert _kernels is not None
+    data = np.ascontiguousarray(data, np.uint8)
+    offsets = np.ascontiguousarray(offsets, np.int64)
+    table = _byte_table(cfg)
+    ntok = np.empty(len(offsets) - 1, np.int64)
+    _kernels.shingle_tokens(data, offsets, table, ntok)
+    k = cfg.ngram
+    counts = np.where(ntok >= k, ntok - k + 1, (ntok > 0).astype(np.int64))
+    out_off = np.zeros(len(offsets), np.int64)
+    np.cumsum(counts, out=out_off[1:])
+    hashes = np.empty(int(out_off[-1]), np.uint64)
+    salt = (cfg.seed * int(_SHINGLE_BASE)) % (1 << 64)  # as np.uint64(seed) * _SHINGLE_BASE
+    _kernels.shingle_fill(data, offsets, table, (k, salt), out_off, hashes)
+    return hashes, out_off
+
+
+def shingle_hashes_numpy(text: pa.Array, cfg: ShingleConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Reference for the kernel path of `shingle_hashes`: numpy over ~256 KiB chunks."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     n_docs = len(text)

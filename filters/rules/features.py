@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from codesieve.core.batch import DocBatch, segment_reduce
+from codesieve.filters.rules.literals import required_literals
 
 try:
     from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
@@ -128,6 +129,27 @@ def string_hashes(strings: pa.Array) -> np.ndarray | None:
     out = np.empty(len(strings), np.uint64)
     _kernels.segment_hash(data, off, out)
     return out
+
+
+def repeated_trimmed_lines(batch: DocBatch, counted: np.ndarray) -> np.ndarray | None:
+    """Bool per flat line: a `counted` line whose whitespace-trimmed text (Arrow's
+    `utf8_trim_whitespace`) another counted line of its document repeats. Compiled: the
+    trimmed lines are hashed in place (no trimmed copy; lines with non-ASCII at a trimmed
+    edge are re-hashed from Arrow's trim) and counted per document in a hash table (no sort).
+    Same result as the hash + sort path (tests/test_kernels_text.py). None without the kernel."""
+    if _kernels is None:
+        return None
+    lines = batch.flat_lines
+    data, off = string_buffers(lines)
+    hashes, unsure = np.empty(len(lines), np.uint64), np.empty(len(lines), np.uint8)
+    _kernels.trimmed_hash(data, np.ascontiguousarray(off), hashes, unsure)
+    redo = np.flatnonzero(unsure)
+    if len(redo):
+        hashes[redo] = string_hashes(pc.utf8_trim_whitespace(lines.take(pa.array(redo))))
+    out = np.empty(len(lines), np.uint8)
+    _kernels.repeated_keys(hashes, np.ascontiguousarray(batch.line_offsets, np.int64),
+                           np.ascontiguousarray(counted, np.uint8), out)
+    return out.view(bool)
 
 
 def string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -278,6 +300,9 @@ def line_matches(batch: DocBatch, pattern: str) -> np.ndarray:
         fast = _line_class_match(batch, pattern)
         if fast is not None:
             return fast
+        found = literal_prefilter(batch.flat_lines, pattern)
+        if found is not None:
+            return found
         if _LITERALS.match(pattern):
             lowered = feature(batch, "lines_lower", lambda: pc.ascii_lower(batch.flat_lines))
             hit = np.zeros(len(batch.flat_lines), dtype=bool)
@@ -287,6 +312,40 @@ def line_matches(batch: DocBatch, pattern: str) -> np.ndarray:
         return to_np(pc.match_substring_regex(batch.flat_lines, pattern))
 
     return feature(batch, f"lm:{pattern}", compute)
+
+
+def regex_search(strings: pa.Array, pattern: str) -> np.ndarray:
+    """Bool per string: RE2 finds `pattern` in it (through `literal_prefilter` when it can)."""
+    found = literal_prefilter(strings, pattern)
+    return found if found is not None else to_np(pc.match_substring_regex(strings, pattern)).astype(bool)
+
+
+def literal_candidates(strings: pa.Array, pattern: str) -> np.ndarray | None:
+    """Bool per string: it holds one of `pattern`'s required literals (`literals.py`;
+    compiled `segment_find`), so only these can match. None when the kernel is not built or
+    the pattern has no such literals."""
+    req = required_literals(pattern) if _kernels is not None else None
+    if req is None:
+        return None
+    lits, fold = req
+    data, off = string_buffers(strings)
+    cand = np.empty(len(strings), np.uint8)
+    needles = b"".join(s.encode() + b"\0" for s in lits)
+    _kernels.segment_find(data, np.ascontiguousarray(off), needles, fold, cand)
+    return cand.view(bool)
+
+
+def literal_prefilter(strings: pa.Array, pattern: str) -> np.ndarray | None:
+    """Bool per string: it matches `pattern` (RE2 search), with RE2 run only on the
+    `literal_candidates`. None when there are no required literals (or no kernel)."""
+    cand = literal_candidates(strings, pattern)
+    if cand is None:
+        return None
+    hit = np.zeros(len(strings), dtype=bool)
+    ask = np.flatnonzero(cand)
+    if len(ask):
+        hit[ask] = to_np(pc.match_substring_regex(strings.take(pa.array(ask)), pattern)).astype(bool)
+    return hit
 
 
 #: per-byte bits for `segment_or` over lines: 1 = not RE2 `\s` ([\t\n\f\r ]), 2 = ASCII letter
@@ -371,20 +430,21 @@ def match_lengths(batch: DocBatch, pattern: str) -> tuple[np.ndarray, np.ndarray
     Returns (flat lengths, offsets): document i owns lengths[off[i]:off[i+1]]. Matches
     are bracketed with a marker character by one RE2 global replace, then split out.
     """
+    return feature(batch, f"spans:{pattern}", lambda: match_lengths_of(batch.text, pattern))
 
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        marked = pc.replace_substring_regex(batch.text, f"(?:{pattern})", f"{MARK}\\0{MARK}")
-        pieces = pc.split_pattern(marked, MARK)
-        off = offsets_of(pieces)
-        lens = to_np(pc.utf8_length(pieces.flatten())).astype(np.int64)
-        # pieces alternate: text, match, text, match, ..., text  -> matches at odd positions
-        local = np.arange(len(lens), dtype=np.int64) - np.repeat(off[:-1], np.diff(off))
-        is_match = (local % 2) == 1
-        counts = segment_reduce(is_match.astype(np.int64), off, np.add, 0)
-        m_off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return lens[is_match], m_off
 
-    return feature(batch, f"spans:{pattern}", compute)
+def match_lengths_of(text: pa.Array, pattern: str) -> tuple[np.ndarray, np.ndarray]:
+    """`match_lengths` of the strings of `text` (one RE2 global replace, then a split)."""
+    marked = pc.replace_substring_regex(text, f"(?:{pattern})", f"{MARK}\\0{MARK}")
+    pieces = pc.split_pattern(marked, MARK)
+    off = offsets_of(pieces)
+    lens = to_np(pc.utf8_length(pieces.flatten())).astype(np.int64)
+    # pieces alternate: text, match, text, match, ..., text  -> matches at odd positions
+    local = np.arange(len(lens), dtype=np.int64) - np.repeat(off[:-1], np.diff(off))
+    is_match = (local % 2) == 1
+    counts = segment_reduce(is_match.astype(np.int64), off, np.add, 0)
+    m_off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return lens[is_match], m_off
 
 
 # --- words and n-grams ---------------------------------------------------------------

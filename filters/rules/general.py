@@ -34,6 +34,7 @@ from codesieve.filters.rules.features import (
     match_lengths,
     nonblank_lines,
     per_doc_sum,
+    repeated_trimmed_lines,
     safe_div,
     string_hashes,
     to_np,
@@ -178,6 +179,18 @@ class DupLineParams(RuleParams):
     )
 
 
+def _line_keys(batch: DocBatch) -> np.ndarray:
+    """(document, trimmed line) keys per flat line: a 64-bit hash of the line plus the
+    document (a false pair needs a 2^-64 collision), or dictionary codes without the kernel."""
+    trimmed = pc.utf8_trim_whitespace(batch.flat_lines)
+    doc = np.repeat(np.arange(batch.num_rows, dtype=np.int64), np.diff(batch.line_offsets))
+    hashes = string_hashes(trimmed)  # 10x cheaper than a hash table of the lines
+    if hashes is not None:
+        return (hashes + doc.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)).view(np.int64)
+    codes = to_np(pc.dictionary_encode(trimmed).indices).astype(np.int64)
+    return doc * (int(codes.max(initial=0)) + 1) + codes
+
+
 @register_rule("duplicate_line_fraction")
 class DuplicateLineFraction(Rule):
     """Share of non-blank lines whose text (leading/trailing whitespace trimmed) occurs
@@ -195,16 +208,10 @@ class DuplicateLineFraction(Rule):
             nb = nonblank_lines(batch)
             if skip:
                 nb = nb & line_matches(batch, r"[\pL\pN]")
-            trimmed = pc.utf8_trim_whitespace(batch.flat_lines)
-            doc = np.repeat(np.arange(batch.num_rows, dtype=np.int64), np.diff(batch.line_offsets))
-            hashes = string_hashes(trimmed)  # 10x cheaper than a hash table of the lines
-            if hashes is not None:  # (document, line) keys; a false pair needs a 2^-64 collision
-                key = (hashes + doc.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)).view(np.int64)
-            else:
-                codes = to_np(pc.dictionary_encode(trimmed).indices).astype(np.int64)
-                key = doc * (int(codes.max(initial=0)) + 1) + codes
-            dup = np.zeros(len(nb), dtype=bool)
-            dup[nb] = group_counts(key[nb]) > 1
+            dup = repeated_trimmed_lines(batch, nb)
+            if dup is None:
+                dup = np.zeros(len(nb), dtype=bool)
+                dup[nb] = group_counts(_line_keys(batch)[nb]) > 1
             return safe_div(per_doc_sum(batch, dup), per_doc_sum(batch, nb))
 
         return feature(batch, f"dup_lines:{skip}", compute).copy()

@@ -24,7 +24,9 @@ from codesieve.filters.rules.features import (
     feature,
     lang_subset,
     line_matches,
+    literal_candidates,
     per_doc_sum,
+    regex_search,
     safe_div,
     to_np,
 )
@@ -138,13 +140,18 @@ class CompiledOutput(Rule):
 
     def measure(self, batch: DocBatch) -> np.ndarray:
         p = self.params
-        tail = pc.utf8_slice_codeunits(batch.text, -p.tail_chars)
-        hit = to_np(pc.match_substring_regex(tail, SOURCE_MAP_TRAILER)).astype(bool)
+        rows = np.arange(batch.num_rows)
+        cand = literal_candidates(batch.text, SOURCE_MAP_TRAILER)  # "sourceMappingURL=" anywhere
+        if cand is not None:
+            rows = np.flatnonzero(cand)
+        hit = np.zeros(batch.num_rows, dtype=bool)
+        if len(rows):  # Arrow's negative slice walks the whole text: only where the marker is
+            tail = pc.utf8_slice_codeunits(batch.text.take(pa.array(rows)), -p.tail_chars)
+            hit[rows] = regex_search(tail, SOURCE_MAP_TRAILER)
         head = pc.utf8_slice_codeunits(batch.text, 0, p.head_chars)
         if p.markers:
-            try:  # one RE2 pass over the heads for all markers (10x the per-marker searches)
-                found = pc.match_substring_regex(head, "|".join(re.escape(m) for m in p.markers))
-                hit |= to_np(found).astype(bool)
+            try:  # one pass over the heads for all markers (10x the per-marker searches)
+                hit |= regex_search(head, "|".join(re.escape(m) for m in p.markers))
             except pa.ArrowInvalid:  # a marker RE2 cannot take escaped: one search each
                 for m in p.markers:
                     hit |= to_np(pc.match_substring(head, m)).astype(bool)
