@@ -13,7 +13,7 @@ Steps (each a list of independent tasks for `executor.map`; no task holds the co
    (node -> smallest node of its component), and forests are merged as they arrive;
 3. clusters: each source's candidate rows are scattered once into a file with one row
    group per cluster task (`scatter_task`); each cluster task (components by label modulo
-   the task count, `resolve.CLUSTER_TASK_ROWS` candidates on average) reads its row groups
+   packed whole into tasks of about `resolve.CLUSTER_TASK_BYTES`; giant ones alone: `giant.py`) reads its row groups
    and visits its documents best-first; each joins the first already-kept document whose Jaccard similarity with it reaches the threshold
    (verified on the exact shingle sets for components up to `verify_max_cluster`, else
    estimated from signatures), or is kept itself. So every removed document has a kept
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -218,13 +219,16 @@ def _exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def scatter_task(
     src: Source, start: int, g: np.ndarray, comp: np.ndarray, weight: np.ndarray, task: np.ndarray, path: str,
-    cfg: DedupConfig,
+    cfg: DedupConfig, need_sh: np.ndarray | None = None, giant_rows: int = 0,
 ) -> int:
     """Copy one source's candidate rows (rank columns, signature, shingles) to `path`, one
     row group per cluster task, so that a cluster task reads its own rows and nothing else.
 
     g (sorted), comp, weight, task: the source's candidates, their component, how many
-    documents each stands for (1 + its exact duplicates) and the cluster task they go to.
+    documents each stands for (1 + its exact duplicates) and the cluster task they go to
+    (-1: a giant component, `giant.py`: its rows go to `path`.giant, sorted by rank, in row
+    groups of at most `giant_rows` rows of one component). need_sh: whose shingle sets the
+    clustering reads (members of components verified on them); the others' are left out.
     Returns the rows written."""
     # indexed parts carry shingles since issue 10 (older indexes: estimate only)
     has_sh = not src.indexed or "shingles" in pq.read_schema(src.path).names
@@ -233,10 +237,23 @@ def scatter_task(
     t = _read(src, want, cfg.priority).take(pa.array(g[order] - start))
     if "shingles" not in t.column_names:
         t = t.append_column("shingles", pa.nulls(t.num_rows, pa.list_(pa.uint32())))
+    elif need_sh is not None and not need_sh.all():
+        sh = pc.if_else(pa.array(need_sh[order]), t.column("shingles"), pa.scalar(None, t.schema.field("shingles").type))
+        t = t.set_column(t.schema.get_field_index("shingles"), "shingles", sh)
     for name, values in (("g", g), ("comp", comp), ("w", weight), ("task", task.astype(np.int32))):
         t = t.append_column(name, pa.array(values[order]))
     t = t.append_column("_indexed", pa.array(np.full(t.num_rows, src.indexed)))
-    bounds = np.flatnonzero(np.r_[True, np.diff(task[order]) != 0, True])
+    giant = task[order] < 0
+    if giant.any():
+        _write_giant(t.filter(pa.array(giant)).drop_columns(["shingles", "task"]), giant_rows, f"{path}.giant", cfg)
+        t = t.filter(pa.array(~giant))
+    bounds = np.flatnonzero(np.r_[True, np.diff(t.column("task").to_numpy()) != 0, True])
+    _write_groups(t, bounds, path)
+    return t.num_rows
+
+
+def _write_groups(t: pa.Table, bounds: np.ndarray, path: str) -> None:
+    """`t` written atomically to `path`, one row group per slice bounds[i]:bounds[i+1]."""
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
@@ -244,7 +261,17 @@ def scatter_task(
         for a, b in itertools.pairwise(bounds):
             writer.write_table(t.slice(a, b - a))
     os.replace(tmp, path)
-    return t.num_rows
+
+
+def _write_giant(t: pa.Table, rows: int, path: str, cfg: DedupConfig) -> None:
+    """Giant components' rows sorted by (component, rank), row groups of one component and
+    at most `rows` rows (`giant.merged` reads them back a row group per source at a time)."""
+    t = t.sort_by([("comp", "ascending")] + rank_keys(cfg.priority) + [("g", "ascending")])
+    comp = t.column("comp").to_numpy()
+    starts = np.flatnonzero(np.r_[True, comp[1:] != comp[:-1]])
+    ends = np.r_[starts[1:], len(comp)]
+    cuts = np.unique(np.concatenate([np.arange(a, b, max(rows, 1)) for a, b in zip(starts, ends)] + [[len(comp)]]))
+    _write_groups(t, cuts, path)
 
 
 def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
