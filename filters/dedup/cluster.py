@@ -12,8 +12,8 @@ Steps (each a list of independent tasks for `executor.map`; no task holds the co
    edges; scipy's `connected_components` reduces each task's edges to a forest
    (node -> smallest node of its component), and forests are merged as they arrive;
 3. clusters: each source's candidate rows are scattered once into a file with one row
-   group per cluster task (`scatter_task`); each cluster task (components by label modulo
-   packed whole into tasks of about `resolve.CLUSTER_TASK_BYTES`; giant ones alone: `giant.py`) reads its row groups
+   group per cluster task (`scatter_task`); each cluster task (whole components packed
+   into about `resolve.CLUSTER_TASK_BYTES`; a giant one alone: `giant.py`) reads its row groups
    and visits its documents best-first; each joins the first already-kept document whose Jaccard similarity with it reaches the threshold
    (verified on the exact shingle sets for components up to `verify_max_cluster`, else
    estimated from signatures), or is kept itself. So every removed document has a kept
@@ -312,6 +312,17 @@ def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
             "kind": pa.array(np.where(rep != np.arange(n), KIND_NEAR, KIND_NONE).astype(np.int8)),
         }
     )
+
+
+def row_groups_where(md: pq.FileMetaData, column: str, value: int) -> list[int]:
+    """Row groups whose `column` holds only `value` (by their statistics)."""
+    j = md.schema.to_arrow_schema().get_field_index(column)
+    out = []
+    for r in range(md.num_row_groups):
+        st = md.row_group(r).column(j).statistics
+        if st is not None and st.has_min_max and st.min == value == st.max:
+            out.append(r)
+    return out
 
 
 def _chunk_cuts(at: np.ndarray, budget: int) -> list[int]:

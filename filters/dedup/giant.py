@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from codesieve.filters.dedup.cluster import KIND_NEAR, KIND_NONE, DedupConfig, rank_keys
+from codesieve.filters.dedup.cluster import KIND_NEAR, KIND_NONE, DedupConfig, rank_keys, row_groups_where
 from codesieve.filters.dedup.minhash import band_hashes
 
 SEGMENT_ROWS = 16_384  # kept documents per segment (sig + bands: ~11 MB at 128 permutations)
@@ -40,22 +40,10 @@ PAIR_BATCH = 65_536  # candidate pairs compared at once (~2 x 32 MB of signature
 _MERGE_COLS = ["g", "id", "w", "sig"]
 
 
-def _groups(path: str, comp: int) -> list[int]:
-    """Row groups of `path` that hold component `comp` (row groups never mix components)."""
-    md = pq.ParquetFile(path).metadata
-    col = md.schema.to_arrow_schema().get_field_index("comp")
-    out = []
-    for r in range(md.num_row_groups):
-        st = md.row_group(r).column(col).statistics
-        if st is not None and st.min == comp:
-            out.append(r)
-    return out
-
-
 def merged(paths: list[str], comp: int, cfg: DedupConfig) -> Iterator[pa.Table]:
     """The rows of component `comp` from every scatter file, in rank order, a bounded chunk
     at a time (k-way merge; each file's rows are sorted by rank within the component)."""
-    files = [(pq.ParquetFile(p), _groups(p, comp)) for p in paths]
+    files = [(pf := pq.ParquetFile(p), row_groups_where(pf.metadata, "comp", comp)) for p in paths]
     files = [(f, gs) for f, gs in files if gs]
     keys = rank_keys(cfg.priority) + [("g", "ascending")]
     buf: list[pa.Table | None] = [None] * len(files)

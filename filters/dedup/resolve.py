@@ -34,7 +34,7 @@ from codesieve.filters.dedup.cluster import (
     scatter_task,
 )
 
-CLUSTER_TASK_BYTES = 48 * 2**20  # rows (signatures, rank columns, shingles) per cluster task: bounds its memory
+CLUSTER_TASK_BYTES = 24 * 2**20  # rows (signatures, rank columns, shingles) per cluster task: bounds its memory
 ROW_BYTES = 96  # a candidate's rank columns and bookkeeping, besides its signature and shingles
 GIANT_MERGE_ROWS = 65_536  # a giant component's rows held at once while merging (over all sources)
 VERDICT_FIELDS = dverdicts.VERDICT_FIELDS
