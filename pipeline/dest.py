@@ -92,8 +92,7 @@ class Dest:
         there instead: no bucket, nothing under the prefix, or no finished run."""
         rel = f"{layout.META_DIR}/manifest.json"
         try:
-            with self.fs.open_input_stream(self.path(rel)) as fh:
-                data = json.loads(fh.read())
+            data = self._load_json(rel)
         except FileNotFoundError:
             raise UserError(self._why_missing(rel)) from None
         except (OSError, ValueError) as exc:
@@ -139,11 +138,15 @@ class Dest:
     def read_json(self, rel: str) -> dict[str, Any] | None:
         """A JSON object under `.codesieve/`, or None when missing or unreadable."""
         try:
-            with self.fs.open_input_stream(self.path(f"{layout.META_DIR}/{rel}")) as fh:
-                data = json.loads(fh.read())
+            data = self._load_json(f"{layout.META_DIR}/{rel}")
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
+
+    def _load_json(self, rel: str) -> Any:
+        """The parsed JSON file at `rel` under the root; OSError / ValueError pass through."""
+        with self.fs.open_input_stream(self.path(rel)) as fh:
+            return json.loads(fh.read())
 
     def write_json(self, rel: str, obj: Any) -> None:
         path = self.path(f"{layout.META_DIR}/{rel}")
