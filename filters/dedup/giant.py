@@ -37,7 +37,6 @@ from codesieve.filters.dedup.minhash import band_hashes
 
 SEGMENT_ROWS = 16_384  # kept documents per segment (sig + bands: ~11 MB at 128 permutations)
 PAIR_BATCH = 65_536  # candidate pairs compared at once (~2 x 32 MB of signatures)
-_MERGE_COLS = ["g", "id", "w", "sig"]
 
 
 def merged(paths: list[str], comp: int, cfg: DedupConfig) -> Iterator[pa.Table]:
