@@ -174,8 +174,9 @@ def test_same_output_for_any_unit_and_partition_count(tmp_path: Path) -> None:
 
 
 def test_same_output_for_any_sort_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cluster tasks sort shingle sets a chunk of components at a time (bounded memory);
-    the chunk size (1: every component alone; 2,000: several per chunk) changes no verdict."""
+    """Cluster tasks sort shingle sets a chunk of rows at a time (bounded memory, whatever a
+    component's size); the chunk size (1: every row alone; 2,000: several per chunk)
+    changes no verdict."""
     from codesieve.filters.dedup import cluster
 
     table = docs_table(corpus())

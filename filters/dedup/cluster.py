@@ -37,7 +37,7 @@ from codesieve.filters.dedup.minhash import band_hashes, estimated_jaccard
 from codesieve.filters.dedup.shingles import ShingleConfig
 
 KIND_NONE, KIND_EXACT, KIND_NEAR = 0, 1, 2
-SORT_CHUNK_SHINGLES = 2_000_000  # shingles a cluster task sorts into sets at once (~80 MB while sorting)
+SORT_CHUNK_SHINGLES = 1_000_000  # shingles a cluster task sorts into sets at once (~40 MB while sorting)
 
 
 @dataclass(frozen=True)
@@ -291,14 +291,20 @@ def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
     sh_ok = sh.is_valid().to_numpy(zero_copy_only=False)
     rep = np.arange(n)
     bounds = np.flatnonzero(np.r_[True, comp_s[1:] != comp_s[:-1], True])
-    # shingle sets are sorted a chunk of whole components at a time (~40 bytes per
-    # shingle while sorting): sh_off[a:b+1] holds the offsets of the current chunk only
+    # shingle sets are sorted a chunk of rows at a time (~40 bytes per shingle while
+    # sorting, so at most SORT_CHUNK_SHINGLES at once, whatever a component's size) into
+    # one array of every row's sorted set (4 bytes per shingle)
     sh_off = np.zeros(n + 1, np.int64)
-    for ci, cj in itertools.pairwise(_chunk_cuts(raw_off[bounds], SORT_CHUNK_SHINGLES)):
-        ca, cb = bounds[ci], bounds[cj]
-        sh_off[ca : cb + 1], sh_val = _sorted_sets(raw_off[ca : cb + 1], raw_val)
-        for a, b in itertools.pairwise(bounds[ci : cj + 1]):
-            _greedy(a, b, rep, sigs, bands, sh_off, sh_val, sh_ok, cfg)
+    sh_val = np.empty(int(raw_off[-1] - raw_off[0]), np.uint32)
+    at = 0
+    for ra, rb in itertools.pairwise(_chunk_cuts(raw_off, SORT_CHUNK_SHINGLES)):
+        off, val = _sorted_sets(raw_off[ra : rb + 1], raw_val)
+        sh_val[at : at + len(val)] = val
+        sh_off[ra + 1 : rb + 1] = at + off[1:]
+        at += len(val)
+    sh_val = sh_val[:at]
+    for a, b in itertools.pairwise(bounds):
+        _greedy(a, b, rep, sigs, bands, sh_off, sh_val, sh_ok, cfg)
     size = np.bincount(rep, weights=w, minlength=n).astype(np.int64)
     ids = t.column("id").combine_chunks()
     gg = t.column("g").to_numpy()
@@ -326,8 +332,8 @@ def row_groups_where(md: pq.FileMetaData, column: str, value: int) -> list[int]:
 
 
 def _chunk_cuts(at: np.ndarray, budget: int) -> list[int]:
-    """Indexes into component boundaries (`at`: shingles before each) cutting them into
-    chunks of about `budget` shingles; a component larger than that is a chunk alone."""
+    """Indexes into row boundaries (`at`: shingles before each) cutting the rows into
+    chunks of about `budget` shingles; a row larger than that is a chunk alone."""
     cuts = [0]
     while cuts[-1] < len(at) - 1:
         nxt = int(np.searchsorted(at, at[cuts[-1]] + budget, side="right")) - 1
