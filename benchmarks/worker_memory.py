@@ -11,6 +11,9 @@ task (max) and the worker's lifetime peak (ru_maxrss, max over workers).
 
 --resolve-from reruns only the global dedup step on a finished run's key files (into a
 scratch folder) and checks that its verdict files are byte-identical to the run's own.
+--resolve-from OUT --force-giant VMAX runs it twice in-process at verify_max_cluster=VMAX,
+with the normal cluster budgets and with every budget tiny (giant components), and
+compares the two runs' verdict files.
 """
 
 from __future__ import annotations
@@ -127,8 +130,9 @@ def rerun_dedup(args: argparse.Namespace, log: str) -> None:
     executor = traced_executor(args.workers, log)
     try:
         t0 = time.perf_counter()
-        gate.resolve(keys, scratch, executor)
-        print(f"dedup step on {len(keys)} key files: {time.perf_counter() - t0:.1f} s")
+        stats = gate.resolve(keys, scratch, executor)
+        print(f"dedup step on {len(keys)} key files: {time.perf_counter() - t0:.1f} s; {stats['candidates']:,} "
+              f"LSH candidates, {stats['giant_components']} giant components")
         names = sorted(os.listdir(os.path.join(folder, "verdicts")))
         same = filecmp.cmpfiles(os.path.join(folder, "verdicts"), os.path.join(scratch, "verdicts"), names,
                                 shallow=False)
@@ -138,6 +142,41 @@ def rerun_dedup(args: argparse.Namespace, log: str) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def force_giant(args: argparse.Namespace) -> None:
+    """The dedup step twice on `--resolve-from`'s key files, in this process, with
+    verify_max_cluster = VMAX: with the normal budgets, then with every budget tiny (every
+    component above VMAX clustered alone by `giant.py`, in row groups of a few rows,
+    segments of 64 kept documents); the verdict files must be byte-identical."""
+    from dataclasses import replace
+
+    from codesieve.filters.dedup import giant, resolve
+    from codesieve.pipeline import layout
+    from codesieve.pipeline.config import build_config
+    from codesieve.pipeline.executors import LocalExecutor
+
+    out = args.resolve_from
+    manifest = json.loads(Path(layout.manifest_path(out)).read_text())
+    gate = next(g for g in build_config(manifest["config"]).gates if g.name == "dedup")
+    cfg = replace(gate.config, verify_max_cluster=args.force_giant)
+    keys = sorted(glob.glob(os.path.join(layout.gate_dir(layout.work_dir(out), "dedup"), "keys", "unit-*.pq")))
+    dirs = [tempfile.mkdtemp(prefix="codesieve-giant-") for _ in range(2)]
+    try:
+        for i, d in enumerate(dirs):
+            if i:
+                resolve.CLUSTER_TASK_BYTES, resolve.GIANT_MERGE_ROWS = 1, 2_000
+                giant.SEGMENT_ROWS, giant.PAIR_BATCH = 64, 1_000
+            t0 = time.perf_counter()
+            stats = resolve.resolve(keys, d, LocalExecutor(), cfg)
+            print(f"{'tiny budgets' if i else 'normal budgets'}: {time.perf_counter() - t0:.1f} s, "
+                  f"{stats['giant_components']} giant components, {stats['near_duplicates']:,} near duplicates")
+        names = sorted(os.listdir(os.path.join(dirs[0], "verdicts")))
+        same = filecmp.cmpfiles(*(os.path.join(d, "verdicts") for d in dirs), names, shallow=False)
+        print(f"verdict files byte-identical: {len(same[0])} of {len(names)}")
+    finally:
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--input")
@@ -145,9 +184,14 @@ def main() -> None:
     ap.add_argument("--config", default="default")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--resolve-from", metavar="OUT", help="rerun only the dedup step of this finished run")
+    ap.add_argument("--force-giant", metavar="VMAX", type=int,
+                    help="with --resolve-from: normal vs tiny cluster budgets at verify_max_cluster=VMAX, compared")
     args = ap.parse_args()
     log = tempfile.mktemp(prefix="codesieve-mem-", suffix=".jsonl")
     try:
+        if args.resolve_from and args.force_giant:
+            force_giant(args)
+            return
         if args.resolve_from:
             rerun_dedup(args, log)
         elif args.input:

@@ -36,6 +36,11 @@ class InputConfig(Params):
     formats: dict[str, str] = Field(
         default_factory=dict, description="extra file suffix -> reader name (e.g. {'.json': 'jsonl'})"
     )
+    parse_timeout_s: float = Field(
+        600.0, gt=0, allow_inf_nan=False,
+        description="a document whose tree-sitter parse runs longer than this (seconds) goes to tier 0 "
+                    "(parse_timeout); its unit is rerun without it",
+    )
 
 
 class OutputConfig(Params):

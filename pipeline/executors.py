@@ -7,6 +7,7 @@ in the order of `items`, whatever the completion order, so output is determinist
 from __future__ import annotations
 
 import errno
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -122,10 +123,26 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
 def release_memory() -> None:
     """Hand the memory Arrow's allocator keeps for reuse back to the OS. mimalloc (pyarrow's
     default pool) holds freed pages: ~250 MB after a dedup cluster task, which would raise
-    every later task's peak in that worker."""
+    every later task's peak in that worker. glibc's malloc (numpy's arrays) keeps freed
+    heap pages too once its mmap threshold has grown: `malloc_trim(0)` returns them."""
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's `malloc_trim`, or None (another C library)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def released(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -36,7 +36,8 @@ LANG_SOURCES = {"filename": "exact file name", "shebang": "shebang line", "exten
 QUARANTINE = {"nul_byte": "quarantined: the text contains NUL bytes", "invalid_utf8": "quarantined: not valid UTF-8",
               "null_text": "quarantined: no text", "text_not_string": "quarantined: the text column is not a string",
               "bad_json": "quarantined: the JSONL line is not valid JSON",
-              "too_large": "quarantined: larger than input.max_doc_bytes = {limit}"}
+              "too_large": "quarantined: larger than input.max_doc_bytes = {limit}",
+              "parse_timeout": "quarantined: a parser did not finish on it within input.parse_timeout_s"}
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ from codesieve.pipeline.readers import Reader, SourceFile, Unit, filesystem
 #: reasons a single row is quarantined in tier 0 before any gate sees it
 QUARANTINE_REASONS = (
     "bad_json", "text_not_string", "null_text", "invalid_utf8", "nul_byte", "too_large", "json_too_deep",
+    "parse_timeout",  # a parser never returned on it (`codesieve.core.parsewatch`)
 )
 TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary())
 

@@ -41,6 +41,11 @@ def pass_done(work: str, p: int, unit: int) -> str:
     return os.path.join(work, "done", f"pass{p}", f"unit-{unit:05d}.json")
 
 
+def parse_timeouts(work: str) -> str:
+    """Documents that wedged a parser, per unit (`codesieve.core.parsewatch`)."""
+    return os.path.join(work, "parse_timeouts")
+
+
 def gate_dir(work: str, gate: str) -> str:
     """A global gate's own folder: its keys, what `resolve` writes, its completion record."""
     return os.path.join(work, "global", gate)

@@ -103,7 +103,7 @@ def finalize(
         "tiers": _sum_tiers(last),
         "tier_names": {str(k): v for k, v in names.items()},
         "tier_meaning": tier_meaning(cfg),
-        "quarantine": _sum_counts([s["quarantine"] for s in first]),
+        "quarantine": _sum_counts([s["quarantine"] for ps in stats for s in ps if "quarantine" in s]),
         "gates": merge_gate_stats([s["gates"] for ps in stats for s in ps]),
         "global": global_stats,
         "cpu": cputime.merge([s.get("cpu", {}) for ps in stats for s in ps]),

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.core import cputime
+from codesieve.core import cputime, parsewatch
 from codesieve.core.atomic import (
     WORK_CODEC,
     read_ipc,
@@ -111,6 +111,8 @@ def _first_read(spec: RunSpec, cfg: PipelineConfig, unit: Unit, stats: dict[str,
         reasons.append(reason)
     table = tables[0] if len(tables) == 1 else _concat(tables, unit)
     reason = reasons[0] if len(reasons) == 1 else np.concatenate(reasons)
+    stuck = _parse_timeouts(spec, unit, table, reason < 0)
+    reason[stuck] = QUARANTINE_REASONS.index(parsewatch.REASON)
     state = UnitState(table.num_rows)
     stats["rows_in"] = table.num_rows
     stats["bytes_in"] = int(pc.sum(pc.binary_length(table.column(tc))).as_py() or 0)
@@ -124,6 +126,16 @@ def _first_read(spec: RunSpec, cfg: PipelineConfig, unit: Unit, stats: dict[str,
         for name in names:
             stats["quarantine"][name] = stats["quarantine"].get(name, 0) + 1
     return table, state
+
+
+def _parse_timeouts(spec: RunSpec, unit: Unit, table: pa.Table, alive: np.ndarray) -> np.ndarray:
+    """Positions of the `alive` rows whose text wedged a parser in an earlier attempt."""
+    folder = layout.parse_timeouts(spec.work)
+    if not os.path.exists(os.path.join(folder, f"unit-{unit.index:05d}.jsonl")):
+        return np.zeros(0, np.int64)
+    rows = np.flatnonzero(alive)
+    texts = table.column(spec.text_column).take(pa.array(rows)).to_pylist()
+    return rows[parsewatch.quarantined(folder, unit.index, texts)]
 
 
 def _concat(tables: list[pa.Table], unit: Unit) -> pa.Table:
@@ -145,22 +157,30 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     plan = make_passes(cfg.gates)[p]
     fields = score_fields(cfg)
     stats: dict[str, Any] = {"gates": {}}
+    parsewatch.collect(layout.parse_timeouts(spec.work))  # a process the parse watchdog ended
     with cputime.timed("read"):
         if p == 0:
             table, state = _first_read(spec, cfg, unit, stats)
         else:
             saved = read_ipc(layout.pass_state(spec.work, p - 1, unit.index))
             table, state = UnitState.from_table(saved, list(fields))
+            stuck = _parse_timeouts(spec, unit, table, state.alive)  # wedged a parser of this pass
+            state.fail(stuck, 0, pa.array([INPUT_STAGE] * len(stuck), pa.string()),
+                       pa.array([[parsewatch.REASON]] * len(stuck), pa.list_(pa.string())))
+            stats["quarantine"] = {parsewatch.REASON: len(stuck)} if len(stuck) else {}
     stats["rows"] = table.num_rows
     ctx = UnitContext(unit.index, spec.work, spec.text_column)
     memo = _memo(spec, cfg, plan, unit)
     late = late_points(cfg.gates, spec.active)
-    run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg), memo, late)
-    if plan.prepare is None:  # the last pass: late columns of the rows that pass every gate
-        add_late_columns(late.get(len(cfg.gates), []), table, state, ctx, fields, memo)
+    with parsewatch.watch(layout.parse_timeouts(spec.work), unit.index, cfg.input.parse_timeout_s):
+        run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg), memo,
+                  late)
+        if plan.prepare is None:  # the last pass: late columns of the rows that pass every gate
+            add_late_columns(late.get(len(cfg.gates), []), table, state, ctx, fields, memo)
+        if plan.prepare is not None and plan.prepare[1].name in spec.active:
+            add_late_columns(late.get(plan.prepare[0], []), table, state, ctx, fields, memo)
     if plan.prepare is not None and plan.prepare[1].name in spec.active:
         gate = plan.prepare[1]
-        add_late_columns(late.get(plan.prepare[0], []), table, state, ctx, fields, memo)
         with cputime.timed(f"prepare:{gate.name}"):
             keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
             keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit.index, np.int32)))

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from codesieve.core.batch import DocBatch
+from codesieve.core.parsewatch import parse_loop, parsing
 from codesieve.core.registry import RULES
 from codesieve.filters import treesitter
 from codesieve.filters.rules.features import nonblank_lines, per_doc_sum, safe_div, to_np
@@ -175,6 +176,7 @@ def _error_parser(lang: str) -> tuple[Any, Any] | None:
     return get_parser(grammar), query
 
 
+@parse_loop
 def ast_features(batch: DocBatch, max_chars: int) -> dict[str, np.ndarray]:
     """Tree-sitter syntax-error byte share of each document's first `max_chars` code points
     (0 where no grammar). The error query runs only on trees that have an error, so clean
@@ -194,7 +196,8 @@ def ast_features(batch: DocBatch, max_chars: int) -> dict[str, np.ndarray]:
             rows = np.flatnonzero(langs == lang)
             for i, text in zip(rows, heads.take(pa.array(rows)).to_pylist()):
                 data = text.encode("utf-8", "surrogatepass")
-                root = parser.parse(data).root_node
+                with parsing(data):
+                    root = parser.parse(data).root_node
                 parsed[i] = 1.0
                 if data and root.has_error:
                     spans = [(nd.start_byte, max(nd.end_byte, nd.start_byte + 1))

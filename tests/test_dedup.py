@@ -174,8 +174,9 @@ def test_same_output_for_any_unit_and_partition_count(tmp_path: Path) -> None:
 
 
 def test_same_output_for_any_sort_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cluster tasks sort shingle sets a chunk of components at a time (bounded memory);
-    the chunk size (1: every component alone; 2,000: several per chunk) changes no verdict."""
+    """Cluster tasks sort shingle sets a chunk of rows at a time (bounded memory, whatever a
+    component's size); the chunk size (1: every row alone; 2,000: several per chunk)
+    changes no verdict."""
     from codesieve.filters.dedup import cluster
 
     table = docs_table(corpus())
@@ -367,3 +368,46 @@ def test_licence_header_does_not_make_files_near_duplicates(tmp_path: Path) -> N
     assert kept["one"]["reason"] is None
     assert kept["three"]["reason"] is None
     assert kept["two"]["reason"] == "near_duplicate" and kept["two"]["dup_cluster"] == "three"
+
+
+def family_corpus() -> list[tuple[str, str]]:
+    """`corpus()` plus three families of 30 versions of one file each (1 to 12 edited lines,
+    some versions copied exactly): components of 30+ members where some versions are kept
+    and others join one of them."""
+    rows = corpus()
+    for f, n in enumerate(NAMES[3:6]):
+        for v in range(30):
+            rows.append((f"fam{f}-v{v:02d}", edit(FILES[n], 1 + v % 12, 100 * f + v)))
+            if v % 7 == 3:
+                rows.append((f"fam{f}-v{v:02d}-copy", rows[-1][1]))
+    return rows
+
+
+@pytest.mark.parametrize("level", ["file", "repo"])
+def test_giant_components_in_bounded_pieces_give_the_same_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str
+) -> None:
+    """A component above the cluster task budget is clustered alone, streamed in rank order
+    from the scatter files with its kept documents in segments (`giant.py`). With every
+    budget forced tiny (every component above verify_max_cluster is giant; row groups of 2
+    rows, segments of 3 kept documents, 2 pairs compared at a time) the verdicts are those
+    of the in-memory clustering."""
+    from codesieve.filters.dedup import giant, resolve
+
+    rows = family_corpus()
+    table = docs_table(rows, repo_name=pa.array([r[0] for r in rows]))  # repo level: one file each
+    params = {"verify_max_cluster": 4, "level": level}
+    ref, ref_stats = run_global_gate("dedup", split_units(table, 3), params, str(tmp_path / "ref"), LocalExecutor())
+    if level == "file":
+        near = ref.column("reason").to_pylist().count("near_duplicate")
+        assert 40 < near < 90 and ref_stats["near_clusters"] > 3  # families split into several kept versions
+        assert ref_stats["giant_components"] == 0
+    monkeypatch.setattr(resolve, "CLUSTER_TASK_BYTES", 1)
+    monkeypatch.setattr(resolve, "GIANT_MERGE_ROWS", 6)
+    monkeypatch.setattr(giant, "SEGMENT_ROWS", 3)
+    monkeypatch.setattr(giant, "PAIR_BATCH", 2)
+    out, stats = run_global_gate("dedup", split_units(table, 3), params, str(tmp_path / "tiny"), LocalExecutor())
+    assert out.equals(ref)
+    assert stats["giant_components"] >= 3
+    keys = ("exact_duplicates", "near_duplicates", "exact_clusters", "near_clusters", "removed")
+    assert [stats[k] for k in keys] == [ref_stats[k] for k in keys]

@@ -13,8 +13,8 @@ Steps (each a list of independent tasks for `executor.map`; no task holds the co
    `connected_components` without it) reduces each task's edges to a forest
    (node -> smallest node of its component), and forests are merged as they arrive;
 3. clusters: each source's candidate rows are scattered once into a file with one row
-   group per cluster task (`scatter_task`); each cluster task (components by label modulo
-   the task count, `resolve.CLUSTER_TASK_ROWS` candidates on average) reads its row groups
+   group per cluster task (`scatter_task`); each cluster task (whole components packed
+   into about `resolve.CLUSTER_TASK_BYTES`; a giant one alone: `giant.py`) reads its row groups
    and visits its documents best-first; each joins the first already-kept document whose Jaccard similarity with it reaches the threshold
    (verified on the exact shingle sets for components up to `verify_max_cluster`, else
    estimated from signatures), or is kept itself. So every removed document has a kept
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from codesieve.filters.dedup.minhash import band_hashes, estimated_jaccard
@@ -40,7 +41,7 @@ except ImportError:  # pragma: no cover - exercised only without a C compiler
     _kernels = None
 
 KIND_NONE, KIND_EXACT, KIND_NEAR = 0, 1, 2
-SORT_CHUNK_SHINGLES = 2_000_000  # shingles a cluster task sorts into sets at once (~80 MB while sorting)
+SORT_CHUNK_SHINGLES = 1_000_000  # shingles a cluster task sorts into sets at once (~40 MB while sorting)
 
 
 @dataclass(frozen=True)
@@ -236,13 +237,16 @@ def _exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def scatter_task(
     src: Source, start: int, g: np.ndarray, comp: np.ndarray, weight: np.ndarray, task: np.ndarray, path: str,
-    cfg: DedupConfig,
+    cfg: DedupConfig, need_sh: np.ndarray | None = None, giant_rows: int = 0,
 ) -> int:
     """Copy one source's candidate rows (rank columns, signature, shingles) to `path`, one
     row group per cluster task, so that a cluster task reads its own rows and nothing else.
 
     g (sorted), comp, weight, task: the source's candidates, their component, how many
-    documents each stands for (1 + its exact duplicates) and the cluster task they go to.
+    documents each stands for (1 + its exact duplicates) and the cluster task they go to
+    (-1: a giant component, `giant.py`: its rows go to `path`.giant, sorted by rank, in row
+    groups of at most `giant_rows` rows of one component). need_sh: whose shingle sets the
+    clustering reads (members of components verified on them); the others' are left out.
     Returns the rows written."""
     # indexed parts carry shingles since issue 10 (older indexes: estimate only)
     has_sh = not src.indexed or "shingles" in pq.read_schema(src.path).names
@@ -251,10 +255,23 @@ def scatter_task(
     t = _read(src, want, cfg.priority).take(pa.array(g[order] - start))
     if "shingles" not in t.column_names:
         t = t.append_column("shingles", pa.nulls(t.num_rows, pa.list_(pa.uint32())))
+    elif need_sh is not None and not need_sh.all():
+        sh = pc.if_else(pa.array(need_sh[order]), t.column("shingles"), pa.scalar(None, t.schema.field("shingles").type))
+        t = t.set_column(t.schema.get_field_index("shingles"), "shingles", sh)
     for name, values in (("g", g), ("comp", comp), ("w", weight), ("task", task.astype(np.int32))):
         t = t.append_column(name, pa.array(values[order]))
     t = t.append_column("_indexed", pa.array(np.full(t.num_rows, src.indexed)))
-    bounds = np.flatnonzero(np.r_[True, np.diff(task[order]) != 0, True])
+    giant = task[order] < 0
+    if giant.any():
+        _write_giant(t.filter(pa.array(giant)).drop_columns(["shingles", "task"]), giant_rows, f"{path}.giant", cfg)
+        t = t.filter(pa.array(~giant))
+    bounds = np.flatnonzero(np.r_[True, np.diff(t.column("task").to_numpy()) != 0, True])
+    _write_groups(t, bounds, path)
+    return t.num_rows
+
+
+def _write_groups(t: pa.Table, bounds: np.ndarray, path: str) -> None:
+    """`t` written atomically to `path`, one row group per slice bounds[i]:bounds[i+1]."""
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
@@ -262,7 +279,17 @@ def scatter_task(
         for a, b in itertools.pairwise(bounds):
             writer.write_table(t.slice(a, b - a))
     os.replace(tmp, path)
-    return t.num_rows
+
+
+def _write_giant(t: pa.Table, rows: int, path: str, cfg: DedupConfig) -> None:
+    """Giant components' rows sorted by (component, rank), row groups of one component and
+    at most `rows` rows (`giant.merged` reads them back a row group per source at a time)."""
+    t = t.sort_by([("comp", "ascending")] + rank_keys(cfg.priority) + [("g", "ascending")])
+    comp = t.column("comp").to_numpy()
+    starts = np.flatnonzero(np.r_[True, comp[1:] != comp[:-1]])
+    ends = np.r_[starts[1:], len(comp)]
+    cuts = np.unique(np.concatenate([np.arange(a, b, max(rows, 1)) for a, b in zip(starts, ends)] + [[len(comp)]]))
+    _write_groups(t, cuts, path)
 
 
 def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
@@ -282,14 +309,20 @@ def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
     sh_ok = sh.is_valid().to_numpy(zero_copy_only=False)
     rep = np.arange(n)
     bounds = np.flatnonzero(np.r_[True, comp_s[1:] != comp_s[:-1], True])
-    # shingle sets are sorted a chunk of whole components at a time (~40 bytes per
-    # shingle while sorting): sh_off[a:b+1] holds the offsets of the current chunk only
+    # shingle sets are sorted a chunk of rows at a time (~40 bytes per shingle while
+    # sorting, so at most SORT_CHUNK_SHINGLES at once, whatever a component's size) into
+    # one array of every row's sorted set (4 bytes per shingle)
     sh_off = np.zeros(n + 1, np.int64)
-    for ci, cj in itertools.pairwise(_chunk_cuts(raw_off[bounds], SORT_CHUNK_SHINGLES)):
-        ca, cb = bounds[ci], bounds[cj]
-        sh_off[ca : cb + 1], sh_val = _sorted_sets(raw_off[ca : cb + 1], raw_val)
-        for a, b in itertools.pairwise(bounds[ci : cj + 1]):
-            _greedy(a, b, rep, sigs, bands, sh_off, sh_val, sh_ok, cfg)
+    sh_val = np.empty(int(raw_off[-1] - raw_off[0]), np.uint32)
+    at = 0
+    for ra, rb in itertools.pairwise(_chunk_cuts(raw_off, SORT_CHUNK_SHINGLES)):
+        off, val = _sorted_sets(raw_off[ra : rb + 1], raw_val)
+        sh_val[at : at + len(val)] = val
+        sh_off[ra + 1 : rb + 1] = at + off[1:]
+        at += len(val)
+    sh_val = sh_val[:at]
+    for a, b in itertools.pairwise(bounds):
+        _greedy(a, b, rep, sigs, bands, sh_off, sh_val, sh_ok, cfg)
     size = np.bincount(rep, weights=w, minlength=n).astype(np.int64)
     ids = t.column("id").combine_chunks()
     gg = t.column("g").to_numpy()
@@ -305,9 +338,20 @@ def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
     )
 
 
+def row_groups_where(md: pq.FileMetaData, column: str, value: int) -> list[int]:
+    """Row groups whose `column` holds only `value` (by their statistics)."""
+    j = md.schema.to_arrow_schema().get_field_index(column)
+    out = []
+    for r in range(md.num_row_groups):
+        st = md.row_group(r).column(j).statistics
+        if st is not None and st.has_min_max and st.min == value == st.max:
+            out.append(r)
+    return out
+
+
 def _chunk_cuts(at: np.ndarray, budget: int) -> list[int]:
-    """Indexes into component boundaries (`at`: shingles before each) cutting them into
-    chunks of about `budget` shingles; a component larger than that is a chunk alone."""
+    """Indexes into row boundaries (`at`: shingles before each) cutting the rows into
+    chunks of about `budget` shingles; a row larger than that is a chunk alone."""
     cuts = [0]
     while cuts[-1] < len(at) - 1:
         nxt = int(np.searchsorted(at, at[cuts[-1]] + budget, side="right")) - 1

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from codesieve.core.atomic import write_parquet_atomic
+from codesieve.filters.dedup import giant as dgiant
 from codesieve.filters.dedup import index as dindex
 from codesieve.filters.dedup import verdicts as dverdicts
 from codesieve.filters.dedup.cluster import (
@@ -33,7 +34,9 @@ from codesieve.filters.dedup.cluster import (
     scatter_task,
 )
 
-CLUSTER_TASK_ROWS = 10_000  # candidates per cluster task on average: bounds a task's memory (~20 KB each while it runs)
+CLUSTER_TASK_BYTES = 24 * 2**20  # rows (signatures, rank columns, shingles) per cluster task: bounds its memory
+ROW_BYTES = 96  # a candidate's rank columns and bookkeeping, besides its signature and shingles
+GIANT_MERGE_ROWS = 65_536  # a giant component's rows held at once while merging (over all sources)
 VERDICT_FIELDS = dverdicts.VERDICT_FIELDS
 verdict_path = dverdicts.verdict_path
 
@@ -83,6 +86,7 @@ class _Plan:
     sources: list[Source]  # this run's (units, or merged repositories)
     indexed: list[Source]  # parts of the persistent index
     held: int = 0  # peak bytes of task results the driver held at once
+    giants: int = 0  # components clustered alone in bounded memory (`giant.py`)
 
     @property
     def all(self) -> list[Source]:
@@ -154,6 +158,7 @@ def resolve(
         dindex.commit_run(index_dir, run, names, stats["index_added"])
         clock.lap("index")
     stats["driver_bytes"] = plan.held
+    stats["giant_components"] = plan.giants
     stats.update(clock.stats())
     return stats
 
@@ -243,9 +248,11 @@ def _cluster_step(
     plan: _Plan, g: np.ndarray, comp: np.ndarray, exact: pa.Table | None, executor: Any, cfg: DedupConfig,
     work_dir: str, spill: _Spill | None = None,
 ) -> pa.Table | None:
-    """Verified clusters of the candidates. Components are spread over enough tasks that
-    each holds CLUSTER_TASK_ROWS candidates on average (the output does not depend on the
-    number; one component is never split); each source's candidate rows are first scattered into one file with a row
+    """Verified clusters of the candidates. Whole components are packed into tasks of about
+    CLUSTER_TASK_BYTES of rows (`_pack`; the output does not depend on the packing); a
+    component larger than that (only possible above `verify_max_cluster` members, whose
+    shingle sets are not read) is a giant one, clustered alone in bounded memory
+    (`giant.py`). Each source's candidate rows are first scattered into one file with a row
     group per task, so every key file is read once, whatever the number of tasks."""
     if not len(g):
         return None
@@ -255,26 +262,65 @@ def _cluster_step(
     weight = np.ones(len(g), np.int64)  # documents each candidate stands for
     hit = np.isin(g, reps)
     weight[hit] = sizes[np.searchsorted(reps, g[hit])]
-    n_tasks = max(cfg.partitions, getattr(executor, "workers", 1), -(-len(g) // CLUSTER_TASK_ROWS))
-    task = comp % n_tasks
     cuts = np.searchsorted(g, plan.offsets)
+    task, need_sh, giants = _pack(plan, g, comp, cuts, cfg, max(cfg.partitions, getattr(executor, "workers", 1)))
+    giant_rows = max(1, GIANT_MERGE_ROWS // max(len(plan.all), 1))
+    plan.giants = len(giants)
     items, paths = [], []
     for s, src in enumerate(plan.all):
         a, b = cuts[s], cuts[s + 1]
         if a < b:
             paths.append(os.path.join(work_dir, "candidates", f"src-{s:05d}.pq"))
-            items.append((src, plan.starts[s], g[a:b], comp[a:b], weight[a:b], task[a:b], paths[-1], cfg))
+            items.append((src, plan.starts[s], g[a:b], comp[a:b], weight[a:b], task[a:b], paths[-1], cfg,
+                          need_sh[a:b], giant_rows))
     executor.map(scatter_task, items)
+    tasks = np.unique(task[task >= 0])
+    gpaths = [f"{p}.giant" for p in paths if os.path.exists(f"{p}.giant")]
+    gdirs = [os.path.join(work_dir, "giant", f"comp-{int(c)}") for c in giants]
     if spill is None:
-        near = _concat(executor.map(cluster_task, [(paths, int(p), cfg) for p in np.unique(task)]))
+        near = _concat(executor.map(cluster_task, [(paths, int(p), cfg) for p in tasks]))
+        for c, d in zip(giants, gdirs):
+            executor.map(dgiant.giant_task, [(gpaths, int(c), cfg, d)])
+            near = _concat([near] + list(dgiant.rows(d)))
     else:  # the rows go to files (see `verdicts.py`); the tasks return their cluster counts
-        spill.near = [spill.path("near", int(p)) for p in np.unique(task)]
-        items = [(paths, int(p), cfg, out, spill.n_join) for p, out in zip(np.unique(task), spill.near)]
+        spill.near = [spill.path("near", int(p)) for p in tasks]
+        items = [(paths, int(p), cfg, out, spill.n_join) for p, out in zip(tasks, spill.near)]
         spill.near_clusters = sum(executor.map(dverdicts.cluster_to_file, items))
+        gout = [spill.path("near", len(tasks) + i) for i in range(len(giants))]
+        items = [(gpaths, int(c), cfg, d, out, spill.n_join) for c, d, out in zip(giants, gdirs, gout)]
+        spill.near_clusters += sum(executor.map(dverdicts.giant_to_file, items))
+        spill.near += gout
         near = None
     plan.hold(near, exact, g, comp, weight)
-    shutil.rmtree(os.path.join(work_dir, "candidates"), ignore_errors=True)  # a copy of key rows: disk
+    for folder in ("candidates", "giant"):  # a copy of key rows: disk
+        shutil.rmtree(os.path.join(work_dir, folder), ignore_errors=True)
     return near
+
+
+def _pack(
+    plan: _Plan, g: np.ndarray, comp: np.ndarray, cuts: np.ndarray, cfg: DedupConfig, min_tasks: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cluster task of each candidate (-1: a giant component), whether its shingle sets are
+    read, and the giant components' labels.
+
+    A candidate's cost is its signature and rank columns (ROW_BYTES) plus 4 bytes per
+    shingle when its component is verified on shingle sets (<= verify_max_cluster members);
+    components are packed whole, in label order, into tasks of about CLUSTER_TASK_BYTES
+    (at least `min_tasks` tasks when there is enough to share)."""
+    labels, inv, members = np.unique(comp, return_inverse=True, return_counts=True)
+    need_sh = (members[inv] <= cfg.verify_max_cluster) & (cfg.verify == "exact")
+    cost = np.full(len(g), ROW_BYTES + 4 * cfg.num_perm, np.int64)
+    for s, src in enumerate(plan.all):  # + shingles of those verified on them
+        a, b = cuts[s], cuts[s + 1]
+        if a < b and need_sh[a:b].any():
+            n_sh = pq.read_table(src.path, columns=["n_shingles"]).column(0).to_numpy()
+            cost[a:b] += 4 * n_sh[g[a:b] - plan.starts[s]] * need_sh[a:b]
+    comp_cost = np.bincount(inv, weights=cost).astype(np.int64)
+    giant = (members > cfg.verify_max_cluster) & (comp_cost > CLUSTER_TASK_BYTES)
+    budget = min(CLUSTER_TASK_BYTES, max(1, -(-int(comp_cost[~giant].sum()) // min_tasks)))
+    before = np.cumsum(np.where(giant, 0, comp_cost)) - np.where(giant, 0, comp_cost)
+    comp_task = np.where(giant, -1, before // budget)
+    return comp_task[inv], need_sh, labels[giant]
 
 
 def _counts(exact: pa.Table | None, near: pa.Table | None, verdicts: pa.Table | None) -> dict[str, int]:

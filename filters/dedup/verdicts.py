@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,8 @@ from codesieve.filters.dedup.cluster import (
     cluster_task,
     exact_task,
 )
+from codesieve.filters.dedup.giant import giant_task
+from codesieve.filters.dedup.giant import rows as giant_rows
 
 JOIN_TASK_ROWS = 1_000_000  # documents per join partition and per verdict-writing task (bounds each task)
 VERDICT_FIELDS = [
@@ -90,19 +94,30 @@ def combine(exact: pa.Table | None, near: pa.Table | None) -> pa.Table | None:
     return t.filter(pc.greater(t.column("dup_cluster_size"), 1)).sort_by([("g", "ascending")])
 
 
-def _write_partitioned(table: pa.Table, part: np.ndarray, path: str) -> None:
+def _write_partitioned(table: pa.Table | Iterable[pa.Table], part: np.ndarray | None, path: str, n_join: int = 0) -> None:
     """`table` with a `jp` column (= part), one row group per partition (read back with a
-    filter on `jp`: the others are skipped by their statistics)."""
-    order = np.argsort(part, kind="stable")
-    t = table.take(pa.array(order)).append_column("jp", pa.array(part[order].astype(np.int32)))
-    bounds = np.flatnonzero(np.r_[True, np.diff(part[order]) != 0, True]) if len(order) else np.array([0])
+    filter on `jp`: the others are skipped by their statistics). A list of tables (same
+    schema) is written one after the other, each split by `g % n_join`."""
+    tables = [(table, part)] if isinstance(table, pa.Table) else ((t, t.column("g").to_numpy() % n_join) for t in table)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    with pq.ParquetWriter(tmp, t.schema, compression="none", use_dictionary=False) as writer:
-        for a, b in itertools.pairwise(bounds):
-            writer.write_table(t.slice(a, b - a))
-        if not len(order):
-            writer.write_table(t)
+    writer = None
+    try:
+        for tab, jp in tables:
+            order = np.argsort(jp, kind="stable")
+            t = tab.take(pa.array(order)).append_column("jp", pa.array(jp[order].astype(np.int32)))
+            writer = writer or pq.ParquetWriter(tmp, t.schema, compression="none", use_dictionary=False)
+            bounds = np.flatnonzero(np.r_[True, np.diff(jp[order]) != 0, True]) if len(order) else np.array([0])
+            for a, b in itertools.pairwise(bounds):
+                writer.write_table(t.slice(a, b - a))
+            if not len(order):
+                writer.write_table(t)
+        if writer is None:  # no table at all
+            empty = empty_verdicts(with_g=True)
+            writer = pq.ParquetWriter(tmp, empty.append_column("jp", pa.array([], pa.int32())).schema)
+    finally:
+        if writer is not None:
+            writer.close()
     os.replace(tmp, path)
 
 
@@ -122,6 +137,15 @@ def cluster_to_file(paths: list[str], task: int, cfg: DedupConfig, path: str, n_
     _write_partitioned(t, t.column("g").to_numpy() % n_join, path)
     kind = t.column("kind").to_numpy()
     return len(np.unique(t.column("rep_g").to_numpy()[kind == KIND_NEAR]))
+
+
+def giant_to_file(paths: list[str], comp: int, cfg: DedupConfig, folder: str, path: str, n_join: int) -> int:
+    """`giant.giant_task` on component `comp`, its rows written to `path` by join
+    partition a chunk at a time; returns its number of near clusters."""
+    clusters = giant_task(paths, comp, cfg, folder)
+    _write_partitioned(giant_rows(folder), None, path, n_join)
+    shutil.rmtree(folder, ignore_errors=True)
+    return clusters
 
 
 def _read_part(paths: list[str], j: int) -> pa.Table | None:

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.core.parsewatch import parse_loop, parsing
 from codesieve.filters.treesitter import GRAMMARS, _parser_and_query
 
 #: comment markers stripped before detection (they are not words of any language)
@@ -61,6 +62,7 @@ def _comment_parser(lang: str):
     return pq[0], ts.Query(get_language(GRAMMARS[lang][0]), " ".join(patterns)) if patterns else pq[1]
 
 
+@parse_loop
 def _comments_of(texts: list[str], lang: str, shortcut: bool = True) -> list[str]:
     """Comment text of each document in source order ('' when none or no grammar).
     `shortcut`: skip the parse of texts without a `COMMENT_STARTS` character."""
@@ -77,7 +79,9 @@ def _comments_of(texts: list[str], lang: str, shortcut: bool = True) -> list[str
             out.append("")
             continue
         data = text.encode("utf-8", "surrogatepass")
-        nodes = ts.QueryCursor(query).captures(parser.parse(data).root_node).get("comment", [])
+        with parsing(data):
+            tree = parser.parse(data)
+        nodes = ts.QueryCursor(query).captures(tree.root_node).get("comment", [])
         # captures come in no guaranteed order: sort so the output is deterministic
         spans = sorted({(nd.start_byte, nd.end_byte) for nd in nodes})
         out.append("\n".join(data[a:b].decode("utf-8", "replace") for a, b in spans))
