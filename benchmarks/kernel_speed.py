@@ -19,7 +19,6 @@ import glob
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,16 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def best_cpu(fn: Callable[[], object], repeat: int = 3) -> float:
-    out = float("inf")
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        out = min(out, time.process_time() - t0)
-    return out
-
-
 def kernel_table(text: pa.Array) -> None:
+    from dedup_speed import best_of
+
     from codesieve.core.batch import DocBatch
     from codesieve.filters.decontam import _without_numbers, ngram_hashes
     from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes, shingle_hashes_numpy
@@ -77,7 +69,7 @@ def kernel_table(text: pa.Array) -> None:
     ]
     print(f"(a) {len(text):,} documents, {mb:.1f} MB\n\n| step | kernel ms/MB | reference ms/MB |\n|---|--:|--:|")
     for name, fast, ref in rows:
-        print(f"| {name} | {1000 * best_cpu(fast) / mb:.2f} | {1000 * best_cpu(ref) / mb:.2f} |")
+        print(f"| {name} | {1000 * best_of(3, fast) / mb:.2f} | {1000 * best_of(3, ref) / mb:.2f} |")
 
 
 def marginal_table(input_dir: str, mb: float) -> None:
