@@ -182,3 +182,55 @@ def test_head_and_tail_rules_with_literal_candidates_match_re2(source: str, monk
         assert np.array_equal(f, s)
     if source == "edge":
         assert fast[0].tolist() == [0, 0, 0, 1, 1, 0, 0] and fast[1].tolist() == [1, 0, 1, 0, 0, 0, 0]
+
+
+#: licence headers for each branch of the three header grammars (`scorers.text._HEAD_COMMENT`,
+#: `filters.langid.content._HEAD_KEEP` + `_HEAD_BLOCK`)
+EDGE_HEADERS = [
+    "# Copyright 2020 X\n# Licensed under MIT\n\nimport os\n",
+    "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n# Copyright (c) 2019\n\nx = 1\n",
+    "\ufeff/* Copyright 2010\n * License: BSD */\n/* second */  /* third\n*/ int x;",
+    "<?php\n/**\n * @license MIT\n */\nnamespace A;",
+    "<?xml version='1.0'?>\n<!-- Copyright 2001 -->\n<!-- more --><root/>",
+    "/* unterminated copyright\n int x;", "/*/ copyright */ x", "/**/ copyright", "<!--->copyright-->x",
+    "/* a --> Copyright */\nx", "<!-- Copyright --><!-- unterminated", "/* (c) 2001 */ /* open\n",
+    "// Copyright " + "\u00e9" * 100 + "\n// more\n#\n\t\n//x\ncode", "//" + "\u4e2d" * 59 + "licence\nx",
+    "dnl Copyright\ndnl more\nAC_INIT", "dnlx copyright\n", "dnl", "  \r\n# copyright\r\n#\r\nx",
+    "\n\n(* Copyright *)\ncode\n", "-- Copyright\n--> end\n; licence\n% LICENSE\nx", "#include <stdio.h>\n// copyright\n",
+    "# copyright no newline", " " * 100 + "# copyright\nx", "#!\n# Copyright\n", "#!/bin/sh", "\ufeff#!/bin/sh\n#copyright\n",
+    "#= License\n#\n# more\n  #  x\nend", "\t * All Rights Reserved\n\tcode", "% SPDX-License-Identifier: MIT\n",
+    "<!--\nCopyright\n-->\n\n<!-- b -->\n<!-- c", "\f\v# licence\n", "\r# licence\n", "\ufeff\n\n/* Licence */", "",
+]
+
+
+def _header_texts(source: str) -> pa.Array:
+    return pa.array(EDGE_HEADERS, pa.large_string()) if source == "edge" else _batch(source).text
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("max_chars", [4096, 40])
+def test_license_kernel_matches_re2(source: str, max_chars: int) -> None:
+    from codesieve.filters.langid.content import HEADER_WINDOW, collapse_license_header
+    from codesieve.scorers import text as T
+
+    texts = _header_texts(source)
+    prefix = pc.utf8_slice_codeunits(texts, 0, T.window(max_chars))
+    assert T._collapsed(texts, max_chars, prefix).equals(T._collapsed_reference(texts, max_chars, prefix))
+    # each step alone (`_collapsed` strips first, so collapse also sees the unstripped headers)
+    short = pc.utf8_slice_codeunits(texts, 0, max_chars)
+    assert T._strip_window(texts, max_chars, short).equals(T.strip_license_header(texts, max_chars, short))
+    window = pc.utf8_slice_codeunits(texts, 0, HEADER_WINDOW)
+    assert T._collapse_window(window, max_chars).equals(collapse_license_header(window, max_chars))
+    if source != "dev":  # the samples and edge cases hold licence headers of both kinds
+        assert not T._collapsed(texts, max_chars, prefix).equals(pc.utf8_slice_codeunits(texts, 0, max_chars))
+
+
+def test_gather_spans_joins_and_refuses_bad_spans() -> None:
+    data = np.frombuffer(b"hello world", np.uint8)
+    off = np.empty(3, np.int64)
+    spans = np.array([[[0, 5], [-33, 0], [6, 11]], [[6, 6], [-11, 0], [0, 1]]], np.int64)
+    assert F._kernels.gather_spans(data, spans, off) == b"hello world\nh" and off.tolist() == [0, 11, 13]
+    with pytest.raises(ValueError):
+        F._kernels.gather_spans(data, np.array([[[3, 20]]], np.int64), np.empty(2, np.int64))
+    with pytest.raises(ValueError):
+        F._kernels.license_spans(data, np.array([0, 11], np.int64), 2, np.empty(8, np.int64))

@@ -1403,6 +1403,239 @@ done:
     return release(result, &keys, &off, &mask, &out, NULL);
 }
 
+/* ==== quality gate (q6): licence-header spans and span gathering ===========================
+ * license_spans(data, offsets, mode, out)
+ *   out int64[n * 8] (out) per document, -1 where absent:
+ *     mode 0: out[7] = end of `scorers.text._HEAD_COMMENT`'s match (the leading run of comment
+ *             and blank lines), bytes from the document's start; -1: no match;
+ *     mode 1: `filters.langid.content`'s `\A{_HEAD_KEEP}(?:{_HEAD_BLOCK})`: out[0] = end of
+ *             group keep, [1:3) group first, [3:5) group end, [5:7) group line, out[7] = the
+ *             match's end (-1: no match).
+ *   The RE2 patterns are the reference (tests/test_kernels_text.py compares on real files);
+ *   the licence-word test stays in RE2 on the (short) matched headers.
+ * gather_spans(data, spans, out_offsets) -> bytes
+ *   spans int64[m * k * 2]: row r of the output is its k spans (a, b) joined: data[a:b] for
+ *   a >= 0, the single byte -a - 1 for a < 0; out_offsets int64[m + 1] (out).
+ */
+static inline int lh_blank(uint8_t c) { return c == ' ' || c == '\t'; }
+static inline int lh_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'; } /* RE2 \s */
+
+static inline int lh_has(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, const char *lit) {
+    size_t len = strlen(lit);
+    return i <= n && (size_t)(n - i) >= len && memcmp(s + i, lit, len) == 0;
+}
+
+static inline Py_ssize_t lh_nl(const uint8_t *s, Py_ssize_t i, Py_ssize_t n) {
+    const uint8_t *p = i < n ? memchr(s + i, '\n', (size_t)(n - i)) : NULL;
+    return p ? p - s : -1;
+}
+
+static inline int lh_dnl(const uint8_t *s, Py_ssize_t q, Py_ssize_t n) { /* dnl\b */
+    return lh_has(s, q, n, "dnl") && (q + 3 >= n || !is_word(s[q + 3]));
+}
+
+/* mode 0: ^(?:[ \t]*(?:#|//|/\*|\*|--|;|%|<!--|-->|dnl\b|\(\*)[^\n]*\n|[ \t]*\r?\n)+ */
+static int64_t lh_strip_end(const uint8_t *s, Py_ssize_t n) {
+    Py_ssize_t e = 0;
+    for (;;) {
+        Py_ssize_t q = e, next = -1;
+        while (q < n && lh_blank(s[q]))
+            q++;
+        if (q < n) {
+            uint8_t c = s[q], d = q + 1 < n ? s[q + 1] : 0;
+            int st = c == '#' || c == '*' || c == ';' || c == '%' || (c == '/' && (d == '/' || d == '*')) ||
+                     (c == '-' && d == '-') || lh_has(s, q, n, "<!--") || lh_dnl(s, q, n) || (c == '(' && d == '*');
+            Py_ssize_t nl = st ? lh_nl(s, q, n) : -1;
+            if (nl >= 0)
+                next = nl + 1;
+            else if (c == '\n')
+                next = q + 1;
+            else if (c == '\r' && d == '\n')
+                next = q + 2;
+        }
+        if (next < 0)
+            return e > 0 ? e : -1;
+        e = next;
+    }
+}
+
+/* length of (?:#[ \t#*=-]|//|--|;|%|dnl\b) at q, 0 when none */
+static int lh_line_mark(const uint8_t *s, Py_ssize_t q, Py_ssize_t n) {
+    if (q >= n)
+        return 0;
+    uint8_t c = s[q], d = q + 1 < n ? s[q + 1] : 0;
+    if (c == '#')
+        return d && strchr(" \t#*=-", d) ? 2 : 0;
+    if ((c == '/' && d == '/') || (c == '-' && d == '-'))
+        return 2;
+    if (c == ';' || c == '%')
+        return 1;
+    return lh_dnl(s, q, n) ? 3 : 0;
+}
+
+/* first i >= from where `*` `/` (want & 1) or `-->` (want & 2) starts; -1 when none */
+static Py_ssize_t lh_close(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, int want) {
+    for (; i + 1 < n; i++) {
+        if ((want & 1) && s[i] == '*' && s[i + 1] == '/')
+            return i;
+        if ((want & 2) && s[i] == '-' && i + 2 < n && s[i + 1] == '-' && s[i + 2] == '>')
+            return i;
+    }
+    return -1;
+}
+
+/* `_HEAD_BLOCK` at q: fills o[1..7], 1 on a match */
+static int lh_block(const uint8_t *s, Py_ssize_t q, Py_ssize_t n, int64_t *o) {
+    int op = lh_has(s, q, n, "/*") ? 2 : lh_has(s, q, n, "<!--") ? 4 : 0;
+    Py_ssize_t k = op ? lh_close(s, q + op, n, 3) : -1, e, c2;
+    if (k >= 0) { /* (/\*|<!--)(?s:.*?)(\*\/|-->)(?:\s*(?:/\*(?s:.*?)\*\/|<!--(?s:.*?)-->))* */
+        e = k + (s[k] == '*' ? 2 : 3);
+        o[1] = q, o[2] = q + op, o[3] = k, o[4] = e;
+        for (;;) {
+            Py_ssize_t r = e;
+            while (r < n && lh_space(s[r]))
+                r++;
+            if (lh_has(s, r, n, "/*") && (c2 = lh_close(s, r + 2, n, 1)) >= 0)
+                e = c2 + 2;
+            else if (lh_has(s, r, n, "<!--") && (c2 = lh_close(s, r + 4, n, 2)) >= 0)
+                e = c2 + 3;
+            else
+                break;
+        }
+        o[7] = e;
+        return 1;
+    }
+    int mark = lh_line_mark(s, q, n); /* (LC[^\n]{0,60})[^\n]*\n(?:[ \t]*(?:LC[^\n]*|#)?\n)* */
+    if (!mark)
+        return 0;
+    Py_ssize_t a = q + mark;
+    for (int cp = 0; a < n && s[a] != '\n' && cp < 60; cp++)
+        for (a++; a < n && (s[a] & 0xC0) == 0x80; a++)
+            ;
+    Py_ssize_t nl = lh_nl(s, a, n);
+    if (nl < 0)
+        return 0;
+    o[5] = q, o[6] = a;
+    for (e = nl + 1;;) {
+        Py_ssize_t r = e, nx = -1;
+        while (r < n && lh_blank(s[r]))
+            r++;
+        int m2 = lh_line_mark(s, r, n);
+        Py_ssize_t nl2 = m2 ? lh_nl(s, r + m2, n) : -1;
+        if (nl2 >= 0)
+            nx = nl2 + 1;
+        else if (r + 1 < n && s[r] == '#' && s[r + 1] == '\n')
+            nx = r + 2;
+        else if (r < n && s[r] == '\n')
+            nx = r + 1;
+        if (nx < 0)
+            break;
+        e = nx;
+    }
+    o[7] = e;
+    return 1;
+}
+
+/* mode 1: \A\x{FEFF}?(?:#![^\n]*\n|<\?php[^\n]*\n|<\?xml[^\n]*\n)?\s*  then `_HEAD_BLOCK` */
+static void lh_collapse(const uint8_t *s, Py_ssize_t n, int64_t *o) {
+    Py_ssize_t p = lh_has(s, 0, n, "\xEF\xBB\xBF") ? 3 : 0;
+    for (int take = 1; take >= 0; take--) {
+        Py_ssize_t q = p;
+        if (take) {
+            Py_ssize_t nl = lh_nl(s, p, n);
+            if (!(lh_has(s, p, n, "#!") || lh_has(s, p, n, "<?php") || lh_has(s, p, n, "<?xml")) || nl < 0)
+                continue;
+            q = nl + 1;
+        }
+        while (q < n && lh_space(s[q]))
+            q++;
+        for (int j = 0; j < 8; j++)
+            o[j] = -1;
+        o[0] = q;
+        if (lh_block(s, q, n, o))
+            return;
+    }
+    for (int j = 0; j < 8; j++)
+        o[j] = -1;
+}
+
+static PyObject *license_spans(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out;
+    int mode;
+    if (!PyArg_ParseTuple(args, "y*y*iw*", &data, &off, &mode, &out))
+        return NULL;
+    Py_ssize_t n = segments(&data, &off, "license_spans");
+    if (n < 0 || check(&out, 8, n * 8, "out") || (mode != 0 && mode != 1)) {
+        if (n >= 0 && !PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "license_spans: mode must be 0 or 1");
+        return release(NULL, &data, &off, &out, NULL, NULL);
+    }
+    const uint8_t *s = data.buf;
+    const int64_t *o = off.buf;
+    int64_t *r = out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t *w = r + 8 * i;
+        if (mode == 0) {
+            for (int j = 0; j < 7; j++)
+                w[j] = -1;
+            w[7] = lh_strip_end(s + o[i], o[i + 1] - o[i]);
+        } else
+            lh_collapse(s + o[i], o[i + 1] - o[i], w);
+    }
+    Py_END_ALLOW_THREADS
+    return release(Py_NewRef(Py_None), &data, &off, &out, NULL, NULL);
+}
+
+static PyObject *gather_spans(PyObject *self, PyObject *args) {
+    Py_buffer data, spans, off;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &data, &spans, &off))
+        return NULL;
+    if (check(&off, 8, 1, "out_offsets") || check(&spans, 16, 0, "spans"))
+        return release(NULL, &data, &spans, &off, NULL, NULL);
+    Py_ssize_t m = off.len / 8 - 1, ns = spans.len / 16, k = m ? ns / m : 0, total = 0;
+    const int64_t *sp = spans.buf;
+    if (m ? ns % m != 0 : ns != 0) {
+        PyErr_SetString(PyExc_ValueError, "gather_spans: spans do not split into rows");
+        return release(NULL, &data, &spans, &off, NULL, NULL);
+    }
+    for (Py_ssize_t j = 0; j < ns; j++) {
+        int64_t a = sp[2 * j], b = sp[2 * j + 1];
+        if (a < -256 || (a >= 0 && (b < a || b > data.len))) {
+            PyErr_SetString(PyExc_ValueError, "gather_spans: span out of range");
+            return release(NULL, &data, &spans, &off, NULL, NULL);
+        }
+        total += a < 0 ? 1 : b - a;
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL)
+        return release(NULL, &data, &spans, &off, NULL, NULL);
+    uint8_t *w = (uint8_t *)PyBytes_AS_STRING(result);
+    const uint8_t *s = data.buf;
+    int64_t *oo = off.buf, pos = 0;
+    oo[0] = 0;
+    for (Py_ssize_t r = 0; r < m; r++) {
+        for (Py_ssize_t j = r * k; j < (r + 1) * k; j++) {
+            int64_t a = sp[2 * j], b = sp[2 * j + 1];
+            if (a < 0)
+                w[pos++] = (uint8_t)(-a - 1);
+            else {
+                memcpy(w + pos, s + a, (size_t)(b - a));
+                pos += b - a;
+            }
+        }
+        oo[r + 1] = pos;
+    }
+    return release(result, &data, &spans, &off, NULL, NULL);
+}
+
+#define QUALITY_METHODS                                                                                          \
+    {"license_spans", license_spans, METH_VARARGS,                                                              \
+     "license_spans(data, offsets, mode, out): licence-header match spans (0: scorer strip, 1: langid collapse)"}, \
+    {"gather_spans", gather_spans, METH_VARARGS,                                                                \
+     "gather_spans(data, spans, out_offsets) -> bytes: each row's spans joined (a < 0: the byte -a - 1)"},
+/* ==== end of the quality gate (q6) block ================================================== */
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
@@ -1427,6 +1660,7 @@ static PyMethodDef methods[] = {
      "encoded_runs(data, offsets, out_data, out_offsets, out_doc) -> (pieces, bytes): where encoded data can match"},
     {"trimmed_hash", trimmed_hash, METH_VARARGS, "trimmed_hash(data, offsets, out, unsure): segment_hash of whitespace-trimmed segments"},
     {"repeated_keys", repeated_keys, METH_VARARGS, "repeated_keys(keys, offsets, mask, out): keys repeated within their group"},
+    QUALITY_METHODS /* q6 */
     {NULL, NULL, 0, NULL},
 };
 
