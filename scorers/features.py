@@ -26,7 +26,7 @@ from codesieve.core.batch import DocBatch
 from codesieve.core.parsewatch import parse_loop, parsing
 from codesieve.core.registry import RULES
 from codesieve.filters import treesitter
-from codesieve.filters.rules.features import nonblank_lines, per_doc_sum, safe_div, to_np
+from codesieve.filters.rules.features import per_doc_sum, safe_div, to_np
 from codesieve.filters.treesitter import _covered
 from codesieve.scorers import lines, structure
 from codesieve.scorers.text import text_prefix
@@ -81,7 +81,7 @@ def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> di
     """Size, line shares, indentation and the order / consistency features of
     `scorers.structure`; `norms`: each language's typical comment-line share."""
     n_lines = np.maximum(batch.num_lines, 1).astype(np.float64)
-    blank = ~nonblank_lines(batch)  # `^\s*$`, from the rules library's cached per-line scan
+    blank = lines.blank_lines(batch)  # `^\s*$` (= ~nonblank_lines), from the line scan
     nonblank = np.maximum(n_lines - per_doc_sum(batch, blank), 1)
     indent = np.where(blank, 0, lines.indent(batch))  # code points of leading Arrow whitespace
     jump, up = indent_jumps(batch, indent, ~blank)

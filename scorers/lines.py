@@ -89,6 +89,17 @@ def line_fields_reference(batch: DocBatch) -> np.ndarray:
     return out.astype(np.uint32).view(np.int32) if len(out) else out.astype(np.int32)
 
 
+def blank_lines(batch: DocBatch) -> np.ndarray:
+    """Bool per line: RE2 `\\s` bytes only (`^\\s*$`, the rules library's `~nonblank_lines`):
+    the leading `\\s` run of `line_fields` is the whole line."""
+
+    def compute() -> np.ndarray:
+        _, off = line_bytes(batch)
+        return line_fields(batch)[:, LEAD] == np.diff(off)
+
+    return feature(batch, "quality_blank", compute)
+
+
 def head_bytes(batch: DocBatch, k: int) -> np.ndarray:
     """The k-th byte (0..3) after each line's leading RE2 whitespace (0 past the end)."""
     head = line_fields(batch)[:, HEAD].view(np.uint32)

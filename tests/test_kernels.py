@@ -207,6 +207,7 @@ def test_quality_line_scan_matches_arrow(source: str) -> None:
     ltrim, rtrim = pc.utf8_ltrim_whitespace(lines), pc.utf8_rtrim_whitespace(lines)
     assert np.array_equal(L.indent(batch), batch.line_len - F.to_np(pc.utf8_length(ltrim)))
     assert np.array_equal(L.prefix_lines(batch, L.COMMENT_PREFIXES), F.line_matches(batch, QF._COMMENT_LINE))
+    assert np.array_equal(L.blank_lines(batch), ~F.to_np(pc.match_substring_regex(lines, r"\S")))
     for pattern in (QF._DEF_LINE, S._IMPORT_LINE, S._DEF_START):
         ref = F.to_np(pc.match_substring_regex(lines, pattern))
         assert ref.sum() > 0 or source != "dev", pattern
