@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from codesieve.core.batch import DocBatch
+from codesieve.filters import license_kernel
 from codesieve.filters.langid import content
 from codesieve.filters.langid.content import HEADER_WINDOW, NEWLINE_TOKEN, collapse_license_header, prepare
-from codesieve.filters.rules.features import _kernels, feature, string_buffers, to_np
+from codesieve.filters.rules.features import _kernels, feature, to_np
 
 #: a leading run of comment or blank lines (#, //, /* */, *, --, ;, %, REM, rST/Python docstring
 #: fences are left alone: a docstring is documentation, not boilerplate)
@@ -86,99 +87,33 @@ def model_lines(texts: pa.Array, max_chars: int, prefix: pa.Array | None = None)
 
 def _collapsed(texts: pa.Array, max_chars: int, prefix: pa.Array | None) -> pa.Array:
     # `prepare` looks at the first HEADER_WINDOW code points only, so nothing past them is copied
-    if _kernels is None or prefix is None:
+    if not license_kernel.available() or prefix is None:
         s = collapse_license_header(strip_license_header(texts, window(max_chars), prefix), max_chars)
     else:
         s = _collapse_window(_strip_window(texts, window(max_chars), prefix), max_chars)
     return pc.fill_null(s, "")
 
 
-# --- the same two steps with the headers found by the `license_spans` kernel -------------------
 # (`_collapsed_reference` is the RE2 path; tests/test_kernels_text.py compares on real files)
 
 
 def _collapsed_reference(texts: pa.Array, max_chars: int, prefix: pa.Array | None) -> pa.Array:
     """`_collapsed` with RE2 alone (`strip_license_header` + `collapse_license_header`)."""
-    s = collapse_license_header(strip_license_header(texts, window(max_chars), prefix), max_chars)
+    s = content.collapse_license_header_reference(strip_license_header(texts, window(max_chars), prefix), max_chars)
     return pc.fill_null(s, "")
 
 
-def _spans(strings: pa.Array, mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(data, offsets, int64 (n, 8) `license_spans` of `mode`) of `strings`."""
-    data, off = string_buffers(strings)
-    out = np.empty((len(strings), 8), np.int64)
-    _kernels.license_spans(data, np.ascontiguousarray(off), mode, out)
-    return data, off, out
-
-
-def _gather(data: np.ndarray, spans: np.ndarray) -> pa.Array:
-    """Row r: its spans `spans[r]` ((k, 2) byte ranges of `data`; start < 0: the byte -start-1)
-    joined, as a large_string array (compiled `gather_spans`)."""
-    out_off = np.empty(len(spans) + 1, np.int64)
-    joined = _kernels.gather_spans(data, np.ascontiguousarray(spans, np.int64), out_off)
-    return pa.LargeStringArray.from_buffers(len(spans), pa.py_buffer(out_off), pa.py_buffer(joined))
-
-
-def _char_cut(data: np.ndarray, start: np.ndarray, end: np.ndarray, chars: int) -> np.ndarray:
-    """A byte position <= `end` on a character boundary with at least `chars` code points
-    (or all of them) between `start` and it: 4 bytes per code point, stepped back off
-    continuation bytes."""
-    cut = np.minimum(end, start + 4 * chars)
-    for _ in range(3):
-        inside = cut < end
-        cut -= inside & ((data[np.where(inside, cut, 0)] & 0xC0) == 0x80)
-    return cut
-
-
 def _strip_window(texts: pa.Array, keep_chars: int, prefix: pa.Array) -> pa.Array:
-    """`strip_license_header(texts, keep_chars, prefix)`: the header's end from the kernel,
-    the licence words by RE2 on the headers alone, the rest of the text by byte offsets."""
-    texts, out = _one(texts), _one(prefix)
-    data, off, sp = _spans(texts, 0)
-    end = sp[:, 7]
-    rows = np.flatnonzero(end > 0)
-    if not len(rows):
-        return out
-    heads = _gather(data, np.stack([off[rows], off[rows] + end[rows]], axis=1)[:, None, :])
-    lic = rows[to_np(pc.match_substring_regex(heads, _LICENSE_WORDS)).astype(bool)]
-    if not len(lic):
-        return out
-    a = off[lic] + end[lic]
-    b = _char_cut(data, a, off[lic + 1], keep_chars)
-    tails = pc.utf8_slice_codeunits(_gather(data, np.stack([a, b], axis=1)[:, None, :]), 0, keep_chars)
-    mask = np.zeros(len(texts), bool)
-    mask[lic] = True
-    return pc.replace_with_mask(out, pa.array(mask), tails.cast(out.type))
+    """`strip_license_header(texts, keep_chars, prefix)` with the header found by the kernel."""
+    return license_kernel.strip_headers(_one(texts), license_kernel.QUALITY, _LICENSE_WORDS, keep_chars, _one(prefix))
 
 
 def _collapse_window(s: pa.Array, max_chars: int) -> pa.Array:
-    """`collapse_license_header(s, max_chars)`: the RE2 opening test on 80 code points and the
-    licence words on the matched headers as there, the header's groups from the kernel."""
-    if max_chars > HEADER_WINDOW:  # `s` is cut to window(max_chars) code points
+    """`collapse_license_header(s, max_chars)` for `s` cut to `window(max_chars)` code points
+    (no second cut to HEADER_WINDOW when that is the same)."""
+    if max_chars > HEADER_WINDOW:
         s = pc.utf8_slice_codeunits(s, 0, HEADER_WINDOW)
-    opens = pc.match_substring_regex(pc.utf8_slice_codeunits(s, 0, 80), content._OPENS_WITH_COMMENT)
-    rows = np.flatnonzero(to_np(pc.fill_null(opens, False)).astype(bool))
-    if len(rows):
-        sub = s.take(pa.array(rows))
-        data, off, sp = _spans(sub, 1)
-        found = np.flatnonzero(sp[:, 7] >= 0)
-        heads = _gather(data, np.stack([off[found], off[found] + sp[found, 7]], axis=1)[:, None, :])
-        lic = found[to_np(pc.fill_null(pc.match_substring_regex(heads, content._LICENSE_WORDS), False)).astype(bool)]
-        if len(lic):
-            o, x = off[lic], sp[lic]
-
-            def group(a: int, b: int) -> np.ndarray:  # (start, end) of the group, empty when absent
-                on = x[:, a] >= 0
-                return np.stack([o + np.where(on, x[:, a], 0), o + np.where(on, x[:, b], 0)], axis=1)
-
-            lit = {c: np.tile([-ord(c) - 1, 0], (len(lic), 1)) for c in " \n"}
-            # the replacement `\1\2\4 \3\n`, then the text after the match
-            parts = [np.stack([o, o + x[:, 0]], axis=1), group(1, 2), group(5, 6), lit[" "], group(3, 4), lit["\n"],
-                     np.stack([o + x[:, 7], off[lic + 1]], axis=1)]
-            mask = np.zeros(len(s), dtype=bool)
-            mask[rows[lic]] = True
-            s = pc.replace_with_mask(s, pa.array(mask), _gather(data, np.stack(parts, axis=1)).cast(s.type))
-    return pc.utf8_slice_codeunits(s, 0, max_chars)
+    return license_kernel.collapse_window(s, max_chars, content._OPENS_WITH_COMMENT, content._LICENSE_WORDS)
 
 
 def _tokens(s: pa.Array, lines: bool) -> list[Any]:

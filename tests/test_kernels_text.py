@@ -185,7 +185,7 @@ def test_head_and_tail_rules_with_literal_candidates_match_re2(source: str, monk
 
 
 #: licence headers for each branch of the three header grammars (`scorers.text._HEAD_COMMENT`,
-#: `filters.langid.content._HEAD_KEEP` + `_HEAD_BLOCK`)
+#: `filters.langid.content._HEAD_KEEP` + `_HEAD_BLOCK`, `filters.dedup.license.HEADER`)
 EDGE_HEADERS = [
     "# Copyright 2020 X\n# Licensed under MIT\n\nimport os\n",
     "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n# Copyright (c) 2019\n\nx = 1\n",
@@ -200,6 +200,8 @@ EDGE_HEADERS = [
     "# copyright no newline", " " * 100 + "# copyright\nx", "#!\n# Copyright\n", "#!/bin/sh", "\ufeff#!/bin/sh\n#copyright\n",
     "#= License\n#\n# more\n  #  x\nend", "\t * All Rights Reserved\n\tcode", "% SPDX-License-Identifier: MIT\n",
     "<!--\nCopyright\n-->\n\n<!-- b -->\n<!-- c", "\f\v# licence\n", "\r# licence\n", "\ufeff\n\n/* Licence */", "",
+    '"""Copyright 2001\nMIT License"""\nimport os', "'''\nlicense: GPL\n'''\n\n'''more''' x = 1", '"""unterminated licence',
+    "/* Copyright */ int x; // tail\nint y;", "\r\n\t# Copyright", "// all rights reserved", "#!/bin/sh\n# Licence\nx\n",
 ]
 
 
@@ -210,19 +212,24 @@ def _header_texts(source: str) -> pa.Array:
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("max_chars", [4096, 40])
 def test_license_kernel_matches_re2(source: str, max_chars: int) -> None:
-    from codesieve.filters.langid.content import HEADER_WINDOW, collapse_license_header
+    from codesieve.filters.dedup.license import strip_license_headers, strip_license_headers_re2
+    from codesieve.filters.langid import content as C
     from codesieve.scorers import text as T
 
     texts = _header_texts(source)
     prefix = pc.utf8_slice_codeunits(texts, 0, T.window(max_chars))
-    assert T._collapsed(texts, max_chars, prefix).equals(T._collapsed_reference(texts, max_chars, prefix))
+    got = T._collapsed(texts, max_chars, prefix)
+    assert got.equals(T._collapsed_reference(texts, max_chars, prefix))
     # each step alone (`_collapsed` strips first, so collapse also sees the unstripped headers)
     short = pc.utf8_slice_codeunits(texts, 0, max_chars)
     assert T._strip_window(texts, max_chars, short).equals(T.strip_license_header(texts, max_chars, short))
-    window = pc.utf8_slice_codeunits(texts, 0, HEADER_WINDOW)
-    assert T._collapse_window(window, max_chars).equals(collapse_license_header(window, max_chars))
-    if source != "dev":  # the samples and edge cases hold licence headers of both kinds
-        assert not T._collapsed(texts, max_chars, prefix).equals(pc.utf8_slice_codeunits(texts, 0, max_chars))
+    window = pc.utf8_slice_codeunits(texts, 0, C.HEADER_WINDOW)
+    assert T._collapse_window(window, max_chars).equals(C.collapse_license_header_reference(window, max_chars))
+    assert C.collapse_license_header(texts, max_chars).equals(C.collapse_license_header_reference(texts, max_chars))
+    dedup = strip_license_headers(texts)
+    assert dedup.equals(strip_license_headers_re2(texts).cast(dedup.type))
+    if source != "dev":  # the samples and edge cases hold licence headers of every kind
+        assert not got.equals(pc.utf8_slice_codeunits(texts, 0, max_chars)) and not dedup.equals(texts)
 
 
 def test_gather_spans_joins_and_refuses_bad_spans() -> None:
@@ -233,4 +240,4 @@ def test_gather_spans_joins_and_refuses_bad_spans() -> None:
     with pytest.raises(ValueError):
         F._kernels.gather_spans(data, np.array([[[3, 20]]], np.int64), np.empty(2, np.int64))
     with pytest.raises(ValueError):
-        F._kernels.license_spans(data, np.array([0, 11], np.int64), 2, np.empty(8, np.int64))
+        F._kernels.license_spans(data, np.array([0, 11], np.int64), 3, np.empty(8, np.int64))

@@ -1403,14 +1403,15 @@ done:
     return release(result, &keys, &off, &mask, &out, NULL);
 }
 
-/* ==== quality gate (q6): licence-header spans and span gathering ===========================
+/* ==== quality gate (q6): licence-header spans (quality, language id, dedup) and span gathering ===========================
  * license_spans(data, offsets, mode, out)
  *   out int64[n * 8] (out) per document, -1 where absent:
  *     mode 0: out[7] = end of `scorers.text._HEAD_COMMENT`'s match (the leading run of comment
  *             and blank lines), bytes from the document's start; -1: no match;
  *     mode 1: `filters.langid.content`'s `\A{_HEAD_KEEP}(?:{_HEAD_BLOCK})`: out[0] = end of
  *             group keep, [1:3) group first, [3:5) group end, [5:7) group line, out[7] = the
- *             match's end (-1: no match).
+ *             match's end (-1: no match);
+ *     mode 2: out[7] = end of `filters.dedup.license.HEADER`'s match (-1: no match).
  *   The RE2 patterns are the reference (tests/test_kernels_text.py compares on real files);
  *   the licence-word test stays in RE2 on the (short) matched headers.
  * gather_spans(data, spans, out_offsets) -> bytes
@@ -1559,15 +1560,50 @@ static void lh_collapse(const uint8_t *s, Py_ssize_t n, int64_t *o) {
         o[j] = -1;
 }
 
+/* first i >= from where the 3-byte `lit` starts; -1 when none */
+static Py_ssize_t lh_find3(const uint8_t *s, Py_ssize_t i, Py_ssize_t n, const char *lit) {
+    for (; i + 2 < n; i++)
+        if (s[i] == (uint8_t)lit[0] && s[i + 1] == (uint8_t)lit[1] && s[i + 2] == (uint8_t)lit[2])
+            return i;
+    return -1;
+}
+
+/* mode 2 (`filters.dedup.license.HEADER`): \A(?:[ \t\r\n]*(?:(?:#|//|--|;|%)[^\n]*(?:\n|$)
+ * |/\*(?s:.*?)\*\/[^\n]*(?:\n|$)|<!--(?s:.*?)-->|"""(?s:.*?)"""|'''(?s:.*?)'''))+ */
+static int64_t lh_dedup_end(const uint8_t *s, Py_ssize_t n) {
+    Py_ssize_t e = 0;
+    for (;;) {
+        Py_ssize_t q = e, next = -1, k, nl;
+        while (q < n && (lh_blank(s[q]) || s[q] == '\r' || s[q] == '\n'))
+            q++;
+        uint8_t c = q < n ? s[q] : 0, d = q + 1 < n ? s[q + 1] : 0;
+        if (q < n && (c == '#' || c == ';' || c == '%' || (c == '/' && d == '/') || (c == '-' && d == '-'))) {
+            nl = lh_nl(s, q, n);
+            next = nl >= 0 ? nl + 1 : n;
+        } else if (c == '/' && d == '*' && (k = lh_close(s, q + 2, n, 1)) >= 0) {
+            nl = lh_nl(s, k + 2, n);
+            next = nl >= 0 ? nl + 1 : n;
+        } else if (lh_has(s, q, n, "<!--") && (k = lh_close(s, q + 4, n, 2)) >= 0)
+            next = k + 3;
+        else if (lh_has(s, q, n, "\"\"\"") && (k = lh_find3(s, q + 3, n, "\"\"\"")) >= 0)
+            next = k + 3;
+        else if (lh_has(s, q, n, "'''") && (k = lh_find3(s, q + 3, n, "'''")) >= 0)
+            next = k + 3;
+        if (next < 0)
+            return e > 0 ? e : -1;
+        e = next;
+    }
+}
+
 static PyObject *license_spans(PyObject *self, PyObject *args) {
     Py_buffer data, off, out;
     int mode;
     if (!PyArg_ParseTuple(args, "y*y*iw*", &data, &off, &mode, &out))
         return NULL;
     Py_ssize_t n = segments(&data, &off, "license_spans");
-    if (n < 0 || check(&out, 8, n * 8, "out") || (mode != 0 && mode != 1)) {
+    if (n < 0 || check(&out, 8, n * 8, "out") || mode < 0 || mode > 2) {
         if (n >= 0 && !PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "license_spans: mode must be 0 or 1");
+            PyErr_SetString(PyExc_ValueError, "license_spans: mode must be 0, 1 or 2");
         return release(NULL, &data, &off, &out, NULL, NULL);
     }
     const uint8_t *s = data.buf;
@@ -1576,10 +1612,10 @@ static PyObject *license_spans(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t *w = r + 8 * i;
-        if (mode == 0) {
+        if (mode != 1) {
             for (int j = 0; j < 7; j++)
                 w[j] = -1;
-            w[7] = lh_strip_end(s + o[i], o[i + 1] - o[i]);
+            w[7] = mode == 0 ? lh_strip_end(s + o[i], o[i + 1] - o[i]) : lh_dedup_end(s + o[i], o[i + 1] - o[i]);
         } else
             lh_collapse(s + o[i], o[i + 1] - o[i], w);
     }
@@ -1631,7 +1667,7 @@ static PyObject *gather_spans(PyObject *self, PyObject *args) {
 
 #define QUALITY_METHODS                                                                                          \
     {"license_spans", license_spans, METH_VARARGS,                                                              \
-     "license_spans(data, offsets, mode, out): licence-header match spans (0: scorer strip, 1: langid collapse)"}, \
+     "license_spans(data, offsets, mode, out): licence-header spans (0: scorer strip, 1: langid collapse, 2: dedup)"}, \
     {"gather_spans", gather_spans, METH_VARARGS,                                                                \
      "gather_spans(data, spans, out_offsets) -> bytes: each row's spans joined (a < 0: the byte -a - 1)"},
 /* ==== end of the quality gate (q6) block ================================================== */

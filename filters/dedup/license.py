@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.filters import license_kernel
+
 _COMMENT = (
     r"[ \t\r\n]*(?:(?:#|//|--|;|%)[^\n]*(?:\n|$)|/\*(?s:.*?)\*/[^\n]*(?:\n|$)|<!--(?s:.*?)-->"
     r"|\"\"\"(?s:.*?)\"\"\"|'''(?s:.*?)''')"
@@ -23,7 +25,17 @@ LICENSE_WORDS = r"(?i)copyright|licen[cs]e|spdx-license-identifier|permission is
 
 
 def strip_license_headers(text: pa.Array) -> pa.Array:
-    """`text` with each leading comment run removed where it mentions a licence."""
+    """`text` with each leading comment run removed where it mentions a licence (the run's
+    end from the compiled `license_spans` kernel when it is built; RE2 otherwise)."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if license_kernel.available():
+        return license_kernel.strip_headers(text, license_kernel.DEDUP, LICENSE_WORDS)
+    return strip_license_headers_re2(text)
+
+
+def strip_license_headers_re2(text: pa.Array) -> pa.Array:
+    """`strip_license_headers` with two RE2 passes (the kernel path's reference)."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     header = pc.extract_regex(text, f"(?P<h>{HEADER})")

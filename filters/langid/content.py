@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.filters import license_kernel
+
 MODEL_PATH = Path(__file__).with_name("lang_content.ftz")
 META_PATH = Path(__file__).with_name("lang_content.json")
 #: fastText labels cannot hold spaces; "Unix Assembly" is stored as "Unix_Assembly"
@@ -61,6 +63,19 @@ def collapse_license_header(texts: pa.Array | pa.ChunkedArray, max_chars: int) -
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     s = pc.utf8_slice_codeunits(texts, 0, HEADER_WINDOW)
+    if license_kernel.available():  # the header's groups from the compiled kernel, else RE2
+        return license_kernel.collapse_window(s, max_chars, _OPENS_WITH_COMMENT, _LICENSE_WORDS)
+    return _collapse_re2(s, max_chars)
+
+
+def collapse_license_header_reference(texts: pa.Array | pa.ChunkedArray, max_chars: int) -> pa.Array:
+    """`collapse_license_header` with RE2 alone (the kernel path's reference)."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    return _collapse_re2(pc.utf8_slice_codeunits(texts, 0, HEADER_WINDOW), max_chars)
+
+
+def _collapse_re2(s: pa.Array, max_chars: int) -> pa.Array:
     opens = pc.match_substring_regex(pc.utf8_slice_codeunits(s, 0, 80), _OPENS_WITH_COMMENT)
     rows = np.flatnonzero(pc.fill_null(opens, False).to_numpy(zero_copy_only=False))
     if len(rows):
