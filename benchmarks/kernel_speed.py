@@ -38,7 +38,9 @@ def kernel_table(text: pa.Array) -> None:
 
     from codesieve.core.batch import DocBatch
     from codesieve.filters.decontam import _without_numbers, ngram_hashes
+    from codesieve.filters.dedup.license import strip_license_headers, strip_license_headers_re2
     from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes, shingle_hashes_numpy
+    from codesieve.filters.langid import content
     from codesieve.filters.rules import features as F
     from codesieve.filters.rules import general
     from codesieve.filters.rules.general import DuplicateLineFraction, PromptCommentFraction
@@ -74,6 +76,9 @@ def kernel_table(text: pa.Array) -> None:
         ("duplicate_line_fraction", lambda: dup.measure(batch()), dup_sort),
         ("fastText input: licence headers stripped + collapsed", lambda: T._collapsed(text, 4096, prefix),
          lambda: T._collapsed_reference(text, 4096, prefix)),
+        ("language id: licence header collapsed", lambda: content.collapse_license_header(text, 2048),
+         lambda: content.collapse_license_header_reference(text, 2048)),
+        ("dedup: licence headers stripped", lambda: strip_license_headers(text), lambda: strip_license_headers_re2(text)),
     ]
     print(f"(a) {len(text):,} documents, {mb:.1f} MB\n\n| step | kernel ms/MB | reference ms/MB |\n|---|--:|--:|")
     for name, fast, ref in rows:
