@@ -126,10 +126,17 @@ def indent(batch: DocBatch) -> np.ndarray:
     return feature(batch, "quality_indent", compute)
 
 
+def _byte_table(chars: str) -> np.ndarray:
+    """Bool[257]: entry b + 1 is True for the bytes b of `chars` (entry 0: the -1 of "no byte")."""
+    table = np.zeros(257, bool)
+    table[[ord(c) + 1 for c in chars]] = True
+    return table
+
+
 def code_starts_with(batch: DocBatch, chars: str) -> np.ndarray:
     """Bool per line: after Arrow's whitespace trim the line starts with one of `chars` (ASCII)."""
     f = line_fields(batch)
-    hit = np.isin(f[:, FIRST], [ord(c) for c in chars])
+    hit = _byte_table(chars)[f[:, FIRST] + 1]
     uni = np.flatnonzero(f[:, FIRST] >= 0x80)
     if len(uni):
         lead = pc.utf8_ltrim_whitespace(_fallback(batch, uni))
@@ -140,7 +147,7 @@ def code_starts_with(batch: DocBatch, chars: str) -> np.ndarray:
 def code_ends_with(batch: DocBatch, chars: str, rows: np.ndarray) -> np.ndarray:
     """Bool per line of `rows`: after Arrow's whitespace trim the line ends with one of `chars`."""
     last = line_fields(batch)[rows, LAST]
-    hit = np.isin(last, [ord(c) for c in chars])
+    hit = _byte_table(chars)[last + 1]
     uni = np.flatnonzero(last >= 0x80)
     if len(uni):
         trimmed = pc.utf8_rtrim_whitespace(_fallback(batch, rows[uni]))
