@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.core.batch import DocBatch, segment_reduce
+from codesieve.core.batch import DocBatch, segment_reduce, string_buffers
 from codesieve.filters.rules.literals import required_literals
 
 try:
@@ -150,15 +150,6 @@ def repeated_trimmed_lines(batch: DocBatch, counted: np.ndarray) -> np.ndarray |
     _kernels.repeated_keys(hashes, np.ascontiguousarray(batch.line_offsets, np.int64),
                            np.ascontiguousarray(counted, np.uint8), out)
     return out.view(bool)
-
-
-def string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(the data buffer as uint8, int64 offsets into it: string i = data[off[i]:off[i+1]])."""
-    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
-    _, off_buf, data_buf = strings.buffers()
-    off = np.frombuffer(off_buf, dtype=width)[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
-    return data, off
 
 
 def hex_word_chars(batch: DocBatch) -> np.ndarray | None:
@@ -413,12 +404,30 @@ def line_fraction(batch: DocBatch, pattern: str) -> np.ndarray:
 
 
 def head_text(batch: DocBatch, n_lines: int) -> pa.Array:
-    """The first `n_lines` lines of each document, joined with '\\n'."""
-    return feature(
-        batch,
-        f"head:{n_lines}",
-        lambda: pc.binary_join(pc.list_slice(batch.lines, 0, n_lines), pa.scalar("\n", batch.text.type)),
-    )
+    """The first `n_lines` lines of each document, joined with '\\n' (= the text up to its
+    `n_lines`-th newline): sliced out of the text buffer by byte offsets from the line split,
+    one copy of the heads only; `head_text_arrow` is the reference."""
+
+    def compute() -> pa.Array:
+        text = batch.text
+        if text.null_count:
+            return head_text_arrow(batch, n_lines)
+        doc_off, (_, line_off) = batch.line_offsets, string_buffers(batch.flat_lines)
+        first = doc_off[:-1]
+        last = np.minimum(first + n_lines, doc_off[1:])
+        head = line_off[last] - line_off[first] + (last - first - 1)  # bytes: lines + newlines
+        _, off = string_buffers(text)
+        bounds = np.empty(2 * len(text) + 1, np.int64)  # head_0, rest_0, head_1, rest_1, ...
+        bounds[0:-1:2], bounds[1:-1:2], bounds[-1] = off[:-1], off[:-1] + head, off[-1]
+        pieces = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1, [None, pa.py_buffer(bounds), text.buffers()[2] or pa.py_buffer(b"")])
+        return pieces.take(pa.array(np.arange(0, len(bounds) - 1, 2, dtype=np.int64)))
+
+    return feature(batch, f"head:{n_lines}", compute)
+
+
+def head_text_arrow(batch: DocBatch, n_lines: int) -> pa.Array:
+    """Reference for `head_text`: list slice + join."""
+    return pc.binary_join(pc.list_slice(batch.lines, 0, n_lines), pa.scalar("\n", batch.text.type))
 
 
 # --- regex match spans ---------------------------------------------------------------
