@@ -1165,7 +1165,9 @@ static int64_t anchor_of(const uint8_t *s, int64_t len) {
 /* segment_find(data, offsets, needles, fold, out)
  *   needles  bytes: the literals, each ended by a 0 byte (lower-case when `fold`)
  *   fold     1: ASCII case-insensitive, and every segment holding a non-ASCII byte counts as
- *            a hit (RE2's (?i) folds e.g. U+212A KELVIN SIGN to 'k'); 0: exact bytes
+ *            a hit (RE2's (?i) folds e.g. U+212A KELVIN SIGN to 'k'); 2: ASCII
+ *            case-insensitive only (needles without a letter that folds to non-ASCII);
+ *            0: exact bytes
  *   out      uint8[n] (out): 1 when segment i contains one of the needles (see `fold`)
  * A prefilter: the caller runs the regex only on the segments marked 1. Each needle is
  * found by memchr on one of its bytes (both cases when folding) over all segments at once,
@@ -1174,7 +1176,7 @@ static int64_t anchor_of(const uint8_t *s, int64_t len) {
 static PyObject *segment_find(PyObject *self, PyObject *args) {
     Py_buffer data, off, needles, out;
     int fold;
-    if (!PyArg_ParseTuple(args, "y*y*y*pw*", &data, &off, &needles, &fold, &out))
+    if (!PyArg_ParseTuple(args, "y*y*y*iw*", &data, &off, &needles, &fold, &out))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = segments(&data, &off, "segment_find");
@@ -1223,7 +1225,7 @@ static PyObject *segment_find(PyObject *self, PyObject *args) {
             }
         }
     }
-    if (fold) { /* non-ASCII bytes: 8 at a time */
+    if (fold == 1) { /* non-ASCII bytes: 8 at a time */
         int64_t j = lo_b;
         while (j < hi_b) {
             if (j + 8 <= hi_b) {
@@ -1627,6 +1629,34 @@ done:
     return release(result, &data, &off, &od, &oo, NULL);
 }
 
+/* leading_bytes(data, offsets, lut, out)
+ *   lut uint8[256]; out int64[n] (out): how many bytes at the start of segment i have
+ *   lut[b] != 0 (e.g. the indentation: leading spaces and tabs).
+ */
+static PyObject *leading_bytes(PyObject *self, PyObject *args) {
+    Py_buffer data, off, lut, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &data, &off, &lut, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "leading_bytes");
+    if (n < 0 || check(&lut, 1, 256, "lut") || check(&out, 8, n, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf, *l = (const uint8_t *)lut.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int64_t *r = (int64_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t j = o[i];
+        while (j < o[i + 1] && l[d[j]])
+            j++;
+        r[i] = j - o[i];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &lut, &out, NULL);
+}
+
 /* ==== end r6 ================================================================================ */
 
 static PyMethodDef methods[] = {
@@ -1657,6 +1687,7 @@ static PyMethodDef methods[] = {
     {"byte_counts", byte_counts, METH_VARARGS, "byte_counts(data, offsets, byte, out): occurrences of a byte per segment"},
     {"line_split", line_split, METH_VARARGS,
      "line_split(data, offsets, out_data, out_offsets, out_chars): segments split on newlines, without them"},
+    {"leading_bytes", leading_bytes, METH_VARARGS, "leading_bytes(data, offsets, lut, out): leading lut bytes per segment"},
     /* end r6 */
     {NULL, NULL, 0, NULL},
 };

@@ -311,10 +311,17 @@ def regex_search(strings: pa.Array, pattern: str) -> np.ndarray:
     return found if found is not None else to_np(pc.match_substring_regex(strings, pattern)).astype(bool)
 
 
+#: the ASCII letters RE2's `(?i)` also matches a non-ASCII character to (U+212A KELVIN SIGN,
+#: U+017F LONG S); a folded literal without them can only match ASCII bytes
+#: (tests/test_kernels_text.py checks this against RE2 over every code point)
+FOLDS_TO_NON_ASCII = frozenset("kKsS")
+
+
 def literal_candidates(strings: pa.Array, pattern: str) -> np.ndarray | None:
     """Bool per string: it holds one of `pattern`'s required literals (`literals.py`;
     compiled `segment_find`), so only these can match. None when the kernel is not built or
-    the pattern has no such literals."""
+    the pattern has no such literals. Case-folded literals: strings with non-ASCII
+    characters are candidates too when a literal has a letter of `FOLDS_TO_NON_ASCII`."""
     req = required_literals(pattern) if _kernels is not None else None
     if req is None:
         return None
@@ -322,7 +329,8 @@ def literal_candidates(strings: pa.Array, pattern: str) -> np.ndarray | None:
     data, off = string_buffers(strings)
     cand = np.empty(len(strings), np.uint8)
     needles = b"".join(s.encode() + b"\0" for s in lits)
-    _kernels.segment_find(data, np.ascontiguousarray(off), needles, fold, cand)
+    mode = 0 if not fold else 1 if any(c in FOLDS_TO_NON_ASCII for s in lits for c in s) else 2
+    _kernels.segment_find(data, np.ascontiguousarray(off), needles, mode, cand)
     return cand.view(bool)
 
 
@@ -360,6 +368,26 @@ def line_bits(batch: DocBatch) -> np.ndarray | None:
         return out
 
     return feature(batch, "line_bits", compute)
+
+
+_INDENT_LUT = np.zeros(256, np.uint8)
+_INDENT_LUT[[ord(" "), ord("\t")]] = 1
+
+
+def indentation(batch: DocBatch) -> np.ndarray:
+    """Leading spaces and tabs of every flat line (int64; characters = bytes): the compiled
+    `leading_bytes`, or Arrow's `utf8_ltrim` (the reference) without the kernel."""
+
+    def compute() -> np.ndarray:
+        lines = batch.flat_lines
+        if _kernels is None:
+            return batch.line_len - to_np(pc.utf8_length(pc.utf8_ltrim(lines, characters=" \t")))
+        data, off = string_buffers(lines)
+        out = np.empty(len(lines), np.int64)
+        _kernels.leading_bytes(data, off, _INDENT_LUT, out)
+        return out
+
+    return feature(batch, "indentation", compute)
 
 
 def _line_class_match(batch: DocBatch, pattern: str) -> np.ndarray | None:

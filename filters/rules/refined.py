@@ -22,6 +22,7 @@ from codesieve.filters.rules.basic import ref_lines
 from codesieve.filters.rules.features import (
     count_chars,
     feature,
+    indentation,
     lang_subset,
     line_matches,
     literal_candidates,
@@ -43,9 +44,7 @@ class InnerWhitespaceFraction(Rule):
 
     def measure(self, batch: DocBatch) -> np.ndarray:
         def compute() -> np.ndarray:
-            lines = batch.flat_lines
-            indent = batch.line_len - to_np(pc.utf8_length(pc.utf8_ltrim(lines, characters=" \t")))
-            indent_doc = per_doc_sum(batch, indent)
+            indent_doc = per_doc_sum(batch, indentation(batch))
             breaks = count_chars(batch, "\n") + count_chars(batch, "\r")
             ws = count_chars(batch, _WS) - indent_doc - breaks
             return safe_div(ws, batch.char_len - indent_doc - breaks)
