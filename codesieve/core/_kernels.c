@@ -1657,6 +1657,48 @@ done:
     return release(result, &data, &off, &lut, &out, NULL);
 }
 
+/* utf8_prefix_bytes(data, offsets, k, out)
+ *   out int64[n] (out): bytes of the first k code points of segment i (valid UTF-8; the whole
+ *   segment when it is shorter): the byte length of Arrow's utf8_slice_codeunits(s, 0, k).
+ */
+static PyObject *utf8_prefix_bytes(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out;
+    long long k;
+    if (!PyArg_ParseTuple(args, "y*y*Lw*", &data, &off, &k, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "utf8_prefix_bytes");
+    if (n < 0 || check(&out, 8, n, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int64_t *r = (int64_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t a = o[i], b = o[i + 1];
+        if (b - a <= k) { /* at most k bytes: at most k code points */
+            r[i] = b - a;
+            continue;
+        }
+        int64_t j = a, cp = 0; /* cp: lead bytes before j */
+        while (j + 8 <= b && cp + 8 <= k) { /* a word holds at most 8 lead bytes */
+            uint64_t x;
+            memcpy(&x, d + j, 8);
+            cp += 8 - swar_count(swar_cont(x));
+            j += 8;
+        }
+        while (j < b && (cp < k || (d[j] & 0xC0) == 0x80)) { /* up to the (k+1)-th lead byte */
+            cp += (d[j] & 0xC0) != 0x80;
+            j++;
+        }
+        r[i] = j - a;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &out, NULL, NULL);
+}
+
 /* ==== end r6 ================================================================================ */
 
 static PyMethodDef methods[] = {
@@ -1688,6 +1730,8 @@ static PyMethodDef methods[] = {
     {"line_split", line_split, METH_VARARGS,
      "line_split(data, offsets, out_data, out_offsets, out_chars): segments split on newlines, without them"},
     {"leading_bytes", leading_bytes, METH_VARARGS, "leading_bytes(data, offsets, lut, out): leading lut bytes per segment"},
+    {"utf8_prefix_bytes", utf8_prefix_bytes, METH_VARARGS,
+     "utf8_prefix_bytes(data, offsets, k, out): bytes of the first k code points per segment"},
     /* end r6 */
     {NULL, NULL, 0, NULL},
 };

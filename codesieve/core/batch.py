@@ -202,3 +202,28 @@ def split_lines(text: pa.Array) -> tuple[pa.ListArray, np.ndarray]:
         [None, pa.py_buffer(line_off if large else line_off.astype(np.int32)), pa.py_buffer(out)],
     )
     return pa.ListArray.from_arrays(pa.array(doc_off.astype(np.int32), pa.int32()), flat), chars
+
+
+def utf8_prefix(text: pa.Array | pa.ChunkedArray, n_chars: int) -> pa.Array:
+    """The first `n_chars` code points of each string: the strings of Arrow's
+    `utf8_slice_codeunits(text, 0, n_chars)` (the reference, which walks every string; that
+    keeps the input type, this gives large_string), cut at byte lengths from the compiled
+    `utf8_prefix_bytes` and copied once."""
+    text = _combine(text)
+    if _kernels is None or text.null_count or n_chars < 0:
+        return pc.utf8_slice_codeunits(text, 0, n_chars)
+    data, off = string_buffers(text)
+    nbytes = np.empty(len(text), np.int64)
+    _kernels.utf8_prefix_bytes(data, off, n_chars, nbytes)
+    return prefix_slices(text, nbytes)
+
+
+def prefix_slices(text: pa.Array, nbytes: np.ndarray) -> pa.Array:
+    """large_string array of the first `nbytes[i]` bytes of each (null-free) string: views of
+    the text buffer cut into (prefix, rest) pieces, then one `take` of the prefixes."""
+    _, off = string_buffers(text)
+    bounds = np.empty(2 * len(text) + 1, np.int64)  # prefix_0, rest_0, prefix_1, rest_1, ...
+    bounds[0:-1:2], bounds[1:-1:2], bounds[-1] = off[:-1], off[:-1] + nbytes, off[-1]
+    data = text.buffers()[2] or pa.py_buffer(b"")
+    pieces = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1, [None, pa.py_buffer(bounds), data])
+    return pieces.take(pa.array(np.arange(0, len(bounds) - 1, 2, dtype=np.int64)))

@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.core.batch import utf8_prefix
+
 MODEL_PATH = Path(__file__).with_name("lang_content.ftz")
 META_PATH = Path(__file__).with_name("lang_content.json")
 #: fastText labels cannot hold spaces; "Unix Assembly" is stored as "Unix_Assembly"
@@ -60,7 +62,7 @@ def collapse_license_header(texts: pa.Array | pa.ChunkedArray, max_chars: int) -
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    s = pc.utf8_slice_codeunits(texts, 0, HEADER_WINDOW)
+    s = utf8_prefix(texts, HEADER_WINDOW)
     opens = pc.match_substring_regex(pc.utf8_slice_codeunits(s, 0, 80), _OPENS_WITH_COMMENT)
     rows = np.flatnonzero(pc.fill_null(opens, False).to_numpy(zero_copy_only=False))
     if len(rows):
@@ -73,7 +75,7 @@ def collapse_license_header(texts: pa.Array | pa.ChunkedArray, max_chars: int) -
             mask = np.zeros(len(s), dtype=bool)
             mask[rows[is_license]] = True
             s = pc.replace_with_mask(s, pa.array(mask), cut)
-    return pc.utf8_slice_codeunits(s, 0, max_chars)
+    return utf8_prefix(s, max_chars)
 
 
 def prepare(texts: pa.Array | pa.ChunkedArray, max_chars: int) -> list[str]:
@@ -128,8 +130,8 @@ class ContentModel:
             return pred
         from codesieve.filters.langid.evidence import LONG_WINDOW, refine_prediction
 
-        prefix = pc.utf8_slice_codeunits(texts, 0, self.max_chars)
-        long = pc.utf8_slice_codeunits(texts, 0, LONG_WINDOW)
+        prefix = utf8_prefix(texts, self.max_chars)
+        long = utf8_prefix(texts, LONG_WINDOW)
         langs, score, named = refine_prediction(prefix, pred.lang, pred.score, self.labels, long)
         return Prediction(langs, score, named)
 

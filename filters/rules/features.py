@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.core.batch import DocBatch, segment_reduce, string_buffers
+from codesieve.core.batch import DocBatch, prefix_slices, segment_reduce, string_buffers, utf8_prefix
 from codesieve.filters.rules.literals import required_literals
 
 try:
@@ -433,24 +433,23 @@ def line_fraction(batch: DocBatch, pattern: str) -> np.ndarray:
 
 def head_text(batch: DocBatch, n_lines: int) -> pa.Array:
     """The first `n_lines` lines of each document, joined with '\\n' (= the text up to its
-    `n_lines`-th newline): sliced out of the text buffer by byte offsets from the line split,
-    one copy of the heads only; `head_text_arrow` is the reference."""
+    `n_lines`-th newline): byte lengths from the line split, sliced out of the text buffer
+    (`prefix_slices`); `head_text_arrow` is the reference."""
 
     def compute() -> pa.Array:
-        text = batch.text
-        if text.null_count:
+        if batch.text.null_count:
             return head_text_arrow(batch, n_lines)
         doc_off, (_, line_off) = batch.line_offsets, string_buffers(batch.flat_lines)
         first = doc_off[:-1]
         last = np.minimum(first + n_lines, doc_off[1:])
-        head = line_off[last] - line_off[first] + (last - first - 1)  # bytes: lines + newlines
-        _, off = string_buffers(text)
-        bounds = np.empty(2 * len(text) + 1, np.int64)  # head_0, rest_0, head_1, rest_1, ...
-        bounds[0:-1:2], bounds[1:-1:2], bounds[-1] = off[:-1], off[:-1] + head, off[-1]
-        pieces = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1, [None, pa.py_buffer(bounds), text.buffers()[2] or pa.py_buffer(b"")])
-        return pieces.take(pa.array(np.arange(0, len(bounds) - 1, 2, dtype=np.int64)))
+        return prefix_slices(batch.text, line_off[last] - line_off[first] + (last - first - 1))  # lines + newlines
 
     return feature(batch, f"head:{n_lines}", compute)
+
+
+def head_chars(batch: DocBatch, n_chars: int) -> pa.Array:
+    """The first `n_chars` code points of each document (`utf8_prefix`), once per batch."""
+    return feature(batch, f"head_chars:{n_chars}", lambda: utf8_prefix(batch.text, n_chars))
 
 
 def head_text_arrow(batch: DocBatch, n_lines: int) -> pa.Array:

@@ -17,7 +17,7 @@ from pydantic import Field
 from codesieve.core.base import Rule, RuleParams
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_rule
-from codesieve.filters.rules.features import feature, safe_div, to_np
+from codesieve.filters.rules.features import feature, head_chars, safe_div, to_np
 
 
 class XmlParams(RuleParams):
@@ -32,7 +32,7 @@ class XmlHeader(Rule):
     Params = XmlParams
 
     def measure(self, batch: DocBatch) -> np.ndarray:
-        head = pc.utf8_slice_codeunits(batch.text, 0, self.params.head_chars)
+        head = head_chars(batch, self.params.head_chars)
         return to_np(pc.match_substring(head, "<?xml version=")).astype(np.float64)
 
     def reference(self, text: str, path: str, lang: str | None) -> float:

@@ -22,6 +22,7 @@ from codesieve.filters.rules.basic import ref_lines
 from codesieve.filters.rules.features import (
     count_chars,
     feature,
+    head_chars,
     indentation,
     lang_subset,
     line_matches,
@@ -147,7 +148,7 @@ class CompiledOutput(Rule):
         if len(rows):  # Arrow's negative slice walks the whole text: only where the marker is
             tail = pc.utf8_slice_codeunits(batch.text.take(pa.array(rows)), -p.tail_chars)
             hit[rows] = regex_search(tail, SOURCE_MAP_TRAILER)
-        head = pc.utf8_slice_codeunits(batch.text, 0, p.head_chars)
+        head = head_chars(batch, p.head_chars)
         if p.markers:
             try:  # one pass over the heads for all markers (10x the per-marker searches)
                 hit |= regex_search(head, "|".join(re.escape(m) for m in p.markers))
