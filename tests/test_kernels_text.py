@@ -221,6 +221,16 @@ def test_heads_indentation_and_nul_rows_match_arrow(source: str) -> None:
         assert np.array_equal(nul_rows(t), F.to_np(pc.match_substring(t, "\x00")))
 
 
+@pytest.mark.parametrize("source", SOURCES)
+def test_utf8_prefix_matches_arrow_slice(source: str) -> None:
+    from codesieve.core.batch import utf8_prefix
+
+    text = _line_texts(source)
+    for t in (text, text.slice(1), text.cast(pa.string())):
+        for k in (0, 1, 7, 8, 9, 100, 3000):
+            assert utf8_prefix(t, k).to_pylist() == pc.utf8_slice_codeunits(t, 0, k).to_pylist(), k
+
+
 def test_only_k_and_s_fold_to_non_ascii_in_re2() -> None:
     """`FOLDS_TO_NON_ASCII` is exact: of the characters a required literal can hold, RE2's
     (?i) matches a non-ASCII code point only for k and s (so other folded literals can skip

@@ -17,7 +17,7 @@ from pydantic import Field
 from codesieve.core.base import Rule, RuleParams
 from codesieve.core.batch import DocBatch
 from codesieve.core.registry import register_rule
-from codesieve.filters.rules.features import feature, head_chars, safe_div, to_np
+from codesieve.filters.rules.features import feature, head_chars, literal_candidates, safe_div, to_np
 
 
 class XmlParams(RuleParams):
@@ -54,6 +54,18 @@ class HtmlParams(RuleParams):
     )
 
 
+def _replace_where_found(text: pa.Array, pattern: str, repl: str) -> pa.Array:
+    """`replace_substring_regex(text, pattern, repl)`, with RE2 run only on the strings
+    holding one of the pattern's required literals (`literal_candidates`)."""
+    cand = literal_candidates(text, pattern)
+    if cand is None:
+        return pc.replace_substring_regex(text, pattern, repl)
+    if not cand.any():
+        return text
+    done = pc.replace_substring_regex(text.filter(pa.array(cand)), pattern, repl)
+    return pc.replace_with_mask(text, pa.array(cand), done)
+
+
 def _visible_chars(batch: DocBatch, count_whitespace: bool = False) -> np.ndarray:
     """Visible characters of HTML documents (nan for the others: only they are scanned)."""
 
@@ -64,7 +76,7 @@ def _visible_chars(batch: DocBatch, count_whitespace: bool = False) -> np.ndarra
             return out
         text = batch.text.take(pa.array(rows))
         for pat in _HTML_HIDDEN:  # hidden parts vanish (counted: no space added for them)
-            text = pc.replace_substring_regex(text, pat, "" if count_whitespace else " ")
+            text = _replace_where_found(text, pat, "" if count_whitespace else " ")
         if not count_whitespace:
             text = pc.replace_substring_regex(text, r"[\t\n\f\r ]+", "")
         out[rows] = to_np(pc.utf8_length(text))
