@@ -233,17 +233,15 @@ static inline uint64_t mix64(uint64_t x) { /* splitmix64's finalizer */
     return x ^ (x >> 31);
 }
 
-/* The hash of `segment_hash` (equality tests inside a batch; never stored): 8-byte words
- * folded in by a rotate, xor and multiply each, the length included, then mix64. */
+/* The hash of `segment_hash`: 8-byte words folded through mix64, the length included. */
 static inline uint64_t hash_bytes(const uint8_t *p, int64_t len) {
-    uint64_t h = (uint64_t)len * 0x9E3779B97F4A7C15ULL, w;
+    uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), w;
     for (; len >= 8; len -= 8, p += 8) {
         memcpy(&w, p, 8);
-        h = (((h << 23) | (h >> 41)) ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h = mix64(h ^ w);
     }
     w = 0;
-    for (int64_t k = 0; k < len; k++)
-        w |= (uint64_t)p[k] << (8 * k);
+    memcpy(&w, p, (size_t)len);
     return mix64(h ^ w ^ ((uint64_t)len << 56));
 }
 
