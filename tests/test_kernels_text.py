@@ -231,6 +231,22 @@ def test_utf8_prefix_matches_arrow_slice(source: str) -> None:
             assert utf8_prefix(t, k).to_pylist() == pc.utf8_slice_codeunits(t, 0, k).to_pylist(), k
 
 
+HTML_EDGE = ["<p>a<!-- x --></p>", "<SCRIPT src=x>var a;</script >b", "<style>p{}</STYLE>c<b>d</b>", "no tags",
+             "<scr<!-- -->ipt>x</script>", "caf\u00e9 <\u212a>", ""]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_html_hidden_parts_prefiltered_like_re2(source: str) -> None:
+    from codesieve.filters.rules.formats import _HTML_HIDDEN, _replace_where_found
+
+    text = pa.array(HTML_EDGE) if source == "edge" else _batch(source).text
+    for repl in ("", " "):
+        fast = ref = text
+        for pat in _HTML_HIDDEN:
+            fast, ref = _replace_where_found(fast, pat, repl), pc.replace_substring_regex(ref, pat, repl)
+            assert fast.to_pylist() == ref.to_pylist(), pat
+
+
 def test_only_k_and_s_fold_to_non_ascii_in_re2() -> None:
     """`FOLDS_TO_NON_ASCII` is exact: of the characters a required literal can hold, RE2's
     (?i) matches a non-ASCII code point only for k and s (so other folded literals can skip
