@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from codesieve.core.base import Rule, RuleParams
-from codesieve.core.batch import DocBatch
+from codesieve.core.batch import DocBatch, segment_reduce, string_buffers
 from codesieve.core.registry import register_rule
 from codesieve.filters.rules.features import feature, head_chars, literal_candidates, safe_div, to_np
 
@@ -48,6 +48,10 @@ _HTML_HIDDEN = [
 ]
 
 
+_RE2_SPACE = np.zeros(256, bool)
+_RE2_SPACE[[ord(c) for c in "\t\n\f\r "]] = True
+
+
 class HtmlParams(RuleParams):
     count_whitespace: bool = Field(
         False, description="count whitespace of the visible text too (The Stack v2 code: true)"
@@ -77,9 +81,11 @@ def _visible_chars(batch: DocBatch, count_whitespace: bool = False) -> np.ndarra
         text = batch.text.take(pa.array(rows))
         for pat in _HTML_HIDDEN:  # hidden parts vanish (counted: no space added for them)
             text = _replace_where_found(text, pat, "" if count_whitespace else " ")
-        if not count_whitespace:
-            text = pc.replace_substring_regex(text, r"[\t\n\f\r ]+", "")
         out[rows] = to_np(pc.utf8_length(text))
+        if not count_whitespace:  # minus RE2's [\t\n\f\r ] (ASCII: one byte, one character each)
+            data, off = string_buffers(text)
+            ws = _RE2_SPACE[data[off[0] : off[-1]]].astype(np.int64)
+            out[rows] -= segment_reduce(ws, off - off[0], np.add, 0)
         return out
 
     return feature(batch, f"html_visible:{count_whitespace}", compute)
