@@ -247,6 +247,22 @@ def test_html_hidden_parts_prefiltered_like_re2(source: str) -> None:
             assert fast.to_pylist() == ref.to_pylist(), pat
 
 
+@pytest.mark.parametrize("source", SOURCES)
+def test_tag_free_chars_kernel_matches_re2_path(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codesieve.filters.rules import formats
+
+    extra = ["<a<b>c", "a<b", "x>y<z>w", "<>", "\u00e9<\u00e9>\u00e9 ", "a\x0bb\r\nc"]
+    text = pa.array(HTML_EDGE + extra) if source == "edge" else _batch(source).text
+
+    def html() -> DocBatch:  # every document taken for HTML: code exercises odd '<' and '>' too
+        return DocBatch(pa.table({"content": text, "lang": pa.array(["HTML"] * len(text))}))
+
+    fast = [formats._visible_chars(html(), cw) for cw in (False, True)]
+    monkeypatch.setattr(formats, "_kernels", None)  # RE2 removes the tags, whitespace counted apart
+    for cw, got in zip((False, True), fast):
+        assert np.array_equal(got, formats._visible_chars(html(), cw))
+
+
 def test_only_k_and_s_fold_to_non_ascii_in_re2() -> None:
     """`FOLDS_TO_NON_ASCII` is exact: of the characters a required literal can hold, RE2's
     (?i) matches a non-ASCII code point only for k and s (so other folded literals can skip

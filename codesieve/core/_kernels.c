@@ -1699,6 +1699,48 @@ done:
     return release(result, &data, &off, &out, NULL, NULL);
 }
 
+/* tag_free_chars(data, offsets, count_space, out)
+ *   out int64[n] (out): code points of segment i outside `<[^>]*>` matches (RE2, leftmost
+ *   first: from a '<' to the next '>'; a '<' with no '>' after it starts none), leaving out
+ *   RE2's \s bytes [\t\n\f\r ] unless count_space: the visible characters of HTML whose
+ *   comments, scripts and styles are already removed.
+ */
+static PyObject *tag_free_chars(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out;
+    int count_space;
+    if (!PyArg_ParseTuple(args, "y*y*pw*", &data, &off, &count_space, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "tag_free_chars");
+    if (n < 0 || check(&out, 8, n, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int64_t *r = (int64_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t j = o[i], chars = 0;
+        const int64_t end = o[i + 1];
+        while (j < end) {
+            const uint8_t *lt = memchr(d + j, '<', (size_t)(end - j));
+            const uint8_t *gt = lt ? memchr(lt, '>', (size_t)(d + end - lt)) : NULL;
+            const int64_t stop = gt ? lt - d : end; /* visible: [j, stop) */
+            for (; j < stop; j++) {
+                const uint8_t c = d[j];
+                chars += (c & 0xC0) != 0x80 && (count_space || !IS_RE2_SPACE(c));
+            }
+            if (!gt)
+                break;
+            j = gt - d + 1;
+        }
+        r[i] = chars;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &out, NULL, NULL);
+}
+
 /* ==== end r6 ================================================================================ */
 
 static PyMethodDef methods[] = {
@@ -1732,6 +1774,8 @@ static PyMethodDef methods[] = {
     {"leading_bytes", leading_bytes, METH_VARARGS, "leading_bytes(data, offsets, lut, out): leading lut bytes per segment"},
     {"utf8_prefix_bytes", utf8_prefix_bytes, METH_VARARGS,
      "utf8_prefix_bytes(data, offsets, k, out): bytes of the first k code points per segment"},
+    {"tag_free_chars", tag_free_chars, METH_VARARGS,
+     "tag_free_chars(data, offsets, count_space, out): code points outside <...> tags per segment"},
     /* end r6 */
     {NULL, NULL, 0, NULL},
 };

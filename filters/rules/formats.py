@@ -48,6 +48,11 @@ _HTML_HIDDEN = [
 ]
 
 
+try:
+    from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernels = None
+
 _RE2_SPACE = np.zeros(256, bool)
 _RE2_SPACE[[ord(c) for c in "\t\n\f\r "]] = True
 
@@ -71,7 +76,9 @@ def _replace_where_found(text: pa.Array, pattern: str, repl: str) -> pa.Array:
 
 
 def _visible_chars(batch: DocBatch, count_whitespace: bool = False) -> np.ndarray:
-    """Visible characters of HTML documents (nan for the others: only they are scanned)."""
+    """Visible characters of HTML documents (nan for the others: only they are scanned):
+    comments, scripts and styles removed by RE2, then tags skipped and characters counted by
+    the compiled `tag_free_chars` (the `<[^>]*>` replace and a whitespace count without it)."""
 
     def compute() -> np.ndarray:
         out = np.full(batch.num_rows, np.nan)
@@ -79,8 +86,15 @@ def _visible_chars(batch: DocBatch, count_whitespace: bool = False) -> np.ndarra
         if len(rows) == 0:
             return out
         text = batch.text.take(pa.array(rows))
-        for pat in _HTML_HIDDEN:  # hidden parts vanish (counted: no space added for them)
+        hidden = _HTML_HIDDEN if _kernels is None else _HTML_HIDDEN[:-1]  # the kernel skips tags itself
+        for pat in hidden:  # hidden parts vanish (counted: no space added for them)
             text = _replace_where_found(text, pat, "" if count_whitespace else " ")
+        if _kernels is not None:
+            data, off = string_buffers(text)
+            counts = np.empty(len(text), np.int64)
+            _kernels.tag_free_chars(data, off, count_whitespace, counts)
+            out[rows] = counts
+            return out
         out[rows] = to_np(pc.utf8_length(text))
         if not count_whitespace:  # minus RE2's [\t\n\f\r ] (ASCII: one byte, one character each)
             data, off = string_buffers(text)
