@@ -152,11 +152,15 @@ def print_tables(rensa: dict[str, float], local: dict[str, Any], ray: dict[int, 
         print(f"| {name} | {r['cpu']:.1f} | {r['wall']:.1f} | {mb / r['cpu']:.1f} | "
               f"{mb / r['cpu'] / base:.2f}x | {r['rss']:,.0f} |")
     print("\nCPU per input MB, codesieve local run above (ms per MB; share of the process CPU):\n")
-    print("| step | CPU s | ms per MB | share |")
-    print("|---|--:|--:|--:|")
+    other = local.get("compare")  # --compare: the other checkout's ms per MB, same steps
+    print("| step | CPU s | ms per MB | share |" + (" ms per MB, --compare |" if other else ""))
+    print("|---|--:|--:|--:|" + ("--:|" if other else ""))
+    theirs = dict(step_table(other, mb)) if other else {}
     for name, secs in step_table(local, mb):
-        print(f"| {name} | {secs:.2f} | {1000 * secs / mb:.0f} | {100 * secs / local['cpu']:.0f}% |")
-    print(f"| **whole process** | {local['cpu']:.2f} | {1000 * local['cpu'] / mb:.0f} | 100% |")
+        more = f" {1000 * theirs.get(name, 0.0) / mb:.0f} |" if other else ""
+        print(f"| {name} | {secs:.2f} | {1000 * secs / mb:.0f} | {100 * secs / local['cpu']:.0f}% |{more}")
+    more = f" {1000 * other['cpu'] / mb:.0f} |" if other else ""
+    print(f"| **whole process** | {local['cpu']:.2f} | {1000 * local['cpu'] / mb:.0f} | 100% |{more}")
     if ray:
         print_ray(ray)
 

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import xxhash
 
-from codesieve.core.batch import DocBatch
+from codesieve.core.batch import DocBatch, string_buffers
 from codesieve.core.errors import InputError, UserError
 from codesieve.core.registry import READERS
 from codesieve.pipeline.readers import Reader, SourceFile, Unit, filesystem
@@ -230,6 +230,17 @@ def _utf8_fix(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return pa.array(values, pa.large_string()), bad
 
 
+def nul_rows(text: pa.Array) -> np.ndarray:
+    """Bool per row: the (null-free, (large_)string) text holds a NUL byte. One numpy scan of
+    the data buffer (Arrow's `match_substring(text, "\\x00")`, the reference, is ~10x slower)."""
+    data, off = string_buffers(text)
+    rows = np.zeros(len(text), dtype=bool)
+    if len(text):
+        pos = np.flatnonzero(data[off[0] : off[-1]] == 0) + off[0]
+        rows[np.searchsorted(off, pos, side="right") - 1] = True
+    return rows
+
+
 def _string_ids(ids: pa.Array, file: SourceFile) -> pa.Array:
     """Input ids as strings: text or whole numbers; anything else is a one-line error."""
     t = ids.type
@@ -284,8 +295,7 @@ def normalize(
     isnull = pc.is_null(text).to_numpy(zero_copy_only=False)
     reason[(reason < 0) & isnull] = code["null_text"]
     text = pc.fill_null(text, "")
-    nul = pc.match_substring(text, "\x00").to_numpy(zero_copy_only=False)
-    reason[(reason < 0) & nul] = code["nul_byte"]
+    reason[(reason < 0) & nul_rows(text)] = code["nul_byte"]
     big = pc.binary_length(text).to_numpy(zero_copy_only=False) > max_doc_bytes
     reason[(reason < 0) & big] = code["too_large"]
     table = table.set_column(table.column_names.index(text_column), text_column, text)

@@ -241,3 +241,95 @@ def test_gather_spans_joins_and_refuses_bad_spans() -> None:
         F._kernels.gather_spans(data, np.array([[[3, 20]]], np.int64), np.empty(2, np.int64))
     with pytest.raises(ValueError):
         F._kernels.license_spans(data, np.array([0, 11], np.int64), 3, np.empty(8, np.int64))
+
+
+# --- r6 (issue 14): line split, heads, indentation, NUL rows, fold prefilter -----------------
+
+LINE_EDGE = ["", "\n", "a", "a\n", "\na", "a\nb\n\nc", "\u00e9\n\u4e2d\u6587\n\U0001f600x", "x" * 17 + "\n" + "y" * 9,
+             "\r\n\r\n", "1234567\n12345678\n123456789\n", "\u00e9" * 5 + "\n" * 9 + "z"]
+
+
+def _line_texts(source: str) -> pa.Array:
+    return pa.array(LINE_EDGE, pa.large_string()) if source == "edge" else _batch(source).text
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_line_split_kernel_matches_arrow(source: str) -> None:
+    from codesieve.core.batch import split_lines, split_lines_arrow
+
+    text = _line_texts(source)
+    for t in (text, text.slice(1), text.cast(pa.string()), text.slice(2, max(0, len(text) - 3))):
+        lines, chars = split_lines(t)
+        ref = split_lines_arrow(t)
+        assert lines.type == ref.type and lines.equals(ref)
+        assert np.array_equal(chars, F.to_np(pc.utf8_length(ref.flatten())).astype(np.int64))
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_heads_indentation_and_nul_rows_match_arrow(source: str) -> None:
+    from codesieve.pipeline.io import nul_rows
+
+    text = _line_texts(source)
+    batch = DocBatch(pa.table({"content": text}))
+    for k in (1, 5):
+        assert F.head_text(batch, k).to_pylist() == F.head_text_arrow(batch, k).to_pylist()
+    ref = batch.line_len - F.to_np(pc.utf8_length(pc.utf8_ltrim(batch.flat_lines, characters=" \t")))
+    assert np.array_equal(F.indentation(batch), ref)
+    with_nul = pa.array(text.to_pylist() + ["a\x00b", "\x00", "x"], pa.large_string())
+    for t in (with_nul, with_nul.slice(3)):
+        assert np.array_equal(nul_rows(t), F.to_np(pc.match_substring(t, "\x00")))
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_utf8_prefix_matches_arrow_slice(source: str) -> None:
+    from codesieve.core.batch import utf8_prefix
+
+    text = _line_texts(source)
+    for t in (text, text.slice(1), text.cast(pa.string())):
+        for k in (0, 1, 7, 8, 9, 100, 3000):
+            assert utf8_prefix(t, k).to_pylist() == pc.utf8_slice_codeunits(t, 0, k).to_pylist(), k
+
+
+HTML_EDGE = ["<p>a<!-- x --></p>", "<SCRIPT src=x>var a;</script >b", "<style>p{}</STYLE>c<b>d</b>", "no tags",
+             "<scr<!-- -->ipt>x</script>", "caf\u00e9 <\u212a>", ""]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_html_hidden_parts_prefiltered_like_re2(source: str) -> None:
+    from codesieve.filters.rules.formats import _HTML_HIDDEN, _replace_where_found
+
+    text = pa.array(HTML_EDGE) if source == "edge" else _batch(source).text
+    for repl in ("", " "):
+        fast = ref = text
+        for pat in _HTML_HIDDEN:
+            fast, ref = _replace_where_found(fast, pat, repl), pc.replace_substring_regex(ref, pat, repl)
+            assert fast.to_pylist() == ref.to_pylist(), pat
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_tag_free_chars_kernel_matches_re2_path(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codesieve.filters.rules import formats
+
+    extra = ["<a<b>c", "a<b", "x>y<z>w", "<>", "\u00e9<\u00e9>\u00e9 ", "a\x0bb\r\nc"]
+    text = pa.array(HTML_EDGE + extra) if source == "edge" else _batch(source).text
+
+    def html() -> DocBatch:  # every document taken for HTML: code exercises odd '<' and '>' too
+        return DocBatch(pa.table({"content": text, "lang": pa.array(["HTML"] * len(text))}))
+
+    fast = [formats._visible_chars(html(), cw) for cw in (False, True)]
+    monkeypatch.setattr(formats, "_kernels", None)  # RE2 removes the tags, whitespace counted apart
+    for cw, got in zip((False, True), fast):
+        assert np.array_equal(got, formats._visible_chars(html(), cw))
+
+
+def test_only_k_and_s_fold_to_non_ascii_in_re2() -> None:
+    """`FOLDS_TO_NON_ASCII` is exact: of the characters a required literal can hold, RE2's
+    (?i) matches a non-ASCII code point only for k and s (so other folded literals can skip
+    non-ASCII strings)."""
+    chars = pa.array([chr(c) for c in range(128, 0x110000) if not 0xD800 <= c <= 0xDFFF])
+    plain = "abcdefghijklmnopqrstuvwxyz0123456789 _#\"'<>!%&,:;=@`~/-"
+    hit = F.to_np(pc.match_substring_regex(chars, "(?i)[" + re.escape(plain) + "]"))  # one RE2 pass
+    found = chars.filter(pa.array(hit)).to_pylist()
+    folding = {c for c in plain for u in found if F.to_np(pc.match_substring_regex(pa.array([u]), "(?i)" + re.escape(c)))[0]}
+    assert folding == {c for c in F.FOLDS_TO_NON_ASCII if c.islower()}
+    assert F.literal_prefilter(pa.array(["caf\u00e9 todo", "\u00e9\u00e9", "TODO"]), "(?i)todo").tolist() == [True, False, True]

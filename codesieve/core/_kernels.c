@@ -75,12 +75,35 @@ static PyObject *byte_scan(PyObject *self, PyObject *args) {
     int64_t *x = (int64_t *)extra.buf;
     Py_BEGIN_ALLOW_THREADS
     memset(h, 0, (size_t)n * 256 * sizeof(int64_t));
+    uint32_t sub[4][256]; /* four interleaved histograms: repeated bytes do not wait on one counter */
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t *hi = h + i * 256;
         int64_t words = 0, fffd = 0;
         int prev_space = 1;
         const int64_t end = o[i + 1];
-        for (int64_t j = o[i]; j < end; j++) {
+        int64_t j = o[i];
+        if (end - j >= 1024) {
+            while (j + 4 <= end) {
+                const int64_t stop = j + (((end - j) < (1LL << 30) ? (end - j) : (1LL << 30)) & ~3LL);
+                memset(sub, 0, sizeof sub);
+                for (; j < stop; j += 4) {
+                    const uint8_t b0 = d[j], b1 = d[j + 1], b2 = d[j + 2], b3 = d[j + 3];
+                    sub[0][b0]++;
+                    sub[1][b1]++;
+                    sub[2][b2]++;
+                    sub[3][b3]++;
+                    const int s0 = sp[b0], s1 = sp[b1], s2 = sp[b2], s3 = sp[b3];
+                    words += ((!s0) & prev_space) + ((!s1) & s0) + ((!s2) & s1) + ((!s3) & s2);
+                    prev_space = s3;
+                    if ((b0 == 0xEF) | (b1 == 0xEF) | (b2 == 0xEF) | (b3 == 0xEF))
+                        for (int64_t k = j; k < j + 4; k++)
+                            fffd += d[k] == 0xEF && k + 2 < end && d[k + 1] == 0xBF && d[k + 2] == 0xBD;
+                }
+                for (int b = 0; b < 256; b++)
+                    hi[b] += (int64_t)sub[0][b] + sub[1][b] + sub[2][b] + sub[3][b];
+            }
+        }
+        for (; j < end; j++) {
             const uint8_t b = d[j];
             const int s = sp[b];
             hi[b]++;
@@ -115,11 +138,30 @@ static PyObject *segment_or(PyObject *self, PyObject *args) {
     const int64_t *o = (const int64_t *)off.buf;
     const uint8_t *l = (const uint8_t *)lut.buf;
     uint8_t *r = (uint8_t *)out.buf;
+    uint8_t asc = 0, all = 0; /* every bit an ASCII byte / any byte can add */
+    for (int c = 0; c < 256; c++) {
+        asc |= c < 128 ? l[c] : 0;
+        all |= l[c];
+    }
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         uint8_t acc = 0;
-        for (int64_t j = o[i]; j < o[i + 1]; j++)
+        int64_t j = o[i];
+        const int64_t end = o[i + 1];
+        for (; j < end && (acc & asc) != asc; j++)
             acc |= l[d[j]];
+        /* the ASCII bits are all set: only non-ASCII bytes can add more (8 at a time) */
+        while (j < end && acc != all) {
+            uint64_t x = 0;
+            if (j + 8 <= end)
+                memcpy(&x, d + j, 8);
+            if (j + 8 <= end && !(x & 0x8080808080808080ULL)) {
+                j += 8;
+                continue;
+            }
+            acc |= l[d[j]];
+            j++;
+        }
         r[i] = acc;
     }
     Py_END_ALLOW_THREADS
@@ -1123,7 +1165,9 @@ static int64_t anchor_of(const uint8_t *s, int64_t len) {
 /* segment_find(data, offsets, needles, fold, out)
  *   needles  bytes: the literals, each ended by a 0 byte (lower-case when `fold`)
  *   fold     1: ASCII case-insensitive, and every segment holding a non-ASCII byte counts as
- *            a hit (RE2's (?i) folds e.g. U+212A KELVIN SIGN to 'k'); 0: exact bytes
+ *            a hit (RE2's (?i) folds e.g. U+212A KELVIN SIGN to 'k'); 2: ASCII
+ *            case-insensitive only (needles without a letter that folds to non-ASCII);
+ *            0: exact bytes
  *   out      uint8[n] (out): 1 when segment i contains one of the needles (see `fold`)
  * A prefilter: the caller runs the regex only on the segments marked 1. Each needle is
  * found by memchr on one of its bytes (both cases when folding) over all segments at once,
@@ -1132,7 +1176,7 @@ static int64_t anchor_of(const uint8_t *s, int64_t len) {
 static PyObject *segment_find(PyObject *self, PyObject *args) {
     Py_buffer data, off, needles, out;
     int fold;
-    if (!PyArg_ParseTuple(args, "y*y*y*pw*", &data, &off, &needles, &fold, &out))
+    if (!PyArg_ParseTuple(args, "y*y*y*iw*", &data, &off, &needles, &fold, &out))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = segments(&data, &off, "segment_find");
@@ -1181,7 +1225,7 @@ static PyObject *segment_find(PyObject *self, PyObject *args) {
             }
         }
     }
-    if (fold) { /* non-ASCII bytes: 8 at a time */
+    if (fold == 1) { /* non-ASCII bytes: 8 at a time */
         int64_t j = lo_b;
         while (j < hi_b) {
             if (j + 8 <= hi_b) {
@@ -1253,24 +1297,72 @@ static PyObject *encoded_runs(PyObject *self, PyObject *args) {
     }
     int64_t np_ = 0, nb = 0;
     int full = 0;
+    int64_t cap_runs = 64, *runs = (int64_t *)malloc(sizeof(int64_t) * 2 * (size_t)cap_runs);
+    if (runs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     Py_BEGIN_ALLOW_THREADS
     wo[0] = 0;
     for (Py_ssize_t i = 0; i < n && !full; i++) {
         const int64_t a = o[i], b = o[i + 1];
-        int64_t r1 = 0, hx = 0, r3 = 0, done_to = a; /* run lengths, branch-free; runs emitted up to done_to */
-        for (int64_t j = a; j < b; j++) {
-            const uint8_t c = cls[d[j]];
-            const int64_t hex = (c >> 3) & 1;
-            r1 = (r1 + 1) & -(int64_t)((c >> 1) & 1);
-            hx = (hx + hex) & -(int64_t)((c >> 2) & 1);
-            r3 = (r3 + 1) & -(int64_t)((c >> 4) & 1);
-            if (!((r1 == 64) | (r3 == 48) | ((hx == 16) & hex)) || j < done_to)
+        int64_t nr = 0; /* U-runs to keep: (start, end) pairs, from the three scans */
+        for (int pat = 0; pat < 3 && !full; pat++) {
+            const uint8_t bit = pat == 0 ? ENC_P1 : pat == 1 ? ENC_P3 : ENC_H;
+            const int64_t len = pat == 0 ? 64 : pat == 1 ? 48 : 16;
+            int64_t p = a; /* d[p - 1] is not in the class (or p == a) */
+            while (p + len <= b) {
+                int64_t k = p + len - 1; /* the window [p, p + len): its last byte outside the class */
+                while (k >= p && (cls[d[k]] & bit))
+                    k--;
+                if (k >= p) {
+                    p = k + 1;
+                    continue;
+                }
+                int64_t e = p + len, hex = 0; /* a run of >= len class bytes: [p, e) */
+                while (e < b && (cls[d[e]] & bit))
+                    e++;
+                if (bit == ENC_H)
+                    for (int64_t j = p; j < e && hex < 16; j++)
+                        hex += (cls[d[j]] & ENC_HEX) != 0;
+                if (bit != ENC_H || hex >= 16) { /* the pattern's run: keep the U-run around it */
+                    int64_t start = p, end = e;
+                    while (start > a && (cls[d[start - 1]] & ENC_U))
+                        start--;
+                    while (end < b && (cls[d[end]] & ENC_U))
+                        end++;
+                    if (nr == cap_runs) {
+                        int64_t *more = (int64_t *)realloc(runs, sizeof(int64_t) * 4 * (size_t)cap_runs);
+                        if (more == NULL) {
+                            full = 2;
+                            break;
+                        }
+                        runs = more;
+                        cap_runs *= 2;
+                    }
+                    runs[2 * nr] = start;
+                    runs[2 * nr + 1] = end;
+                    nr++;
+                    e = end; /* d[end] is outside U, so outside every class */
+                }
+                p = e + 1;
+            }
+        }
+        for (int64_t x = 1; x < nr; x++) { /* sort by start (few runs per document) */
+            const int64_t s0 = runs[2 * x], e0 = runs[2 * x + 1];
+            int64_t y = x - 1;
+            while (y >= 0 && runs[2 * y] > s0) {
+                runs[2 * y + 2] = runs[2 * y];
+                runs[2 * y + 3] = runs[2 * y + 1];
+                y--;
+            }
+            runs[2 * y + 2] = s0;
+            runs[2 * y + 3] = e0;
+        }
+        for (int64_t x = 0; x < nr && !full; x++) {
+            const int64_t start = runs[2 * x], end = runs[2 * x + 1];
+            if (x > 0 && start == runs[2 * x - 2]) /* found by several patterns: U-runs are equal or disjoint */
                 continue;
-            int64_t start = j, end = j + 1; /* the U-run around j */
-            while (start > a && (cls[d[start - 1]] & ENC_U))
-                start--;
-            while (end < b && (cls[d[end]] & ENC_U))
-                end++;
             if (np_ >= cap_pieces || nb + (end - start) + 2 > cap_bytes) {
                 full = 1;
                 break;
@@ -1283,10 +1375,14 @@ static PyObject *encoded_runs(PyObject *self, PyObject *args) {
                 w[nb++] = d[end] == '_' ? '_' : '!';
             wd[np_] = i;
             wo[++np_] = nb;
-            done_to = end;
         }
     }
     Py_END_ALLOW_THREADS
+    free(runs);
+    if (full == 2) {
+        PyErr_NoMemory();
+        goto done;
+    }
     if (full) {
         PyErr_SetString(PyExc_ValueError, "encoded_runs: output buffers too small");
         goto done;
@@ -1671,6 +1767,249 @@ static PyObject *gather_spans(PyObject *self, PyObject *args) {
     {"gather_spans", gather_spans, METH_VARARGS,                                                                \
      "gather_spans(data, spans, out_offsets) -> bytes: each row's spans joined (a < 0: the byte -a - 1)"},
 /* ==== end of the quality gate (q6) block ================================================== */
+/* ==== r6 (issue 14): line splitting and per-segment UTF-8 lengths for DocBatch ============ */
+
+/* Word-at-a-time helpers (8 bytes in a uint64, little-endian byte order). */
+#define SWAR_LO7 0x7F7F7F7F7F7F7F7FULL
+#define SWAR_HI 0x8080808080808080ULL
+/* high bit of each byte of x that equals the byte c (exact: no false positives) */
+static inline uint64_t swar_eq(uint64_t x, uint8_t c) {
+    const uint64_t y = x ^ (0x0101010101010101ULL * c);
+    return ~(((y & SWAR_LO7) + SWAR_LO7) | y | SWAR_LO7);
+}
+/* high bit of each UTF-8 continuation byte (10xxxxxx) of x */
+static inline uint64_t swar_cont(uint64_t x) { return x & ~(x << 1) & SWAR_HI; }
+/* how many bytes of a swar_eq / swar_cont mask are set (a multiply: no popcnt before SSE4.2) */
+static inline int swar_count(uint64_t m) { return (int)(((m >> 7) * 0x0101010101010101ULL) >> 56); }
+
+/* byte_counts(data, offsets, byte, out)
+ *   out int64[n] (out): occurrences of `byte` (0..255) in segment i.
+ */
+static PyObject *byte_counts(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out;
+    int byte;
+    if (!PyArg_ParseTuple(args, "y*y*iw*", &data, &off, &byte, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "byte_counts");
+    if (n < 0 || check(&out, 8, n, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int64_t *r = (int64_t *)out.buf;
+    const uint8_t c = (uint8_t)byte;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t j = o[i], cnt = 0;
+        const int64_t end = o[i + 1];
+        for (; j + 8 <= end; j += 8) {
+            uint64_t x;
+            memcpy(&x, d + j, 8);
+            cnt += swar_count(swar_eq(x, c));
+        }
+        for (; j < end; j++)
+            cnt += d[j] == c;
+        r[i] = cnt;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &out, NULL, NULL);
+}
+
+/* line_split(data, offsets, out_data, out_offsets, out_chars)
+ *   Every segment split on '\n' (Arrow's split_pattern: k newlines give k + 1 pieces, so an
+ *   empty segment is one empty line); lines = segments + newlines (`byte_counts`).
+ *   out_data    uint8[bytes - newlines + 8] (out): the pieces back to back without the
+ *               newlines (8 bytes of slack: the copy goes 8 bytes at a time)
+ *   out_offsets int64[lines + 1] (out): piece k = out_data[out_offsets[k]:out_offsets[k+1]]
+ *   out_chars   int64[lines] (out): code points of piece k (Arrow's utf8_length)
+ */
+static PyObject *line_split(PyObject *self, PyObject *args) {
+    Py_buffer data, off, od, oo, oc;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*w*", &data, &off, &od, &oo, &oc))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "line_split");
+    if (n < 0 || check(&oo, 8, 1, "out_offsets"))
+        goto done;
+    const int64_t lines = oo.len / 8 - 1;
+    if (check(&oc, 8, lines, "out_chars") || check(&od, 1, 8, "out_data"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint8_t *w = (uint8_t *)od.buf;
+    int64_t *wo = (int64_t *)oo.buf, *wc = (int64_t *)oc.buf;
+    const int64_t cap_data = od.len - 8;
+    int64_t k = 0, nb = 0;
+    int full = 0;
+    Py_BEGIN_ALLOW_THREADS
+    wo[0] = 0;
+    for (Py_ssize_t i = 0; i < n && !full; i++) {
+        int64_t j = o[i], cont = 0;
+        const int64_t end = o[i + 1];
+        for (;;) {
+            if (nb + 8 > cap_data + 8 || k >= lines) { /* only reachable when the caller miscounted */
+                full = 1;
+                break;
+            }
+            if (j + 8 <= end) {
+                uint64_t x;
+                memcpy(&x, d + j, 8);
+                memcpy(w + nb, &x, 8);
+                const uint64_t m = swar_eq(x, '\n');
+                if (!m) {
+                    cont += swar_count(swar_cont(x));
+                    nb += 8;
+                    j += 8;
+                    continue;
+                }
+                const int z = __builtin_ctzll(m) >> 3; /* the first newline's byte */
+                cont += swar_count(swar_cont(x) & ((1ULL << (8 * z)) - 1));
+                nb += z;
+                j += z + 1;
+            } else {
+                while (j < end && d[j] != '\n') {
+                    w[nb++] = d[j];
+                    cont += (d[j] & 0xC0) == 0x80;
+                    j++;
+                }
+                if (j >= end) { /* the segment's last piece */
+                    wc[k] = nb - wo[k] - cont;
+                    wo[++k] = nb;
+                    break;
+                }
+                j++;
+            }
+            wc[k] = nb - wo[k] - cont; /* a newline ended piece k */
+            wo[++k] = nb;
+            cont = 0;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (full || k != lines || nb > cap_data) {
+        PyErr_SetString(PyExc_ValueError, "line_split: output buffers do not fit the lines");
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release(NULL, &oc, NULL, NULL, NULL, NULL);
+    return release(result, &data, &off, &od, &oo, NULL);
+}
+
+/* leading_bytes(data, offsets, lut, out)
+ *   lut uint8[256]; out int64[n] (out): how many bytes at the start of segment i have
+ *   lut[b] != 0 (e.g. the indentation: leading spaces and tabs).
+ */
+static PyObject *leading_bytes(PyObject *self, PyObject *args) {
+    Py_buffer data, off, lut, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &data, &off, &lut, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "leading_bytes");
+    if (n < 0 || check(&lut, 1, 256, "lut") || check(&out, 8, n, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf, *l = (const uint8_t *)lut.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int64_t *r = (int64_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t j = o[i];
+        while (j < o[i + 1] && l[d[j]])
+            j++;
+        r[i] = j - o[i];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &lut, &out, NULL);
+}
+
+/* utf8_prefix_bytes(data, offsets, k, out)
+ *   out int64[n] (out): bytes of the first k code points of segment i (valid UTF-8; the whole
+ *   segment when it is shorter): the byte length of Arrow's utf8_slice_codeunits(s, 0, k).
+ */
+static PyObject *utf8_prefix_bytes(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out;
+    long long k;
+    if (!PyArg_ParseTuple(args, "y*y*Lw*", &data, &off, &k, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "utf8_prefix_bytes");
+    if (n < 0 || check(&out, 8, n, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int64_t *r = (int64_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t a = o[i], b = o[i + 1];
+        if (b - a <= k) { /* at most k bytes: at most k code points */
+            r[i] = b - a;
+            continue;
+        }
+        int64_t j = a, cp = 0; /* cp: lead bytes before j */
+        while (j + 8 <= b && cp + 8 <= k) { /* a word holds at most 8 lead bytes */
+            uint64_t x;
+            memcpy(&x, d + j, 8);
+            cp += 8 - swar_count(swar_cont(x));
+            j += 8;
+        }
+        while (j < b && (cp < k || (d[j] & 0xC0) == 0x80)) { /* up to the (k+1)-th lead byte */
+            cp += (d[j] & 0xC0) != 0x80;
+            j++;
+        }
+        r[i] = j - a;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &out, NULL, NULL);
+}
+
+/* tag_free_chars(data, offsets, count_space, out)
+ *   out int64[n] (out): code points of segment i outside `<[^>]*>` matches (RE2, leftmost
+ *   first: from a '<' to the next '>'; a '<' with no '>' after it starts none), leaving out
+ *   RE2's \s bytes [\t\n\f\r ] unless count_space: the visible characters of HTML whose
+ *   comments, scripts and styles are already removed.
+ */
+static PyObject *tag_free_chars(PyObject *self, PyObject *args) {
+    Py_buffer data, off, out;
+    int count_space;
+    if (!PyArg_ParseTuple(args, "y*y*pw*", &data, &off, &count_space, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "tag_free_chars");
+    if (n < 0 || check(&out, 8, n, "out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int64_t *r = (int64_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t j = o[i], chars = 0;
+        const int64_t end = o[i + 1];
+        while (j < end) {
+            const uint8_t *lt = memchr(d + j, '<', (size_t)(end - j));
+            const uint8_t *gt = lt ? memchr(lt, '>', (size_t)(d + end - lt)) : NULL;
+            const int64_t stop = gt ? lt - d : end; /* visible: [j, stop) */
+            for (; j < stop; j++) {
+                const uint8_t c = d[j];
+                chars += (c & 0xC0) != 0x80 && (count_space || !IS_RE2_SPACE(c));
+            }
+            if (!gt)
+                break;
+            j = gt - d + 1;
+        }
+        r[i] = chars;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    return release(result, &data, &off, &out, NULL, NULL);
+}
+
+/* ==== end r6 ================================================================================ */
 
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
@@ -1697,6 +2036,16 @@ static PyMethodDef methods[] = {
     {"trimmed_hash", trimmed_hash, METH_VARARGS, "trimmed_hash(data, offsets, out, unsure): segment_hash of whitespace-trimmed segments"},
     {"repeated_keys", repeated_keys, METH_VARARGS, "repeated_keys(keys, offsets, mask, out): keys repeated within their group"},
     QUALITY_METHODS /* q6 */
+    /* r6 (issue 14) */
+    {"byte_counts", byte_counts, METH_VARARGS, "byte_counts(data, offsets, byte, out): occurrences of a byte per segment"},
+    {"line_split", line_split, METH_VARARGS,
+     "line_split(data, offsets, out_data, out_offsets, out_chars): segments split on newlines, without them"},
+    {"leading_bytes", leading_bytes, METH_VARARGS, "leading_bytes(data, offsets, lut, out): leading lut bytes per segment"},
+    {"utf8_prefix_bytes", utf8_prefix_bytes, METH_VARARGS,
+     "utf8_prefix_bytes(data, offsets, k, out): bytes of the first k code points per segment"},
+    {"tag_free_chars", tag_free_chars, METH_VARARGS,
+     "tag_free_chars(data, offsets, count_space, out): code points outside <...> tags per segment"},
+    /* end r6 */
     {NULL, NULL, 0, NULL},
 };
 

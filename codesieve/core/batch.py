@@ -12,6 +12,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+try:
+    from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernels = None
+
 
 def _combine(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
@@ -74,8 +79,16 @@ class DocBatch:
 
     @cached_property
     def lines(self) -> pa.ListArray:
-        """Each document split on '\\n' (a trailing newline gives a final empty line)."""
-        return pc.split_pattern(self.text, "\n")
+        """Each document split on '\\n' (a trailing newline gives a final empty line).
+
+        Same array as `pc.split_pattern(text, "\\n")` (type, offsets, bytes), cut by the
+        compiled `line_split` (memchr + one copy of the text); `split_lines_arrow` is the
+        reference (tests/test_kernels_text.py)."""
+        if _kernels is None or self.text.null_count:
+            return split_lines_arrow(self.text)
+        lines, chars = split_lines(self.text)
+        self.__dict__["_line_chars"] = chars  # `line_len` for free
+        return lines
 
     @cached_property
     def line_offsets(self) -> np.ndarray:
@@ -90,8 +103,11 @@ class DocBatch:
 
     @cached_property
     def line_len(self) -> np.ndarray:
-        """Length in code points of every line of every document, flattened."""
-        return pc.utf8_length(self.flat_lines).to_numpy(zero_copy_only=False).astype(np.int64)
+        """Length in code points of every line of every document, flattened (int64)."""
+        flat = self.flat_lines
+        if "_line_chars" in self.__dict__:  # counted by the kernel that split the lines
+            return self.__dict__.pop("_line_chars")
+        return pc.utf8_length(flat).to_numpy(zero_copy_only=False).astype(np.int64)
 
     @cached_property
     def num_lines(self) -> np.ndarray:
@@ -147,3 +163,67 @@ def segment_reduce(
     if nonempty.any():
         out[nonempty] = reducer.reduceat(flat, starts[nonempty])
     return out
+
+
+def string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(data buffer as uint8, int64 offsets into it) of a (large_)string array without nulls."""
+    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    _, off_buf, data_buf = strings.buffers()
+    off = np.frombuffer(off_buf, dtype=width)[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    return data, off
+
+
+def split_lines_arrow(text: pa.Array) -> pa.ListArray:
+    """Reference for `split_lines`: Arrow's split on '\\n'."""
+    return pc.split_pattern(text, "\n")
+
+
+def split_lines(text: pa.Array) -> tuple[pa.ListArray, np.ndarray]:
+    """`text` (a (large_)string array without nulls) split on '\\n' by the compiled kernel:
+    (a list<same string type> array equal to `split_lines_arrow(text)`, the code points of
+    every line, flattened: Arrow's `utf8_length` of the pieces)."""
+    data, off = string_buffers(text)
+    newlines = np.empty(len(text), np.int64)
+    _kernels.byte_counts(data, off, 10, newlines)
+    doc_off = np.zeros(len(text) + 1, np.int64)
+    np.cumsum(newlines + 1, out=doc_off[1:])
+    size = int(off[-1] - off[0] - newlines.sum())
+    out = np.empty(size + 8, np.uint8)  # 8 bytes of slack for the kernel's word copies
+    line_off, chars = np.empty(int(doc_off[-1]) + 1, np.int64), np.empty(int(doc_off[-1]), np.int64)
+    _kernels.line_split(data, off, out, line_off, chars)
+    out = out[:size]
+    large = pa.types.is_large_string(text.type)
+    if not large and len(out) >= 2**31:  # pragma: no cover - a > 2 GB batch of `string`
+        lines = split_lines_arrow(text)
+        return lines, pc.utf8_length(lines.flatten()).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pa.Array.from_buffers(
+        text.type, len(line_off) - 1,
+        [None, pa.py_buffer(line_off if large else line_off.astype(np.int32)), pa.py_buffer(out)],
+    )
+    return pa.ListArray.from_arrays(pa.array(doc_off.astype(np.int32), pa.int32()), flat), chars
+
+
+def utf8_prefix(text: pa.Array | pa.ChunkedArray, n_chars: int) -> pa.Array:
+    """The first `n_chars` code points of each string: the strings of Arrow's
+    `utf8_slice_codeunits(text, 0, n_chars)` (the reference, which walks every string; that
+    keeps the input type, this gives large_string), cut at byte lengths from the compiled
+    `utf8_prefix_bytes` and copied once."""
+    text = _combine(text)
+    if _kernels is None or text.null_count or n_chars < 0:
+        return pc.utf8_slice_codeunits(text, 0, n_chars)
+    data, off = string_buffers(text)
+    nbytes = np.empty(len(text), np.int64)
+    _kernels.utf8_prefix_bytes(data, off, n_chars, nbytes)
+    return prefix_slices(text, nbytes)
+
+
+def prefix_slices(text: pa.Array, nbytes: np.ndarray) -> pa.Array:
+    """large_string array of the first `nbytes[i]` bytes of each (null-free) string: views of
+    the text buffer cut into (prefix, rest) pieces, then one `take` of the prefixes."""
+    _, off = string_buffers(text)
+    bounds = np.empty(2 * len(text) + 1, np.int64)  # prefix_0, rest_0, prefix_1, rest_1, ...
+    bounds[0:-1:2], bounds[1:-1:2], bounds[-1] = off[:-1], off[:-1] + nbytes, off[-1]
+    data = text.buffers()[2] or pa.py_buffer(b"")
+    pieces = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1, [None, pa.py_buffer(bounds), data])
+    return pieces.take(pa.array(np.arange(0, len(bounds) - 1, 2, dtype=np.int64)))

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.core.batch import utf8_prefix
 from codesieve.filters import license_kernel
 
 MODEL_PATH = Path(__file__).with_name("lang_content.ftz")
@@ -62,7 +63,7 @@ def collapse_license_header(texts: pa.Array | pa.ChunkedArray, max_chars: int) -
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    s = pc.utf8_slice_codeunits(texts, 0, HEADER_WINDOW)
+    s = utf8_prefix(texts, HEADER_WINDOW)
     if license_kernel.available():  # the header's groups from the compiled kernel, else RE2
         return license_kernel.collapse_window(s, max_chars, _OPENS_WITH_COMMENT, _LICENSE_WORDS)
     return _collapse_re2(s, max_chars)
@@ -88,7 +89,7 @@ def _collapse_re2(s: pa.Array, max_chars: int) -> pa.Array:
             mask = np.zeros(len(s), dtype=bool)
             mask[rows[is_license]] = True
             s = pc.replace_with_mask(s, pa.array(mask), cut)
-    return pc.utf8_slice_codeunits(s, 0, max_chars)
+    return utf8_prefix(s, max_chars)
 
 
 def prepare(texts: pa.Array | pa.ChunkedArray, max_chars: int) -> list[str]:
@@ -143,8 +144,8 @@ class ContentModel:
             return pred
         from codesieve.filters.langid.evidence import LONG_WINDOW, refine_prediction
 
-        prefix = pc.utf8_slice_codeunits(texts, 0, self.max_chars)
-        long = pc.utf8_slice_codeunits(texts, 0, LONG_WINDOW)
+        prefix = utf8_prefix(texts, self.max_chars)
+        long = utf8_prefix(texts, LONG_WINDOW)
         langs, score, named = refine_prediction(prefix, pred.lang, pred.score, self.labels, long)
         return Prediction(langs, score, named)
 

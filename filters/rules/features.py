@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.core.batch import DocBatch, segment_reduce
+from codesieve.core.batch import DocBatch, prefix_slices, segment_reduce, string_buffers, utf8_prefix
 from codesieve.filters.rules.literals import required_literals
 
 try:
@@ -150,15 +150,6 @@ def repeated_trimmed_lines(batch: DocBatch, counted: np.ndarray) -> np.ndarray |
     _kernels.repeated_keys(hashes, np.ascontiguousarray(batch.line_offsets, np.int64),
                            np.ascontiguousarray(counted, np.uint8), out)
     return out.view(bool)
-
-
-def string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(the data buffer as uint8, int64 offsets into it: string i = data[off[i]:off[i+1]])."""
-    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
-    _, off_buf, data_buf = strings.buffers()
-    off = np.frombuffer(off_buf, dtype=width)[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
-    return data, off
 
 
 def hex_word_chars(batch: DocBatch) -> np.ndarray | None:
@@ -320,10 +311,17 @@ def regex_search(strings: pa.Array, pattern: str) -> np.ndarray:
     return found if found is not None else to_np(pc.match_substring_regex(strings, pattern)).astype(bool)
 
 
+#: the ASCII letters RE2's `(?i)` also matches a non-ASCII character to (U+212A KELVIN SIGN,
+#: U+017F LONG S); a folded literal without them can only match ASCII bytes
+#: (tests/test_kernels_text.py checks this against RE2 over every code point)
+FOLDS_TO_NON_ASCII = frozenset("kKsS")
+
+
 def literal_candidates(strings: pa.Array, pattern: str) -> np.ndarray | None:
     """Bool per string: it holds one of `pattern`'s required literals (`literals.py`;
     compiled `segment_find`), so only these can match. None when the kernel is not built or
-    the pattern has no such literals."""
+    the pattern has no such literals. Case-folded literals: strings with non-ASCII
+    characters are candidates too when a literal has a letter of `FOLDS_TO_NON_ASCII`."""
     req = required_literals(pattern) if _kernels is not None else None
     if req is None:
         return None
@@ -331,7 +329,8 @@ def literal_candidates(strings: pa.Array, pattern: str) -> np.ndarray | None:
     data, off = string_buffers(strings)
     cand = np.empty(len(strings), np.uint8)
     needles = b"".join(s.encode() + b"\0" for s in lits)
-    _kernels.segment_find(data, np.ascontiguousarray(off), needles, fold, cand)
+    mode = 0 if not fold else 1 if any(c in FOLDS_TO_NON_ASCII for s in lits for c in s) else 2
+    _kernels.segment_find(data, np.ascontiguousarray(off), needles, mode, cand)
     return cand.view(bool)
 
 
@@ -369,6 +368,26 @@ def line_bits(batch: DocBatch) -> np.ndarray | None:
         return out
 
     return feature(batch, "line_bits", compute)
+
+
+_INDENT_LUT = np.zeros(256, np.uint8)
+_INDENT_LUT[[ord(" "), ord("\t")]] = 1
+
+
+def indentation(batch: DocBatch) -> np.ndarray:
+    """Leading spaces and tabs of every flat line (int64; characters = bytes): the compiled
+    `leading_bytes`, or Arrow's `utf8_ltrim` (the reference) without the kernel."""
+
+    def compute() -> np.ndarray:
+        lines = batch.flat_lines
+        if _kernels is None:
+            return batch.line_len - to_np(pc.utf8_length(pc.utf8_ltrim(lines, characters=" \t")))
+        data, off = string_buffers(lines)
+        out = np.empty(len(lines), np.int64)
+        _kernels.leading_bytes(data, off, _INDENT_LUT, out)
+        return out
+
+    return feature(batch, "indentation", compute)
 
 
 def _line_class_match(batch: DocBatch, pattern: str) -> np.ndarray | None:
@@ -413,12 +432,29 @@ def line_fraction(batch: DocBatch, pattern: str) -> np.ndarray:
 
 
 def head_text(batch: DocBatch, n_lines: int) -> pa.Array:
-    """The first `n_lines` lines of each document, joined with '\\n'."""
-    return feature(
-        batch,
-        f"head:{n_lines}",
-        lambda: pc.binary_join(pc.list_slice(batch.lines, 0, n_lines), pa.scalar("\n", batch.text.type)),
-    )
+    """The first `n_lines` lines of each document, joined with '\\n' (= the text up to its
+    `n_lines`-th newline): byte lengths from the line split, sliced out of the text buffer
+    (`prefix_slices`); `head_text_arrow` is the reference."""
+
+    def compute() -> pa.Array:
+        if batch.text.null_count:
+            return head_text_arrow(batch, n_lines)
+        doc_off, (_, line_off) = batch.line_offsets, string_buffers(batch.flat_lines)
+        first = doc_off[:-1]
+        last = np.minimum(first + n_lines, doc_off[1:])
+        return prefix_slices(batch.text, line_off[last] - line_off[first] + (last - first - 1))  # lines + newlines
+
+    return feature(batch, f"head:{n_lines}", compute)
+
+
+def head_chars(batch: DocBatch, n_chars: int) -> pa.Array:
+    """The first `n_chars` code points of each document (`utf8_prefix`), once per batch."""
+    return feature(batch, f"head_chars:{n_chars}", lambda: utf8_prefix(batch.text, n_chars))
+
+
+def head_text_arrow(batch: DocBatch, n_lines: int) -> pa.Array:
+    """Reference for `head_text`: list slice + join."""
+    return pc.binary_join(pc.list_slice(batch.lines, 0, n_lines), pa.scalar("\n", batch.text.type))
 
 
 # --- regex match spans ---------------------------------------------------------------

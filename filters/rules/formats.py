@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from codesieve.core.base import Rule, RuleParams
-from codesieve.core.batch import DocBatch
+from codesieve.core.batch import DocBatch, segment_reduce, string_buffers
 from codesieve.core.registry import register_rule
-from codesieve.filters.rules.features import feature, safe_div, to_np
+from codesieve.filters.rules.features import feature, head_chars, literal_candidates, safe_div, to_np
 
 
 class XmlParams(RuleParams):
@@ -32,7 +32,7 @@ class XmlHeader(Rule):
     Params = XmlParams
 
     def measure(self, batch: DocBatch) -> np.ndarray:
-        head = pc.utf8_slice_codeunits(batch.text, 0, self.params.head_chars)
+        head = head_chars(batch, self.params.head_chars)
         return to_np(pc.match_substring(head, "<?xml version=")).astype(np.float64)
 
     def reference(self, text: str, path: str, lang: str | None) -> float:
@@ -48,14 +48,37 @@ _HTML_HIDDEN = [
 ]
 
 
+try:
+    from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernels = None
+
+_RE2_SPACE = np.zeros(256, bool)
+_RE2_SPACE[[ord(c) for c in "\t\n\f\r "]] = True
+
+
 class HtmlParams(RuleParams):
     count_whitespace: bool = Field(
         False, description="count whitespace of the visible text too (The Stack v2 code: true)"
     )
 
 
+def _replace_where_found(text: pa.Array, pattern: str, repl: str) -> pa.Array:
+    """`replace_substring_regex(text, pattern, repl)`, with RE2 run only on the strings
+    holding one of the pattern's required literals (`literal_candidates`)."""
+    cand = literal_candidates(text, pattern)
+    if cand is None:
+        return pc.replace_substring_regex(text, pattern, repl)
+    if not cand.any():
+        return text
+    done = pc.replace_substring_regex(text.filter(pa.array(cand)), pattern, repl)
+    return pc.replace_with_mask(text, pa.array(cand), done)
+
+
 def _visible_chars(batch: DocBatch, count_whitespace: bool = False) -> np.ndarray:
-    """Visible characters of HTML documents (nan for the others: only they are scanned)."""
+    """Visible characters of HTML documents (nan for the others: only they are scanned):
+    comments, scripts and styles removed by RE2, then tags skipped and characters counted by
+    the compiled `tag_free_chars` (the `<[^>]*>` replace and a whitespace count without it)."""
 
     def compute() -> np.ndarray:
         out = np.full(batch.num_rows, np.nan)
@@ -63,11 +86,20 @@ def _visible_chars(batch: DocBatch, count_whitespace: bool = False) -> np.ndarra
         if len(rows) == 0:
             return out
         text = batch.text.take(pa.array(rows))
-        for pat in _HTML_HIDDEN:  # hidden parts vanish (counted: no space added for them)
-            text = pc.replace_substring_regex(text, pat, "" if count_whitespace else " ")
-        if not count_whitespace:
-            text = pc.replace_substring_regex(text, r"[\t\n\f\r ]+", "")
+        hidden = _HTML_HIDDEN if _kernels is None else _HTML_HIDDEN[:-1]  # the kernel skips tags itself
+        for pat in hidden:  # hidden parts vanish (counted: no space added for them)
+            text = _replace_where_found(text, pat, "" if count_whitespace else " ")
+        if _kernels is not None:
+            data, off = string_buffers(text)
+            counts = np.empty(len(text), np.int64)
+            _kernels.tag_free_chars(data, off, count_whitespace, counts)
+            out[rows] = counts
+            return out
         out[rows] = to_np(pc.utf8_length(text))
+        if not count_whitespace:  # minus RE2's [\t\n\f\r ] (ASCII: one byte, one character each)
+            data, off = string_buffers(text)
+            ws = _RE2_SPACE[data[off[0] : off[-1]]].astype(np.int64)
+            out[rows] -= segment_reduce(ws, off - off[0], np.add, 0)
         return out
 
     return feature(batch, f"html_visible:{count_whitespace}", compute)

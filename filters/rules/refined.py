@@ -22,6 +22,8 @@ from codesieve.filters.rules.basic import ref_lines
 from codesieve.filters.rules.features import (
     count_chars,
     feature,
+    head_chars,
+    indentation,
     lang_subset,
     line_matches,
     literal_candidates,
@@ -43,9 +45,7 @@ class InnerWhitespaceFraction(Rule):
 
     def measure(self, batch: DocBatch) -> np.ndarray:
         def compute() -> np.ndarray:
-            lines = batch.flat_lines
-            indent = batch.line_len - to_np(pc.utf8_length(pc.utf8_ltrim(lines, characters=" \t")))
-            indent_doc = per_doc_sum(batch, indent)
+            indent_doc = per_doc_sum(batch, indentation(batch))
             breaks = count_chars(batch, "\n") + count_chars(batch, "\r")
             ws = count_chars(batch, _WS) - indent_doc - breaks
             return safe_div(ws, batch.char_len - indent_doc - breaks)
@@ -148,7 +148,7 @@ class CompiledOutput(Rule):
         if len(rows):  # Arrow's negative slice walks the whole text: only where the marker is
             tail = pc.utf8_slice_codeunits(batch.text.take(pa.array(rows)), -p.tail_chars)
             hit[rows] = regex_search(tail, SOURCE_MAP_TRAILER)
-        head = pc.utf8_slice_codeunits(batch.text, 0, p.head_chars)
+        head = head_chars(batch, p.head_chars)
         if p.markers:
             try:  # one pass over the heads for all markers (10x the per-marker searches)
                 hit |= regex_search(head, "|".join(re.escape(m) for m in p.markers))
