@@ -205,6 +205,11 @@ EDGE_HEADERS = [
 ]
 
 
+def _same(a: pa.Array, b: pa.Array) -> bool:
+    """Equal strings (string vs large_string aside: the prefixes of `core.batch.utf8_prefix` are large)."""
+    return a.cast(pa.large_string()).equals(b.cast(pa.large_string()))
+
+
 def _header_texts(source: str) -> pa.Array:
     return pa.array(EDGE_HEADERS, pa.large_string()) if source == "edge" else _batch(source).text
 
@@ -219,13 +224,13 @@ def test_license_kernel_matches_re2(source: str, max_chars: int) -> None:
     texts = _header_texts(source)
     prefix = pc.utf8_slice_codeunits(texts, 0, T.window(max_chars))
     got = T._collapsed(texts, max_chars, prefix)
-    assert got.equals(T._collapsed_reference(texts, max_chars, prefix))
+    assert _same(got, T._collapsed_reference(texts, max_chars, prefix))
     # each step alone (`_collapsed` strips first, so collapse also sees the unstripped headers)
     short = pc.utf8_slice_codeunits(texts, 0, max_chars)
     assert T._strip_window(texts, max_chars, short).equals(T.strip_license_header(texts, max_chars, short))
     window = pc.utf8_slice_codeunits(texts, 0, C.HEADER_WINDOW)
-    assert T._collapse_window(window, max_chars).equals(C.collapse_license_header_reference(window, max_chars))
-    assert C.collapse_license_header(texts, max_chars).equals(C.collapse_license_header_reference(texts, max_chars))
+    assert _same(T._collapse_window(window, max_chars), C.collapse_license_header_reference(window, max_chars))
+    assert _same(C.collapse_license_header(texts, max_chars), C.collapse_license_header_reference(texts, max_chars))
     dedup = strip_license_headers(texts)
     assert dedup.equals(strip_license_headers_re2(texts).cast(dedup.type))
     if source != "dev":  # the samples and edge cases hold licence headers of every kind
