@@ -6,6 +6,7 @@ in the order of `items`, whatever the completion order, so output is determinist
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -18,8 +19,26 @@ MAX_RETRIES = 2  # Ray re-runs a task whose worker died this many times (not on 
 #: thread pools of a Ray worker, which runs one task on the one CPU it reserved: lingua's
 #: parallel detection (rayon) would otherwise start one thread per core in every worker, so
 #: one worker already used ~1.3 cores and N workers ran N x cores threads on N cores (Arrow
-#: follows OMP_NUM_THREADS, which Ray sets to the task's CPUs itself)
+#: follows OMP_NUM_THREADS, which Ray sets to the task's CPUs itself). The embedded Ray's
+#: raylet inherits them from `ray.init`'s environment and its workers from the raylet: as a
+#: job `runtime_env` they made every task wait for new workers started through the runtime-env
+#: agent (~1.5-2 s at the first task, and the workers Ray prestarts at `ray.init` sat idle)
 TASK_THREADS = {"RAYON_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ inside the block (what processes started there inherit), then restored."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -226,8 +245,8 @@ class RayExecutor(Executor):
                     raise UserError(f"--ray-address {address}: cannot join the Ray cluster ({exc})") from None
             else:  # embedded: everything on loopback, nothing listens on other interfaces
                 # address="local": never join a cluster left running on this machine
-                kwargs["runtime_env"] = {"env_vars": TASK_THREADS}
-                ray.init(address="local", num_cpus=self.workers, _node_ip_address="127.0.0.1", **kwargs)
+                with _environ(TASK_THREADS):
+                    ray.init(address="local", num_cpus=self.workers, _node_ip_address="127.0.0.1", **kwargs)
             self._started = True
         if address:
             self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
