@@ -178,6 +178,15 @@ def released(fn: Callable[..., Any]) -> Callable[..., Any]:
     return task
 
 
+def import_modules(modules: tuple[str, ...]) -> int:
+    """Import `modules` in this process (a worker's start-up); returns the process id."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+    return os.getpid()
+
+
 class Executor:
     """Runs `fn(*args)` for every args tuple; subclasses implement `imap`."""
 
@@ -214,11 +223,13 @@ class LocalExecutor(Executor):
 
 
 class RayExecutor(Executor):
-    """Ray core tasks, one CPU each. Starts an embedded local Ray unless given an address."""
+    """Ray core tasks, one CPU each. Starts an embedded local Ray unless given an address;
+    with `preload`, every worker imports those modules before the executor is returned (part
+    of starting the workers, like a process pool's initializer)."""
 
     name = "ray"
 
-    def __init__(self, workers: int | None = None, address: str | None = None):
+    def __init__(self, workers: int | None = None, address: str | None = None, preload: Sequence[str] = ()):
         token = os.path.expanduser("~/.ray/auth_token")
         if address and "RAY_AUTH_MODE" not in os.environ and os.path.exists(token):
             # `ray start --head` enables token auth when this file exists, but
@@ -252,6 +263,8 @@ class RayExecutor(Executor):
             self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
         self._ray = ray
         self._remote_cache: dict[Any, Any] = {}
+        if preload:
+            self.map(import_modules, [(tuple(preload),)] * self.workers)
 
     def _remote(self, fn: Callable[..., Any]) -> Any:
         if fn not in self._remote_cache:
@@ -292,10 +305,13 @@ class RayExecutor(Executor):
             self._ray.shutdown()
 
 
-def make_executor(kind: str, workers: int | None, address: str | None) -> Executor:
+def make_executor(kind: str, workers: int | None, address: str | None, preload: Sequence[str] = ()) -> Executor:
+    """`preload`: modules every Ray worker imports while the executor starts (one task per
+    worker), so that the run's first tasks find their code loaded (models still load in the
+    tasks, once per worker)."""
     if kind == "local":
         return LocalExecutor()
     if kind == "ray":
-        return RayExecutor(workers, address)
+        return RayExecutor(workers, address, preload)
     raise UserError(f"--executor: unknown executor {kind!r} (allowed: local, ray)")
 
