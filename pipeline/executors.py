@@ -264,7 +264,11 @@ class RayExecutor(Executor):
         self._ray = ray
         self._remote_cache: dict[Any, Any] = {}
         if preload:
-            self.map(import_modules, [(tuple(preload),)] * self.workers)
+            try:
+                self.map(import_modules, [(tuple(preload),)] * self.workers)
+            except BaseException:
+                self.close()  # the caller never gets this executor to close
+                raise
 
     def _remote(self, fn: Callable[..., Any]) -> Any:
         if fn not in self._remote_cache:
