@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -19,6 +20,10 @@ last. Rerunning the same command after a crash finishes the job, redoing only
 unfinished work units; rerunning a finished job does nothing."""
 
 
+#: what every worker of `codesieve run` imports (the pass tasks and the built-in gates)
+RUN_MODULES = ("codesieve.pipeline.runner", "codesieve.filters", "codesieve.scorers", "codesieve.pipeline.readers")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -29,7 +34,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: subcommand -> the module (under codesieve.pipeline) whose `add_parser` adds it: dry-run and
+#: the person-facing tools (issue 12)
+TOOLS = {"dry-run": "dryrun", "report": "report", "explain": "explain", "mix": "mix", "pack-repos": "pack",
+         "train-scorer": "trainscorer"}
+
+
+def build_parser(gate_options: bool = True, command: str | None = None) -> argparse.ArgumentParser:
+    """The command line. Each tool's module is imported to add its subcommand: all of them, or
+    with `command` only that one's. Without `gate_options`, `run` lacks the options that gates
+    declare (`--dedup-index`...), which import every registered gate's module to list."""
     parser = argparse.ArgumentParser(
         prog="codesieve", description="Coarse-to-fine curation of code pretraining data."
     )
@@ -62,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="GATE.PARAM=VALUE",
                      help="override one gate parameter of the config (VALUE is YAML), e.g. "
                           "--set quality.min_score=0.3; repeatable")
-    _add_gate_options(run)
+    if gate_options:
+        _add_gate_options(run)
     run.add_argument("--overwrite", action="store_true",
                      help="allow an output folder that holds a run of another config or input "
                           "(its stored work is reused where still valid)")
@@ -73,19 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     gates.add_argument("--json", action="store_true", help="print the registry as JSON")
     gates.set_defaults(func=cmd_gates)
 
-    try:
-        from codesieve.pipeline import dryrun
-    except ImportError:
-        dryrun = None  # type: ignore[assignment]
-    if dryrun is not None and hasattr(dryrun, "add_parser"):
-        dryrun.add_parser(sub)
-    from codesieve.pipeline import explain, mix, pack, report
-
-    for tool in (report, explain, mix, pack):  # the person-facing tools (issue 12)
-        tool.add_parser(sub)
-    from codesieve.pipeline import trainscorer
-
-    trainscorer.add_parser(sub)
+    for name, module in TOOLS.items():
+        if command in (None, name):
+            importlib.import_module(f"codesieve.pipeline.{module}").add_parser(sub)
     return parser
 
 
@@ -98,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates is not None else None
     if args.workers and args.executor == "local" and args.workers != 1:
         raise UserError("--workers: the local executor runs one task at a time; use --executor ray")
-    executor = make_executor(args.executor, args.workers, args.ray_address)
+    executor = make_executor(args.executor, args.workers, args.ray_address, preload=RUN_MODULES)
     try:
         manifest = run(cfg, args.input, args.output, executor, gates=gates,
                        limit_rows=args.limit_rows, quiet=args.quiet, overwrite=args.overwrite,
@@ -190,9 +195,23 @@ def cmd_gates(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """`argv` parsed. The command's own parser first: without the other tools' modules, and
+    without the gates' options (their modules are imported by what needs them, e.g. `run`'s
+    config). The whole parser for help, no command, or an option that parser does not know
+    (a gate's option, or a mistake: the error then names it as before)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command is None and "--version" in argv:
+        command = "--version"  # no subcommand needed
+    if command in (*TOOLS, "run", "gates", "--version") and not {"-h", "--help"} & set(argv):
+        args, extra = build_parser(gate_options=False, command=command).parse_known_args(argv)
+        if not extra:
+            return args
+    return build_parser().parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

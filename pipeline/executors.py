@@ -6,6 +6,7 @@ in the order of `items`, whatever the completion order, so output is determinist
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -18,8 +19,26 @@ MAX_RETRIES = 2  # Ray re-runs a task whose worker died this many times (not on 
 #: thread pools of a Ray worker, which runs one task on the one CPU it reserved: lingua's
 #: parallel detection (rayon) would otherwise start one thread per core in every worker, so
 #: one worker already used ~1.3 cores and N workers ran N x cores threads on N cores (Arrow
-#: follows OMP_NUM_THREADS, which Ray sets to the task's CPUs itself)
+#: follows OMP_NUM_THREADS, which Ray sets to the task's CPUs itself). The embedded Ray's
+#: raylet inherits them from `ray.init`'s environment and its workers from the raylet: as a
+#: job `runtime_env` they made every task wait for new workers started through the runtime-env
+#: agent (~1.5-2 s at the first task, and the workers Ray prestarts at `ray.init` sat idle)
 TASK_THREADS = {"RAYON_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ inside the block (what processes started there inherit), then restored."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -159,6 +178,15 @@ def released(fn: Callable[..., Any]) -> Callable[..., Any]:
     return task
 
 
+def import_modules(modules: tuple[str, ...]) -> int:
+    """Import `modules` in this process (a worker's start-up); returns the process id."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+    return os.getpid()
+
+
 class Executor:
     """Runs `fn(*args)` for every args tuple; subclasses implement `imap`."""
 
@@ -195,11 +223,13 @@ class LocalExecutor(Executor):
 
 
 class RayExecutor(Executor):
-    """Ray core tasks, one CPU each. Starts an embedded local Ray unless given an address."""
+    """Ray core tasks, one CPU each. Starts an embedded local Ray unless given an address;
+    with `preload`, every worker imports those modules before the executor is returned (part
+    of starting the workers, like a process pool's initializer)."""
 
     name = "ray"
 
-    def __init__(self, workers: int | None = None, address: str | None = None):
+    def __init__(self, workers: int | None = None, address: str | None = None, preload: Sequence[str] = ()):
         token = os.path.expanduser("~/.ray/auth_token")
         if address and "RAY_AUTH_MODE" not in os.environ and os.path.exists(token):
             # `ray start --head` enables token auth when this file exists, but
@@ -226,13 +256,19 @@ class RayExecutor(Executor):
                     raise UserError(f"--ray-address {address}: cannot join the Ray cluster ({exc})") from None
             else:  # embedded: everything on loopback, nothing listens on other interfaces
                 # address="local": never join a cluster left running on this machine
-                kwargs["runtime_env"] = {"env_vars": TASK_THREADS}
-                ray.init(address="local", num_cpus=self.workers, _node_ip_address="127.0.0.1", **kwargs)
+                with _environ(TASK_THREADS):
+                    ray.init(address="local", num_cpus=self.workers, _node_ip_address="127.0.0.1", **kwargs)
             self._started = True
         if address:
             self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
         self._ray = ray
         self._remote_cache: dict[Any, Any] = {}
+        if preload:
+            try:
+                self.map(import_modules, [(tuple(preload),)] * self.workers)
+            except BaseException:
+                self.close()  # the caller never gets this executor to close
+                raise
 
     def _remote(self, fn: Callable[..., Any]) -> Any:
         if fn not in self._remote_cache:
@@ -273,10 +309,13 @@ class RayExecutor(Executor):
             self._ray.shutdown()
 
 
-def make_executor(kind: str, workers: int | None, address: str | None) -> Executor:
+def make_executor(kind: str, workers: int | None, address: str | None, preload: Sequence[str] = ()) -> Executor:
+    """`preload`: modules every Ray worker imports while the executor starts (one task per
+    worker), so that the run's first tasks find their code loaded (models still load in the
+    tasks, once per worker)."""
     if kind == "local":
         return LocalExecutor()
     if kind == "ray":
-        return RayExecutor(workers, address)
+        return RayExecutor(workers, address, preload)
     raise UserError(f"--executor: unknown executor {kind!r} (allowed: local, ray)")
 

@@ -153,6 +153,7 @@ def _concat(tables: list[pa.Table], unit: Unit) -> pa.Table:
 def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     """Pass `p` of one unit: apply its gates, then save the state or write the tier files."""
     t0 = time.perf_counter()
+    started, cpu0 = time.time(), time.process_time()
     cfg = spec.pipeline()
     plan = make_passes(cfg.gates)[p]
     fields = score_fields(cfg)
@@ -191,6 +192,9 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
         else:
             stats.update(_write_tiers(spec, cfg, unit.index, table, state, fields))
     stats["seconds"] = time.perf_counter() - t0
+    # when, where and at what CPU cost (the process's CPU before the task: its start-up when first)
+    stats["started"], stats["pid"] = started, os.getpid()
+    stats["process_cpu"] = [cpu0, time.process_time() - cpu0]
     stats["cpu"] = cputime.take()
     stats["peak_rss_mb"] = _peak_rss_mb()
     write_json_atomic({"key": key, "stats": stats}, layout.pass_done(spec.work, p, unit.index))

@@ -37,3 +37,23 @@ def test_bad_cli_value_is_one_line() -> None:
     res = subprocess.run(CLI + ["run", "--config", "x", "--input", "y", "--output", "z", "--workers", "0"],
                          capture_output=True, text=True)
     assert res.returncode == 2 and "--workers" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_command_line_imports_only_what_the_command_needs() -> None:
+    """`run`'s own options parse without importing a gate; a gate's option (`--dedup-index`)
+    still parses, and `run --help` still lists it."""
+    code = (
+        "import sys; from codesieve.pipeline.cli import parse_args\n"
+        "a = parse_args(['run', '--config', 'c', '--input', 'i', '--output', 'o', '--quiet'])\n"
+        "print(a.command, a.quiet, 'codesieve.filters' in sys.modules, 'codesieve.pipeline.dryrun' in sys.modules)\n"
+        "b = parse_args(['run', '--config', 'c', '--input', 'i', '--output', 'o', '--dedup-index', 'd'])\n"
+        "print(b.gateopt_dedup__index_dir)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split("\n")[:2] == ["run True False False", "d"]
+    res = subprocess.run(CLI + ["run", "--help"], capture_output=True, text=True, check=True)
+    assert "--dedup-index" in res.stdout
+    res = subprocess.run(CLI + ["--version"], capture_output=True, text=True, check=True)
+    assert res.stdout.startswith("codesieve ")
+    res = subprocess.run(CLI + ["report", "somewhere", "--bogus"], capture_output=True, text=True)
+    assert res.returncode == 2 and "unrecognized arguments: --bogus" in res.stderr

@@ -135,14 +135,18 @@ def test_identical_output_local_ray1_ray2(tmp_path: Path, local_run: Path) -> No
     expected = tier_files(local_run)
     assert expected
     cfg = load_config(small_units_config(tmp_path, unit_rows=200))  # as local_run
+    driver_threads = os.getenv("RAYON_NUM_THREADS")
     for workers in (1, 2):
         out = tmp_path / f"ray{workers}"
-        ex = RayExecutor(workers=workers)
+        ex = RayExecutor(workers=workers, preload=("codesieve.pipeline.runner",) if workers == 2 else ())
         try:
             run(cfg, str(SAMPLES), str(out), ex, quiet=True)
+            # lingua's thread pool is pinned in the workers (through the raylet's environment)
+            threads = ex.map(os.getenv, [("RAYON_NUM_THREADS",)] * workers)
         finally:
             ex.close()
         assert tier_files(out) == expected, f"Ray with {workers} worker(s) differs from local"
+        assert threads == ["1"] * workers and os.getenv("RAYON_NUM_THREADS") == driver_threads
 
 
 def test_ray_with_many_small_units_matches_local(tmp_path: Path, samples: Path) -> None:
