@@ -138,7 +138,10 @@ def detect(
     sub = arr.take(pa.array(todo))
     uniq = pc.unique(sub)
     first = pc.index_in(sub, uniq).to_numpy(zero_copy_only=False)
-    results = detector.compute_language_confidence_values_in_parallel(uniq.to_pylist())
+    # one text at a time on this thread: lingua's `_in_parallel` form gives the same values
+    # but its rayon pool spins idle threads (dev, local run: NL 2.0 -> 1.6 CPU-s, same wall
+    # time); the loop itself is ~1 us per distinct text
+    results = [detector.compute_language_confidence_values(t) for t in uniq.to_pylist()]
     best = [(res[0].language.iso_code_639_1.name.lower(), res[0].value) if res else (None, np.nan) for res in results]
     for i, k in zip(todo, first):
         codes[i], score[i] = best[k]
