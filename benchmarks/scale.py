@@ -10,7 +10,16 @@ each worker) every 0.2 s, and prints a markdown table, whether the workers' peak
 flat with corpus size, and the driver's peak RSS growth per input row (bytes/row).
 
     nice -n 19 python benchmarks/scale.py --sizes 250000,1000000 [--workers 2]
-        [--source DIR] [--scratch DIR] [--keep] [--reuse]
+        [--source DIR] [--scratch DIR] [--keep] [--reuse] [--dedup-cpu]
+    nice -n 10 python benchmarks/scale.py --mode unique --sizes 1x,4x,16x --dedup-cpu
+
+That resampled corpus has near-duplicate components of ~N / (source rows) members, so its
+duplicate rate grows with N. `--mode unique` builds one with a fixed duplicate rate instead
+(`scale_unique.py`: copy k of the source with its tokens renamed by a seeded bijection,
+15% of each copy's rows copies of earlier rows of that copy); sizes are then whole copies
+of the source ("4x", or rows rounded up). `--dedup-cpu` reruns each run's global dedup
+step in this process on the run's key files (local executor: CPU seconds per step, which
+the manifest gives only for the driver under Ray) and checks its verdicts are the run's.
 
 Sizes are rounded up to whole shards (--shard-rows, default 25,000). The corpus is built
 once for the largest size; smaller sizes are its first shards (hard links), so every size
@@ -284,15 +293,65 @@ def report(results: list[tuple[int, dict]], workers: int) -> None:
     print(f"driver: peak RSS {a['driver_mb']:,.0f} -> {b['driver_mb']:,.0f} MB: {growth:,.0f} bytes per input row")
 
 
+def dedup_cpu(out: Path) -> dict:
+    """The run's global dedup step again, in this process (local executor), on its kept key
+    files: CPU seconds per step (exact / banding / clusters / verdicts; with Ray the
+    manifest's CPU figures are the driver's only), and whether the verdict files are
+    byte-identical to the run's."""
+    import filecmp
+    import tempfile
+
+    from codesieve.pipeline import layout
+    from codesieve.pipeline.config import build_config
+    from codesieve.pipeline.executors import LocalExecutor
+
+    manifest = json.loads((out / ".codesieve" / "manifest.json").read_text())
+    gate = next(g for g in build_config(manifest["config"]).gates if g.name == "dedup")
+    folder = Path(layout.gate_dir(layout.work_dir(str(out)), "dedup"))
+    keys = sorted(str(p) for p in (folder / "keys").glob("unit-*.pq"))
+    with tempfile.TemporaryDirectory(prefix="codesieve-dedup-", dir=out) as scratch:
+        stats = gate.resolve(keys, scratch, LocalExecutor())
+        names = sorted(os.listdir(folder / "verdicts"))
+        same, _, _ = filecmp.cmpfiles(folder / "verdicts", Path(scratch) / "verdicts", names, shallow=False)
+    return {"cpu_seconds": stats["cpu_seconds"], "seconds": stats["seconds"], "docs": stats["docs"],
+            "candidates": stats["candidates"], "identical": f"{len(same)} of {len(names)}"}
+
+
+def report_dedup(results: list[tuple[int, dict]]) -> None:
+    """Global dedup step CPU seconds per step and per input row, and the growth per row."""
+    rows = [(r["manifest"]["rows_in"], r) for _, r in results if "dedup_cpu" in r]
+    if not rows:
+        return
+    print("\n| rows | documents reaching dedup | LSH candidates | dedup CPU s (exact / banding / clusters / "
+          "verdicts) | CPU us per row | per row vs smallest | verdicts identical to the run's |")
+    print("|---|---|---|---|---|---|---|")
+    base = None
+    for n, r in rows:
+        d = r["dedup_cpu"]
+        c = d["cpu_seconds"]
+        total = sum(c.values())
+        per_row = total / n * 1e6
+        base = base or per_row
+        print(f"| {n:,} | {d['docs']:,} | {d['candidates']:,} | {total:.1f} ({c.get('exact', 0):.1f} / "
+              f"{c.get('banding', 0):.1f} / {c.get('clusters', 0):.1f} / {c.get('verdicts', 0):.1f}) | "
+              f"{per_row:.0f} | {per_row / base:.2f}x | {d['identical']} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="250000,1000000", help="comma-separated corpus sizes in rows")
+    ap.add_argument("--sizes", default="250000,1000000",
+                    help="comma-separated corpus sizes in rows, or with --mode unique in copies of the source (4x)")
+    ap.add_argument("--mode", choices=("resample", "unique"), default="resample",
+                    help="resample: light edits of the source (components grow with rows); unique: a fixed "
+                         "duplicate rate (benchmarks/scale_unique.py)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--source", default=str(DEFAULT_SOURCE), help="real shards to resample")
     ap.add_argument("--scratch", default="/tmp/codesieve-scale", help="where corpus and outputs go")
     ap.add_argument("--shard-rows", type=int, default=25_000)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--text-column", default="content")
+    ap.add_argument("--dedup-cpu", action="store_true",
+                    help="after each run, rerun its dedup step in-process for CPU seconds per step")
     ap.add_argument("--build-only", action="store_true", help="build the corpus and stop")
     ap.add_argument("--keep", action="store_true", help="keep the corpus and outputs")
     ap.add_argument("--reuse", action="store_true",
@@ -302,30 +361,46 @@ def main() -> None:
     if not source.is_dir():
         print(f"skipped: {source} not found (the dev corpus lives in ../shared/corpus/dev)")
         return
-    sizes = sorted({math.ceil(int(s) / args.shard_rows) for s in args.sizes.split(",")})
     scratch = Path(args.scratch)
-    shards = build_corpus(source, scratch / "corpus", sizes[-1] * args.shard_rows, args.shard_rows, args.seed,
-                          args.text_column)
+    if args.mode == "unique":
+        import scale_unique
+
+        src = load_source(source)
+        copies = sorted({math.ceil(float(s.rstrip("x")) if s.endswith("x") else int(s) / src.num_rows)
+                         for s in args.sizes.split(",")})
+        shards = scale_unique.build_corpus(src, scratch / "corpus-unique", copies[-1], args.shard_rows, args.seed,
+                                           args.text_column)
+        per = len(shards) // copies[-1]
+        sizes = [(c * per, c * src.num_rows, f"{c}x") for c in copies]
+        del src
+    else:
+        n_shards = sorted({math.ceil(int(s) / args.shard_rows) for s in args.sizes.split(",")})
+        shards = build_corpus(source, scratch / "corpus", n_shards[-1] * args.shard_rows, args.shard_rows,
+                              args.seed, args.text_column)
+        sizes = [(n, n * args.shard_rows, str(n)) for n in n_shards]
     if args.build_only:
         return
     results = []
     try:
-        for n in sizes:
-            inp = prefix_input(shards, n, scratch / f"in-{n}")
-            print(f"running {n * args.shard_rows:,} rows ...", file=sys.stderr)
-            saved = scratch / f"result-{n}.json"
+        for n, rows, tag in sizes:
+            inp = prefix_input(shards, n, scratch / f"in-{tag}")
+            print(f"running {rows:,} rows ...", file=sys.stderr)
+            saved = scratch / f"result-{tag}.json"
             if args.reuse and saved.exists():
-                results.append((n * args.shard_rows, json.loads(saved.read_text())))
+                results.append((rows, json.loads(saved.read_text())))
                 continue
-            results.append((n * args.shard_rows, run_size(inp, scratch / f"out-{n}", args.workers,
-                                                          scratch / f"progress-{n}.json")))
-            saved.write_text(json.dumps(results[-1][1]))
+            res = run_size(inp, scratch / f"out-{tag}", args.workers, scratch / f"progress-{tag}.json")
+            if args.dedup_cpu:
+                res["dedup_cpu"] = dedup_cpu(scratch / f"out-{tag}")
+            results.append((rows, res))
+            saved.write_text(json.dumps(res))
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
-    print(f"source: {source}; config: default; embedded Ray, {args.workers} workers; "
-          f"shards of {args.shard_rows:,} rows\n")
+    print(f"source: {source}; corpus: {args.mode}; config: default; embedded Ray, {args.workers} workers; "
+          f"shards of <= {args.shard_rows:,} rows\n")
     report(results, args.workers)
+    report_dedup(results)
 
 
 if __name__ == "__main__":

@@ -292,12 +292,19 @@ def _write_giant(t: pa.Table, rows: int, path: str, cfg: DedupConfig) -> None:
     _write_groups(t, cuts, path)
 
 
-def cluster_task(paths: list[str], task: int, cfg: DedupConfig) -> pa.Table:
+def cluster_task(parts: list[tuple[str, int]], task: int, cfg: DedupConfig) -> pa.Table:
     """Assign each candidate document of cluster task `task` to a kept representative (see
-    module docstring), reading its rows from the scattered files `paths`.
+    module docstring), reading its rows from the scattered files: `parts` = (path, row
+    group) of every file holding some (only those: a task reads its own row groups, so the
+    step's reads grow with the candidates, not with tasks x files).
     Returns (g, id, rep_g, rep_id, size, kind)."""
-    pieces = [pq.read_table(p, filters=[("task", "=", task)]).drop_columns(["task"]) for p in paths]
-    t = pa.concat_tables([x for x in pieces if x.num_rows] or pieces[:1], promote_options="permissive")
+    pieces = []
+    for path, group in parts:
+        piece = pq.ParquetFile(path).read_row_group(group)
+        if np.any(piece.column("task").to_numpy() != task):  # the driver's map of row groups is wrong
+            raise RuntimeError(f"{path}: row group {group} is not cluster task {task}'s")
+        pieces.append(piece.drop_columns(["task"]))
+    t = pa.concat_tables(pieces, promote_options="permissive")
     t = t.sort_by([("comp", "ascending")] + rank_keys(cfg.priority) + [("g", "ascending")])
     n = t.num_rows
     comp_s = t.column("comp").to_numpy()

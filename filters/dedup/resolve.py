@@ -253,7 +253,8 @@ def _cluster_step(
     component larger than that (only possible above `verify_max_cluster` members, whose
     shingle sets are not read) is a giant one, clustered alone in bounded memory
     (`giant.py`). Each source's candidate rows are first scattered into one file with a row
-    group per task, so every key file is read once, whatever the number of tasks."""
+    group per task, so every key file is read once, whatever the number of tasks; a task
+    then reads its own row groups of the files that hold some, named by the driver."""
     if not len(g):
         return None
     _, reps, sizes = _exact_groups(exact)
@@ -267,24 +268,28 @@ def _cluster_step(
     giant_rows = max(1, GIANT_MERGE_ROWS // max(len(plan.all), 1))
     plan.giants = len(giants)
     items, paths = [], []
+    parts: dict[int, list[tuple[str, int]]] = {}  # cluster task -> (scatter file, row group) holding its rows
     for s, src in enumerate(plan.all):
         a, b = cuts[s], cuts[s + 1]
         if a < b:
             paths.append(os.path.join(work_dir, "candidates", f"src-{s:05d}.pq"))
             items.append((src, plan.starts[s], g[a:b], comp[a:b], weight[a:b], task[a:b], paths[-1], cfg,
                           need_sh[a:b], giant_rows))
+            held = np.unique(task[a:b])  # scatter_task writes one row group per task, in task order
+            for group, p in enumerate(held[held >= 0].tolist()):
+                parts.setdefault(p, []).append((paths[-1], group))
     executor.map(scatter_task, items)
     tasks = np.unique(task[task >= 0])
     gpaths = [f"{p}.giant" for p in paths if os.path.exists(f"{p}.giant")]
     gdirs = [os.path.join(work_dir, "giant", f"comp-{int(c)}") for c in giants]
     if spill is None:
-        near = _concat(executor.map(cluster_task, [(paths, int(p), cfg) for p in tasks]))
+        near = _concat(executor.map(cluster_task, [(parts[int(p)], int(p), cfg) for p in tasks]))
         for c, d in zip(giants, gdirs):
             executor.map(dgiant.giant_task, [(gpaths, int(c), cfg, d)])
             near = _concat([near] + list(dgiant.rows(d)))
     else:  # the rows go to files (see `verdicts.py`); the tasks return their cluster counts
         spill.near = [spill.path("near", int(p)) for p in tasks]
-        items = [(paths, int(p), cfg, out, spill.n_join) for p, out in zip(tasks, spill.near)]
+        items = [(parts[int(p)], int(p), cfg, out, spill.n_join) for p, out in zip(tasks, spill.near)]
         spill.near_clusters = sum(executor.map(dverdicts.cluster_to_file, items))
         gout = [spill.path("near", len(tasks) + i) for i in range(len(giants))]
         items = [(gpaths, int(c), cfg, d, out, spill.n_join) for c, d, out in zip(giants, gdirs, gout)]

@@ -130,10 +130,10 @@ def exact_to_file(
     return t.select(["g", "rep_g", "size"])
 
 
-def cluster_to_file(paths: list[str], task: int, cfg: DedupConfig, path: str, n_join: int) -> int:
+def cluster_to_file(parts: list[tuple[str, int]], task: int, cfg: DedupConfig, path: str, n_join: int) -> int:
     """`cluster_task`, its rows written to `path` by join partition; returns its number of
     near clusters (a cluster never spans two tasks)."""
-    t = cluster_task(paths, task, cfg)
+    t = cluster_task(parts, task, cfg)
     _write_partitioned(t, t.column("g").to_numpy() % n_join, path)
     kind = t.column("kind").to_numpy()
     return len(np.unique(t.column("rep_g").to_numpy()[kind == KIND_NEAR]))
