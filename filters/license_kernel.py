@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.filters.rules.features import _kernels, string_buffers, to_np
+from codesieve.core.batch import string_buffers
+from codesieve.filters.rules.features import _kernels, to_np
 
 #: `license_spans` modes
 QUALITY, LANGID, DEDUP = 0, 1, 2

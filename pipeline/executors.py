@@ -16,9 +16,10 @@ from typing import Any
 from codesieve.core.errors import UserError
 
 MAX_RETRIES = 2  # Ray re-runs a task whose worker died this many times (not on the task's own exception)
-#: thread pools of a Ray worker, which runs one task on the one CPU it reserved: lingua's
-#: parallel detection (rayon) would otherwise start one thread per core in every worker, so
-#: one worker already used ~1.3 cores and N workers ran N x cores threads on N cores (Arrow
+#: thread pools of a Ray worker, which runs one task on the one CPU it reserved: the rayon
+#: pools of the Rust extensions (lingua, rensa) would otherwise start one thread per core in
+#: every worker (when NL detection still called lingua's `_in_parallel` form, one worker used
+#: ~1.3 cores and N workers ran N x cores threads on N cores) (Arrow
 #: follows OMP_NUM_THREADS, which Ray sets to the task's CPUs itself). The embedded Ray's
 #: raylet inherits them from `ray.init`'s environment and its workers from the raylet: as a
 #: job `runtime_env` they made every task wait for new workers started through the runtime-env

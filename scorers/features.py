@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.core.batch import DocBatch
+from codesieve.core.batch import DocBatch, string_buffers
 from codesieve.core.parsewatch import parse_loop, parsing
 from codesieve.core.registry import RULES
 from codesieve.filters import treesitter
@@ -148,10 +148,9 @@ def bracket_imbalance(batch: DocBatch) -> np.ndarray:
 def compression_ratio(batch: DocBatch, max_chars: int) -> np.ndarray:
     """zlib(level 1) size / raw size of each document's first `max_chars` code points
     (compressed straight from the Arrow buffer: no Python strings)."""
-    heads = text_prefix(batch, max_chars).cast(pa.large_string())
-    _, off_buf, data_buf = heads.buffers()
-    ends = np.frombuffer(off_buf, np.int64)[heads.offset : heads.offset + len(heads) + 1].tolist()
-    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
+    heads = text_prefix(batch, max_chars)
+    buf, off = string_buffers(heads)
+    ends, data = off.tolist(), memoryview(buf)
     out = np.ones(len(heads))
     for i, (a, b) in enumerate(zip(ends[:-1], ends[1:])):
         if b > a:

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.core.batch import DocBatch
+from codesieve.core.batch import DocBatch, string_buffers
 from codesieve.filters.rules.features import _kernels, feature, to_np
 
 #: columns of `line_fields`
@@ -32,12 +32,7 @@ ARROW_SPACE = "\t\n\v\f\r\x1c\x1d\x1e\x1f "
 
 def line_bytes(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
     """(UTF-8 bytes of all flat lines, per-line byte offsets (n + 1))."""
-    lines = batch.flat_lines
-    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
-    _, off_buf, data_buf = lines.buffers()
-    off = np.frombuffer(off_buf, dtype=width)[lines.offset : lines.offset + len(lines) + 1].astype(np.int64)
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return data, off
+    return string_buffers(batch.flat_lines)
 
 
 def line_fields(batch: DocBatch) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codesieve.core.batch import DocBatch
+from codesieve.core.batch import DocBatch, string_buffers
 from codesieve.filters import license_kernel
 from codesieve.filters.langid import content
 from codesieve.filters.langid.content import HEADER_WINDOW, NEWLINE_TOKEN, collapse_license_header, prepare
@@ -138,10 +138,7 @@ def _tokens_re2(s: pa.Array, lines: bool) -> list[Any]:
 
 
 def _tokens_ascii(s: pa.Array, lines: bool) -> list[Any]:
-    s = s.cast(pa.large_string())
-    _, off_buf, data_buf = s.buffers()
-    off = np.frombuffer(off_buf, np.int64)[s.offset : s.offset + len(s) + 1]
-    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    data, off = string_buffers(s)
     out_off = np.empty(len(s) + 1, np.int64)
     joined = _kernels.token_split(data, np.ascontiguousarray(off), _PAD, out_off, 10 if lines else -1)
     if lines:

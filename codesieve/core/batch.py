@@ -166,8 +166,10 @@ def segment_reduce(
 
 
 def string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(data buffer as uint8, int64 offsets into it) of a (large_)string array without nulls."""
-    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    """(data buffer as uint8, int64 offsets into it) of a (large_)string or (large_)binary
+    array without nulls, without copying the data."""
+    t = strings.type
+    width = np.int64 if pa.types.is_large_string(t) or pa.types.is_large_binary(t) else np.int32
     _, off_buf, data_buf = strings.buffers()
     off = np.frombuffer(off_buf, dtype=width)[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)

@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.core.batch import string_buffers
+
 try:
     from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
 except ImportError:  # pragma: no cover - a build without a C compiler
@@ -89,16 +91,9 @@ def string_bytes(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
 
 
 def _string_bytes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes as uint8, int64 offsets of each document into them) without copying text."""
-    if pa.types.is_string(text.type) or pa.types.is_binary(text.type):
-        off_type = np.int32
-    else:
-        off_type = np.int64
-    _, off_buf, data_buf = text.buffers()
-    offsets = np.frombuffer(off_buf, dtype=off_type)[text.offset : text.offset + len(text) + 1].astype(np.int64)
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    data = data[offsets[0] : offsets[-1]]
-    return data, offsets - offsets[0]
+    """(bytes as uint8, int64 offsets of each document into them, the first 0) without copying text."""
+    data, offsets = string_buffers(text)
+    return data[offsets[0] : offsets[-1]], offsets - offsets[0]
 
 
 class _PowerTable:

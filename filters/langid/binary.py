@@ -11,16 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from codesieve.core.batch import string_buffers
+
 _FFFD = np.frombuffer("\ufffd".encode(), dtype=np.uint8)
-
-
-def _buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, data) of a string / large_string array, offsets relative to `data`."""
-    off_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    _, off_buf, data_buf = texts.buffers()
-    offsets = np.frombuffer(off_buf, dtype=off_type)[texts.offset : texts.offset + len(texts) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return offsets.astype(np.int64), data
 
 
 _CHUNK = 1 << 20  # bytes compared at a time: the comparison buffer stays in cache
@@ -55,7 +48,7 @@ def binary_mask(texts: pa.Array, head_bytes: int, max_nul: int, max_replacement_
     n = len(texts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    offsets, data = _buffers(texts)
+    data, offsets = string_buffers(texts)
     starts = offsets[:-1]
     ends = np.minimum(offsets[1:], starts + head_bytes)
     lo, hi = int(starts.min()), int(offsets[1:].max())
