@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from codesieve.core.batch import string_buffers
+
 try:
     from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
 except ImportError:  # pragma: no cover - exercised only without a C compiler
@@ -39,8 +41,6 @@ def comment_text(texts: pa.Array, langs: pa.Array, parse_chars: int, max_chars: 
     """Comments of the first `parse_chars` code points of each document, in source order,
     joined by "\\n"; cut after the comment that brings the text to `max_chars` code points
     ('' for a language not in LEXER_FLAGS)."""
-    from codesieve.filters.rules.features import string_buffers
-
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     flags = np.array([LEXER_FLAGS.get(x, 0) for x in langs.to_pylist()], np.uint32)
