@@ -959,37 +959,6 @@ done:
 #define TOK_PUNCT 0x40000000u
 #define TOK_P 0x01000193u
 
-/* shingle_tokens(data, offsets, table, counts): counts int64[n] (out) = tokens of document i */
-static PyObject *shingle_tokens(PyObject *self, PyObject *args) {
-    Py_buffer data, off, table, counts;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*", &data, &off, &table, &counts))
-        return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t n = segments(&data, &off, "shingle_tokens");
-    if (n < 0 || check(&table, 4, 256, "table") || check(&counts, 8, n, "counts"))
-        goto done;
-    const uint8_t *d = (const uint8_t *)data.buf;
-    const int64_t *o = (const int64_t *)off.buf;
-    const uint32_t *t = (const uint32_t *)table.buf;
-    int64_t *c = (int64_t *)counts.buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t tokens = 0;
-        int in_word = 0;
-        for (int64_t j = o[i]; j < o[i + 1]; j++) {
-            const uint32_t v = t[d[j]];
-            const int w = (v & TOK_WORD) != 0;
-            tokens += (w & !in_word) + ((v & TOK_PUNCT) != 0);
-            in_word = w;
-        }
-        c[i] = tokens;
-    }
-    Py_END_ALLOW_THREADS
-    result = Py_NewRef(Py_None);
-done:
-    return release(result, &data, &off, &table, &counts, NULL);
-}
-
 /* The token hashes of the bytes d[j:end] into hs (at most cap of them): a word (a run of
  * TOK_WORD bytes) hashes its 9-bit values and length, a TOK_PUNCT byte alone; each is
  * mix64(value | length << 32 ^ salt). Returns the count, or -1 if there are more than cap. */
@@ -1050,58 +1019,61 @@ static uint64_t window_top(int k) { /* B^(k-1): the rolling window drops its fir
     return top;
 }
 
-/* shingle_fill(data, offsets, table, (k, salt), out_offsets, out)
+/* shingle_pack(data, offsets, table, (k, salt), out_offsets, out) -> int
  *   k        tokens per shingle; salt: uint64 xored into every token hash before mixing
- *   out_offsets int64[n + 1]: document i's shingles go to out[out_offsets[i]:out_offsets[i+1]]
- *            (from `shingle_tokens`: max(tokens - k + 1, 0), or 1 for 0 < tokens < k)
- *   out      uint64 (out): `token_windows` of `token_hashes`
+ *   the `token_windows` of each document's `token_hashes`: document i's go to
+ *   out[out_offsets[i]:out_offsets[i+1]] (out_offsets int64[n + 1], written here) and the total
+ *   is returned; `out` (uint64) needs room for the total, which is at most the byte count
+ *   (a document has at most one token per byte and at most one shingle per token).
  */
-static PyObject *shingle_fill(PyObject *self, PyObject *args) {
+static PyObject *shingle_pack(PyObject *self, PyObject *args) {
     Py_buffer data, off, table, ooff, out;
     int k;
     unsigned long long salt;
-    if (!PyArg_ParseTuple(args, "y*y*y*(iK)y*w*", &data, &off, &table, &k, &salt, &ooff, &out))
+    if (!PyArg_ParseTuple(args, "y*y*y*(iK)w*w*", &data, &off, &table, &k, &salt, &ooff, &out))
         return NULL;
     PyObject *result = NULL;
     uint64_t *hs = NULL;
-    Py_ssize_t n = segments(&data, &off, "shingle_fill");
-    if (n < 0 || check(&table, 4, 256, "table") || check(&ooff, 8, n + 1, "out_offsets"))
+    Py_ssize_t n = segments(&data, &off, "shingle_pack");
+    if (n < 0 || check(&table, 4, 256, "table") || check(&ooff, 8, n + 1, "out_offsets") || check(&out, 8, 0, "out"))
         goto done;
-    const int64_t *oo = (const int64_t *)ooff.buf;
-    if (k < 1 || oo[0] != 0 || check(&out, 8, oo[n], "out"))
-        goto bad;
+    if (k < 1) {
+        PyErr_SetString(PyExc_ValueError, "shingle_pack: k < 1");
+        goto done;
+    }
     const uint8_t *d = (const uint8_t *)data.buf;
     const int64_t *o = (const int64_t *)off.buf;
     const uint32_t *t = (const uint32_t *)table.buf;
+    int64_t *oo = (int64_t *)ooff.buf;
     uint64_t *r = (uint64_t *)out.buf;
-    int64_t cap = 0; /* token hashes of one document at a time: shingles + k - 1 (or < k) */
+    const int64_t room = out.len / 8;
+    int64_t cap = 1;
     for (Py_ssize_t i = 0; i < n; i++)
-        cap = oo[i + 1] - oo[i] > cap ? oo[i + 1] - oo[i] : cap;
-    cap += k;
+        cap = o[i + 1] - o[i] > cap ? o[i + 1] - o[i] : cap;
     hs = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)cap);
     if (hs == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    int64_t pos = 0;
     int ok = 1;
     Py_BEGIN_ALLOW_THREADS
     const uint64_t top = window_top(k);
-    for (Py_ssize_t i = 0; i < n && ok; i++) {
+    oo[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
         const int64_t nt = token_hashes(d, o[i], o[i + 1], t, (uint64_t)salt, hs, cap);
-        const int64_t want = nt >= k ? nt - k + 1 : (nt > 0);
-        if (nt < 0 || want != oo[i + 1] - oo[i]) {
+        if (nt < 0 || pos + (nt >= k ? nt - k + 1 : nt > 0) > room) {
             ok = 0;
             break;
         }
-        token_windows(hs, nt, k, top, r + oo[i]);
+        pos += token_windows(hs, nt, k, top, r + pos);
+        oo[i + 1] = pos;
     }
     Py_END_ALLOW_THREADS
-    if (ok) {
-        result = Py_NewRef(Py_None);
-        goto done;
-    }
-bad:
-    PyErr_SetString(PyExc_ValueError, "shingle_fill: k < 1 or out_offsets do not match the token counts");
+    if (ok)
+        result = PyLong_FromLongLong(pos);
+    else
+        PyErr_SetString(PyExc_ValueError, "shingle_pack: out is too small");
 done:
     free(hs);
     release(NULL, &ooff, NULL, NULL, NULL, NULL);
@@ -1109,7 +1081,7 @@ done:
 }
 
 /* shingle_hits(data, offsets, table, (k, salt, low_bits), low, members, out)
- *   the shingles of `shingle_fill`, never stored: out int32[n] (out) = how many of document
+ *   the shingles of `shingle_pack`, never stored: out int32[n] (out) = how many of document
  *   i's shingles (with repeats) are in `members` (sorted unique uint64); `low` (uint8[2^low_bits])
  *   is nonzero at the low bits of every member, so most shingles cost one lookup.
  */
@@ -2111,9 +2083,8 @@ static PyMethodDef methods[] = {
      "comment_text(data, offsets, flags, max_cp) -> list[str]: each document's comments joined by newlines"},
     {"components", components, METH_VARARGS,
      "components(u, v, root): root[i] = the smallest node of i's connected component (union-find)"},
-    {"shingle_tokens", shingle_tokens, METH_VARARGS, "shingle_tokens(data, offsets, table, counts): tokens per document"},
-    {"shingle_fill", shingle_fill, METH_VARARGS,
-     "shingle_fill(data, offsets, table, (k, salt), out_offsets, out): hashed token k-grams per document"},
+    {"shingle_pack", shingle_pack, METH_VARARGS,
+     "shingle_pack(data, offsets, table, (k, salt), out_offsets, out) -> int: hashed token k-grams per document"},
     {"shingle_hits", shingle_hits, METH_VARARGS,
      "shingle_hits(data, offsets, table, (k, salt, low_bits), low, members, out): shingles in members per document"},
     {"blank_numbers", blank_numbers, METH_VARARGS,

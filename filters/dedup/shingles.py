@@ -196,15 +196,11 @@ def shingle_hashes_bytes(data: np.ndarray, offsets: np.ndarray, cfg: ShingleConf
     assert _kernels is not None
     data = np.ascontiguousarray(data, np.uint8)
     offsets = np.ascontiguousarray(offsets, np.int64)
-    table = _byte_table(cfg)
-    ntok = np.empty(len(offsets) - 1, np.int64)
-    _kernels.shingle_tokens(data, offsets, table, ntok)
-    k = cfg.ngram
-    counts = np.where(ntok >= k, ntok - k + 1, (ntok > 0).astype(np.int64))
-    out_off = np.zeros(len(offsets), np.int64)
-    np.cumsum(counts, out=out_off[1:])
-    hashes = np.empty(int(out_off[-1]), np.uint64)
-    _kernels.shingle_fill(data, offsets, table, (k, _salt(cfg)), out_off, hashes)
+    # at most one shingle per byte; pages past the shingles written are never touched
+    hashes = np.empty(max(int(offsets[-1] - offsets[0]), 1), np.uint64)
+    out_off = np.empty(len(offsets), np.int64)
+    total = _kernels.shingle_pack(data, offsets, _byte_table(cfg), (cfg.ngram, _salt(cfg)), out_off, hashes)
+    hashes = hashes[:total]
     return hashes, out_off
 
 
