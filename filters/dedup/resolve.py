@@ -234,19 +234,12 @@ def _banding_step(
     tasks = [(plan.all, plan.starts, j, p, excluded, cfg) for j in range(cfg.bands) for p in range(cfg.partitions)]
     child, root = np.zeros(0, np.int64), np.zeros(0, np.int64)
     step = max(2 * getattr(executor, "workers", 1), 2)
-    # one stream of tasks (no barrier per round); results are merged a round of `step`
-    # consecutive tasks at a time, in task order, whatever order they finish in
-    ready: dict[int, Any] = {}
-    merged = 0
-    for i, r in executor.imap(band_task, tasks):
-        ready[i] = r
-        while merged < len(tasks) and all(k in ready for k in range(merged, min(merged + step, len(tasks)))):
-            res = [ready.pop(k) for k in range(merged, min(merged + step, len(tasks)))]
-            merged += len(res)
-            a = np.concatenate([child] + [r[0] for r in res])
-            b = np.concatenate([root] + [r[1] for r in res])
-            plan.hold(a, b, exact, excluded)
-            child, root = forest(a, b)
+    for i in range(0, len(tasks), step):
+        res = executor.map(band_task, tasks[i : i + step])
+        a = np.concatenate([child] + [r[0] for r in res])
+        b = np.concatenate([root] + [r[1] for r in res])
+        plan.hold(a, b, exact, excluded)
+        child, root = forest(a, b)
     roots = np.unique(root)
     return np.concatenate([child, roots]), np.concatenate([root, roots])
 
