@@ -2011,6 +2011,67 @@ done:
 
 /* ==== end r6 ================================================================================ */
 
+/* ==== r7 (issue 14): rules gate: non-ASCII code points, one pass over the lines ============== */
+
+/* nonascii_codepoints(data, offsets, cp_out, doc_out) -> count
+ *   cp_out, doc_out int64[cap] (out): for every byte >= 0xC0 (a UTF-8 lead byte) of the
+ *   segments, in order, the code point it starts and the segment holding it. Decoded as
+ *   features.non_ascii_codepoints_numpy does (the reference): 2/3/4-byte forms by the lead
+ *   byte alone, bytes past the end of the last segment read as 0. ASCII is skipped 8 bytes
+ *   at a time. ValueError when more than `cap` lead bytes are found.
+ */
+static PyObject *nonascii_codepoints(PyObject *self, PyObject *args) {
+    Py_buffer data, off, cpo, doco;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*", &data, &off, &cpo, &doco))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "nonascii_codepoints");
+    if (n < 0 || check(&cpo, 8, 0, "cp_out") || check(&doco, 8, cpo.len / 8, "doc_out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int64_t *cp = (int64_t *)cpo.buf, *dc = (int64_t *)doco.buf;
+    const int64_t cap = cpo.len / 8, end = n > 0 ? o[n] : 0;
+    int64_t k = 0, doc = 0, j = n > 0 ? o[0] : 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (j < end && k <= cap) {
+        if (j + 8 <= end) {
+            uint64_t x;
+            memcpy(&x, d + j, 8);
+            if (!(x & 0x8080808080808080ULL)) {
+                j += 8;
+                continue;
+            }
+        }
+        const int64_t b0 = d[j];
+        if (b0 >= 0xC0) {
+            const int64_t b1 = j + 1 < end ? d[j + 1] : 0, b2 = j + 2 < end ? d[j + 2] : 0, b3 = j + 3 < end ? d[j + 3] : 0;
+            while (o[doc + 1] <= j)
+                doc++;
+            if (k == cap) {
+                k++;
+                break;
+            }
+            cp[k] = b0 < 0xE0   ? ((b0 & 0x1F) << 6) | (b1 & 0x3F)
+                    : b0 < 0xF0 ? ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
+                                : ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F);
+            dc[k++] = doc;
+        }
+        j++;
+    }
+    Py_END_ALLOW_THREADS
+    if (k > cap) {
+        PyErr_SetString(PyExc_ValueError, "nonascii_codepoints: more lead bytes than cp_out holds");
+        goto done;
+    }
+    result = PyLong_FromLongLong((long long)k);
+done:
+    release(NULL, &cpo, &doco, NULL, NULL, NULL);
+    return release(result, &data, &off, NULL, NULL, NULL);
+}
+
+/* ==== end of r7 block ========================================================================== */
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
@@ -2046,6 +2107,10 @@ static PyMethodDef methods[] = {
     {"tag_free_chars", tag_free_chars, METH_VARARGS,
      "tag_free_chars(data, offsets, count_space, out): code points outside <...> tags per segment"},
     /* end r6 */
+    /* r7 (issue 14) */
+    {"nonascii_codepoints", nonascii_codepoints, METH_VARARGS,
+     "nonascii_codepoints(data, offsets, cp_out, doc_out) -> count: code point and segment of every UTF-8 lead byte"},
+    /* end r7 */
     {NULL, NULL, 0, NULL},
 };
 

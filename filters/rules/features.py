@@ -192,8 +192,26 @@ _PREDICATES: dict[str, Callable[[str], bool]] = {
 
 
 def non_ascii_codepoints(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
-    """(code point, owning document) of every non-ASCII character, decoded from UTF-8
-    with numpy (lead bytes >= 0xC0; continuation bytes folded in)."""
+    """(code point, owning document) of every non-ASCII character (int64 arrays): the
+    compiled `nonascii_codepoints` (skips ASCII 8 bytes at a time; as many outputs as the
+    byte histogram has lead bytes), or `non_ascii_codepoints_numpy` (the reference)."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        scan = byte_scan(batch)
+        if scan is None:
+            return non_ascii_codepoints_numpy(batch)
+        data, off = text_bytes(batch)
+        cap = int(scan[0][:, 0xC0:].sum())
+        cp, doc = np.empty(cap, np.int64), np.empty(cap, np.int64)
+        k = _kernels.nonascii_codepoints(np.ascontiguousarray(data), np.ascontiguousarray(off, np.int64), cp, doc)
+        return cp[:k], doc[:k]
+
+    return feature(batch, "non_ascii_cp", compute)
+
+
+def non_ascii_codepoints_numpy(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Reference for `non_ascii_codepoints`: decoded from UTF-8 with numpy (lead bytes
+    >= 0xC0; continuation bytes folded in)."""
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
         data, off = text_bytes(batch)
@@ -214,7 +232,7 @@ def non_ascii_codepoints(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
         doc = np.searchsorted(off, pos, side="right") - 1
         return cp, doc
 
-    return feature(batch, "non_ascii_cp", compute)
+    return compute()
 
 
 def count_chars(batch: DocBatch, char_class: str) -> np.ndarray:
