@@ -34,3 +34,24 @@ def test_non_ascii_codepoints_kernel_raw_bytes() -> None:
     assert cp[3] == (0xC3 & 0x1F) << 6
     with pytest.raises(ValueError, match="cp_out"):
         F._kernels.nonascii_codepoints(data, off, cp[:3], doc[:3])
+
+
+@pytest.mark.parametrize("source", ["samples", "dev", "edge"])
+def test_line_pass_matches_the_one_feature_kernels(source: str) -> None:
+    batch = _batch(source)
+    data, off = F.string_buffers(batch.flat_lines)
+    off = np.ascontiguousarray(off)
+    n = len(off) - 1
+    bits, indent, hashes, unsure = F.line_pass(batch)
+    ref_bits, ref_indent = np.empty(n, np.uint8), np.empty(n, np.int64)
+    ref_hashes, ref_unsure = np.empty(n, np.uint64), np.empty(n, np.uint8)
+    F._kernels.segment_or(data, off, F._LINE_LUT, ref_bits)
+    F._kernels.leading_bytes(data, off, F._INDENT_LUT, ref_indent)
+    F._kernels.trimmed_hash(data, off, ref_hashes, ref_unsure)
+    assert np.array_equal(bits, ref_bits) and (bits & 4).any() and (bits & 1).any() and not (bits & 1).all()
+    assert np.array_equal(indent, ref_indent) and indent.any()
+    assert np.array_equal(hashes, ref_hashes) and np.array_equal(unsure, ref_unsure)
+    other = np.arange(256, dtype=np.uint8)  # a lut whose non-ASCII entries differ
+    F._kernels.line_pass(data, off, other, F._INDENT_LUT, bits, indent, hashes, unsure)
+    F._kernels.segment_or(data, off, other, ref_bits)
+    assert np.array_equal(bits, ref_bits)

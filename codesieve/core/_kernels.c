@@ -233,21 +233,39 @@ static inline uint64_t mix64(uint64_t x) { /* splitmix64's finalizer */
     return x ^ (x >> 31);
 }
 
-/* The hash of `segment_hash`: 8-byte words folded through mix64, the length included. */
-static inline uint64_t hash_bytes(const uint8_t *p, int64_t len) {
-    uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), w;
-    for (; len >= 8; len -= 8, p += 8) {
+/* The hash of `segment_hash`: 8-byte words folded through mix64 in two independent chains
+ * (even and odd words of each 16 bytes: twice the instruction-level parallelism of one
+ * chain), the length included; *any = the OR of all words read (its high bits: non-ASCII). */
+static inline uint64_t hash_bytes_any(const uint8_t *p, int64_t len, uint64_t *any) {
+    uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), g = h ^ 0xD6E8FEB86659FD93ULL, w, v, acc = 0;
+    for (; len >= 16; len -= 16, p += 16) {
         memcpy(&w, p, 8);
+        memcpy(&v, p + 8, 8);
+        acc |= w | v;
         h = mix64(h ^ w);
+        g = mix64(g ^ v);
+    }
+    if (len >= 8) {
+        memcpy(&w, p, 8);
+        acc |= w;
+        h = mix64(h ^ w);
+        p += 8;
+        len -= 8;
     }
     w = 0;
     memcpy(&w, p, (size_t)len);
-    return mix64(h ^ w ^ ((uint64_t)len << 56));
+    *any = acc | w;
+    return mix64(h ^ w ^ ((uint64_t)len << 56) ^ mix64(g + 0x9E3779B97F4A7C15ULL));
+}
+
+static inline uint64_t hash_bytes(const uint8_t *p, int64_t len) {
+    uint64_t any;
+    return hash_bytes_any(p, len, &any);
 }
 
 /* segment_hash(data, offsets, out)
  *   data uint8[total]; offsets int64[n + 1]; out uint64[n] (out): a 64-bit hash of the bytes
- *   of segment i (8-byte words folded through splitmix64's finalizer, length included), so
+ *   of segment i (`hash_bytes`: 8-byte words folded through splitmix64's finalizer, length included), so
  *   equal segments get equal hashes and distinct ones collide with probability ~2^-64.
  */
 static PyObject *segment_hash(PyObject *self, PyObject *args) {
@@ -2070,6 +2088,71 @@ done:
     return release(result, &data, &off, NULL, NULL, NULL);
 }
 
+/* line_pass(data, offsets, lut, lead, bits, indent, hashes, unsure)
+ * One pass over every segment (a line) for what three kernels give one pass each:
+ *   bits    uint8[n] (out): `segment_or(data, offsets, lut)`
+ *   indent  int64[n] (out): `leading_bytes(data, offsets, lead)`
+ *   hashes  uint64[n], unsure uint8[n] (out): `trimmed_hash(data, offsets)`
+ * The trimmed span is hashed 8 bytes at a time; the OR of its words tells whether it holds a
+ * non-ASCII byte (the whitespace around it is ASCII), so the bytes are read about once.
+ */
+static PyObject *line_pass(PyObject *self, PyObject *args) {
+    Py_buffer data, off, lut, lead, bits, ind, hs, uns;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*", &data, &off, &lut, &lead, &bits, &ind, &hs, &uns))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "line_pass");
+    if (n < 0 || check(&lut, 1, 256, "lut") || check(&lead, 1, 256, "lead") || check(&bits, 1, n, "bits") ||
+        check(&ind, 8, n, "indent") || check(&hs, 8, n, "hashes") || check(&uns, 1, n, "unsure"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf, *l = (const uint8_t *)lut.buf, *ld = (const uint8_t *)lead.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint8_t *rb = (uint8_t *)bits.buf, *ru = (uint8_t *)uns.buf;
+    int64_t *ri = (int64_t *)ind.buf;
+    uint64_t *rh = (uint64_t *)hs.buf;
+    uint8_t asc = 0, all = 0, hi_bits = 0; /* bits an ASCII byte / any byte / every non-ASCII byte can add */
+    int uniform = 1;                        /* every non-ASCII byte has the same lut entry */
+    for (int c = 0; c < 256; c++) {
+        asc |= c < 128 ? l[c] : 0;
+        all |= l[c];
+        if (c >= 128)
+            uniform &= l[c] == l[128];
+    }
+    hi_bits = l[128];
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t a = o[i], b = o[i + 1];
+        int64_t j = a;
+        while (j < b && ld[d[j]])
+            j++;
+        ri[i] = j - a;
+        uint8_t acc = 0;
+        for (j = a; j < b && (acc & asc) != asc; j++)
+            acc |= l[d[j]];
+        int64_t ta = a, tb = b;
+        while (ta < tb && IS_ARROW_WS(d[ta]))
+            ta++;
+        while (tb > ta && IS_ARROW_WS(d[tb - 1]))
+            tb--;
+        ru[i] = tb > ta && (d[ta] >= 128 || d[tb - 1] >= 128);
+        uint64_t any;
+        rh[i] = hash_bytes_any(d + ta, tb - ta, &any);
+        if ((any & 0x8080808080808080ULL) && acc != all) { /* non-ASCII bytes add their lut bits */
+            if (uniform)
+                acc |= hi_bits;
+            else
+                for (int64_t k = ta; k < tb && acc != all; k++)
+                    acc |= l[d[k]];
+        }
+        rb[i] = acc;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(NULL, &bits, &ind, &hs, &uns, NULL);
+    return release(result, &data, &off, &lut, &lead, NULL);
+}
+
 /* ==== end of r7 block ========================================================================== */
 
 static PyMethodDef methods[] = {
@@ -2110,6 +2193,8 @@ static PyMethodDef methods[] = {
     /* r7 (issue 14) */
     {"nonascii_codepoints", nonascii_codepoints, METH_VARARGS,
      "nonascii_codepoints(data, offsets, cp_out, doc_out) -> count: code point and segment of every UTF-8 lead byte"},
+    {"line_pass", line_pass, METH_VARARGS,
+     "line_pass(data, offsets, lut, lead, bits, indent, hashes, unsure): segment_or, leading_bytes and trimmed_hash in one pass"},
     /* end r7 */
     {NULL, NULL, 0, NULL},
 };
