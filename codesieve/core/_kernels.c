@@ -1156,9 +1156,15 @@ done:
     return release(result, &data, &off, &out, NULL, NULL);
 }
 
-/* The segment holding byte position p (o[0] <= p < o[n]): the last i with o[i] <= p. */
-static Py_ssize_t segment_of(const int64_t *o, Py_ssize_t n, int64_t p) {
-    Py_ssize_t lo = 0, hi = n - 1;
+/* The segment holding p, searched forward from segment lo (o[lo] <= p < o[n]): the last
+ * i >= lo with o[i] <= p, by galloping then bisecting (hits come in order: a few steps). */
+static Py_ssize_t segment_from(const int64_t *o, Py_ssize_t n, Py_ssize_t lo, int64_t p) {
+    Py_ssize_t step = 1, hi;
+    while (lo + step < n && o[lo + step] <= p) {
+        lo += step;
+        step *= 2;
+    }
+    hi = lo + step < n ? lo + step - 1 : n - 1;
     while (lo < hi) {
         const Py_ssize_t mid = (lo + hi + 1) / 2;
         if (o[mid] <= p)
@@ -1227,6 +1233,7 @@ static PyObject *segment_find(PyObject *self, PyObject *args) {
         for (int variant = 0; variant < 1 + (fold && q[at] >= 'a' && q[at] <= 'z'); variant++) {
             const int c = variant ? q[at] - 32 : q[at];
             const uint8_t *p = d + lo_b + at, *stop = d + hi_b;
+            Py_ssize_t seg = 0; /* hits come in order: the segment search resumes here */
             while (p < stop && (p = memchr(p, c, (size_t)(stop - p))) != NULL) {
                 const int64_t s0 = (p - d) - at;
                 p++;
@@ -1237,14 +1244,18 @@ static PyObject *segment_find(PyObject *self, PyObject *args) {
                     x++;
                 if (x < len)
                     continue;
-                const Py_ssize_t seg = segment_of(o, n, s0);
-                if (s0 + len <= o[seg + 1])
+                seg = segment_from(o, n, seg, s0);
+                if (s0 + len <= o[seg + 1]) {
                     r[seg] = 1;
+                    if (d + o[seg + 1] + at > p) /* the segment is found: go on after it */
+                        p = d + o[seg + 1] + at;
+                }
             }
         }
     }
     if (fold == 1) { /* non-ASCII bytes: 8 at a time */
         int64_t j = lo_b;
+        Py_ssize_t seg = 0;
         while (j < hi_b) {
             if (j + 8 <= hi_b) {
                 uint64_t w;
@@ -1255,7 +1266,7 @@ static PyObject *segment_find(PyObject *self, PyObject *args) {
                 }
             }
             if (d[j] >= 128) {
-                const Py_ssize_t seg = segment_of(o, n, j);
+                seg = segment_from(o, n, seg, j);
                 r[seg] = 1;
                 j = o[seg + 1];
                 continue;
