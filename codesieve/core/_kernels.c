@@ -2011,6 +2011,116 @@ done:
 
 /* ==== end r6 ================================================================================ */
 
+/* ==== q7 (issue 14): per-document integer sums of the quality scorer's line facts ============ */
+/* line_doc_sums(line_offsets, fields, indent, line_len, flags, out)
+ *   line_offsets int64[n + 1]   document i owns the flat lines [line_offsets[i], line_offsets[i+1])
+ *   fields   int32[lines * 11]  `line_scan` output (depth at 5, paren 8, square 9, brackets 10,
+ *                               slash 6, hash 7)
+ *   indent   int64[lines]       leading whitespace in code points (any value on blank lines)
+ *   line_len int64[lines]       code points per line
+ *   flags    uint8[lines]       bit 0 blank, 1 comment line, 2 ends with an opener ({([:),
+ *                               3 starts with a closer (})]), 4 first byte is a tab, 5 definition line
+ *   out      int64[n * 23] (out) per document, in LDS_* order (see scorers/shape.py)
+ * Every quantity is an integer count or sum, so the float features computed from them equal
+ * the numpy reference's (exact float sums of integers) bit for bit.
+ */
+enum { LDS_BLANK, LDS_COMMENT, LDS_LONG, LDS_INDENT_SUM, LDS_INDENT_MAX, LDS_JUMP, LDS_UP, LDS_STEPS,
+       LDS_PAREN, LDS_SQUARE, LDS_DEPTH, LDS_BRACKETS, LDS_NEG, LDS_COMMENT_CHARS, LDS_CODE_CHARS,
+       LDS_OPEN, LDS_BAD_OPEN, LDS_CLOSE, LDS_BAD_CLOSE, LDS_INDENTED, LDS_ODD, LDS_TABS, LDS_DEF, LDS_N };
+
+static PyObject *line_doc_sums(PyObject *self, PyObject *args) {
+    Py_buffer b[6]; /* line_offsets, fields, indent, line_len, flags, out */
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = b[0].len / 8 - 1, lines = b[2].len / 8;
+    if (check(&b[0], 8, 1, "line_offsets") || check(&b[1], 4, lines * 11, "fields") || check(&b[2], 8, lines, "indent")
+        || check(&b[3], 8, lines, "line_len") || check(&b[4], 1, lines, "flags") || check(&b[5], 8, n * LDS_N, "out"))
+        goto done;
+    const int64_t *o = (const int64_t *)b[0].buf;
+    if (o[0] != 0 || o[n] > lines) {
+        PyErr_SetString(PyExc_ValueError, "line_doc_sums: line offsets out of range");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (o[i + 1] < o[i]) {
+            PyErr_SetString(PyExc_ValueError, "line_doc_sums: line offsets out of range");
+            goto done;
+        }
+    }
+    const int32_t *f = (const int32_t *)b[1].buf;
+    const int64_t *ind = (const int64_t *)b[2].buf, *len = (const int64_t *)b[3].buf;
+    const uint8_t *fl = (const uint8_t *)b[4].buf;
+    int64_t *r = (int64_t *)b[5].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s[LDS_N] = {0};
+        int64_t depth = 0, prev = -1; /* running bracket depth; previous non-blank line */
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const int32_t *g = f + 11 * j;
+            const uint8_t flag = fl[j];
+            s[LDS_LONG] += len[j] > 120;
+            s[LDS_PAREN] += g[8];
+            s[LDS_SQUARE] += g[9];
+            s[LDS_DEPTH] += g[5];
+            s[LDS_BRACKETS] += g[10];
+            s[LDS_DEF] += (flag >> 5) & 1;
+            depth += g[5];
+            s[LDS_NEG] += (j + 1 < o[i + 1]) && depth < 0;
+            if (flag & 1) {
+                s[LDS_BLANK]++;
+                continue;
+            }
+            const int64_t in = ind[j];
+            const int comment = (flag >> 1) & 1;
+            s[LDS_COMMENT] += comment;
+            s[LDS_INDENT_SUM] += in;
+            if (in > s[LDS_INDENT_MAX])
+                s[LDS_INDENT_MAX] = in;
+            s[LDS_CODE_CHARS] += len[j];
+            if (comment) {
+                s[LDS_COMMENT_CHARS] += len[j];
+            } else {
+                const int32_t slash = g[6], hash = g[7];
+                const int32_t at = (hash >= 0 && (slash < 0 || hash < slash)) ? hash : slash;
+                if (at >= 0)
+                    s[LDS_COMMENT_CHARS] += len[j] - at;
+            }
+            if (in > 0) {
+                s[LDS_INDENTED]++;
+                s[LDS_ODD] += in % 2 == 1;
+                s[LDS_TABS] += (flag >> 4) & 1;
+            }
+            if (prev >= 0) {
+                const int64_t step = in - ind[prev];
+                s[LDS_STEPS]++;
+                s[LDS_JUMP] += step < 0 ? -step : step;
+                s[LDS_UP] += step > 4;
+                if (fl[prev] & 4) {
+                    s[LDS_OPEN]++;
+                    s[LDS_BAD_OPEN] += !(in > ind[prev]);
+                }
+                if (flag & 8) {
+                    s[LDS_CLOSE]++;
+                    s[LDS_BAD_CLOSE] += in > ind[prev];
+                }
+            }
+            prev = j;
+        }
+        memcpy(r + LDS_N * i, s, sizeof s);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < 6; k++)
+        PyBuffer_Release(&b[k]);
+    return result;
+}
+#define Q7_METHODS                                                                                   \
+    {"line_doc_sums", line_doc_sums, METH_VARARGS,                                                   \
+     "line_doc_sums(line_offsets, fields, indent, line_len, flags, out): per-document line-fact sums"},
+/* ==== end q7 ================================================================================ */
+
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
      "byte_scan(data, offsets, space, hist, extra): per-document byte histograms, word and U+FFFD counts"},
@@ -2046,6 +2156,7 @@ static PyMethodDef methods[] = {
     {"tag_free_chars", tag_free_chars, METH_VARARGS,
      "tag_free_chars(data, offsets, count_space, out): code points outside <...> tags per segment"},
     /* end r6 */
+    Q7_METHODS /* q7 */
     {NULL, NULL, 0, NULL},
 };
 
