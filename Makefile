@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml setup.py codesieve/core/_kernels.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	@# bytecode of the checkout's modules (an editable install has none; without it every
+	@# process, each Ray worker too, compiles them, ~0.3 CPU-s, where PYTHONDONTWRITEBYTECODE is set)
+	$(BIN)/python -m compileall -q codesieve pipeline filters scorers configs
 	touch $(STAMP)
 
 demo: $(STAMP)

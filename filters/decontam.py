@@ -24,7 +24,13 @@ from codesieve.core.base import Gate, GateResult, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.core.registry import register_gate
-from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes, shingle_hashes_bytes, string_bytes
+from codesieve.filters.dedup.shingles import (
+    ShingleConfig,
+    shingle_hashes,
+    shingle_hashes_bytes,
+    shingle_hits_bytes,
+    string_bytes,
+)
 
 try:
     from codesieve.core import _kernels  # compiled by `pip install -e .` (setup.py); optional
@@ -114,13 +120,38 @@ def ngram_hashes(text: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     (lower-cased `\\w+` tokens, as dedup's shingles). With the compiled kernels the numbers
     are blanked in a copy of the bytes (same matches as RE2's replace) and the shingles hashed
     in one pass; equal to `shingle_hashes(_without_numbers(text))` (tests/test_kernels.py)."""
-    cfg = ShingleConfig(ngram=ngram, tokens="words", lowercase=True)
     if _kernels is None:
-        return shingle_hashes(_without_numbers(text), cfg)
+        return shingle_hashes(_without_numbers(text), _ngram_config(ngram))
+    return shingle_hashes_bytes(*_blanked(text), _ngram_config(ngram))
+
+
+def _ngram_config(ngram: int) -> ShingleConfig:
+    return ShingleConfig(ngram=ngram, tokens="words", lowercase=True)
+
+
+def _blanked(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes, offsets) of `text` with numbers turned to spaces (compiled `blank_numbers`)."""
     data, offsets = string_bytes(text)
     blanked = np.empty_like(data)
     _kernels.blank_numbers(data, offsets, blanked)
-    return shingle_hashes_bytes(blanked, offsets, cfg)
+    return blanked, offsets
+
+
+def ngram_hits(text: pa.Array, ngram: int, bench: np.ndarray) -> np.ndarray:
+    """int32 per document: its `ngram_hashes` n-grams (with repeats) found in `bench` (sorted
+    unique). The compiled path counts them as it hashes (no array of every n-gram); the
+    reference is `in_sorted_set` over `ngram_hashes` (tests/test_kernels.py compares them)."""
+    if _kernels is None or not len(bench):
+        return ngram_hits_reference(text, ngram, bench)
+    table = _low_bit_table(bench.tobytes())
+    return shingle_hits_bytes(*_blanked(text), _ngram_config(ngram), bench, table, _LOW_BITS)
+
+
+def ngram_hits_reference(text: pa.Array, ngram: int, bench: np.ndarray) -> np.ndarray:
+    """`ngram_hits` from the stored n-grams: `in_sorted_set`, summed per document."""
+    hashes, offsets = ngram_hashes(text, ngram)
+    csum = np.concatenate([[0], np.cumsum(in_sorted_set(hashes, bench).astype(np.int64))])
+    return (csum[offsets[1:]] - csum[offsets[:-1]]).astype(np.int32)
 
 
 @register_gate("decontam")
@@ -158,9 +189,6 @@ class DecontamGate(Gate):
 
     def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
         bench = self._ngrams()
-        hashes, offsets = ngram_hashes(batch.text, self.params.ngram)
-        hit = in_sorted_set(hashes, bench).astype(np.int64)
-        csum = np.concatenate([[0], np.cumsum(hit)])
-        hits = (csum[offsets[1:]] - csum[offsets[:-1]]).astype(np.int32)
+        hits = ngram_hits(batch.text, self.params.ngram, bench)
         fails = (hits >= self.params.min_hits)[:, None]
         return GateResult({"decontam_hits": pa.array(hits, pa.int32())}, fails, ["benchmark_overlap"])

@@ -140,17 +140,35 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
                         f"(no gRPC handshake within {timeout:g} s)")
 
 
-def release_memory() -> None:
-    """Hand the memory Arrow's allocator keeps for reuse back to the OS. mimalloc (pyarrow's
+#: a worker keeps its allocators' freed pages while its resident size stays below this (MB):
+#: handing them back after every task and faulting them in again cost ~1 CPU-s of 18 on the
+#: dev corpus (most of it the dedup step's ~45 small tasks, each trimming the whole heap)
+RELEASE_ABOVE_MB = 512
+
+
+def release_memory(above_mb: float = RELEASE_ABOVE_MB) -> None:
+    """Hand the memory Arrow's allocator keeps for reuse back to the OS when the process holds
+    more than `above_mb` MB (always where the resident size is unknown). mimalloc (pyarrow's
     default pool) holds freed pages: ~250 MB after a dedup cluster task, which would raise
     every later task's peak in that worker. glibc's malloc (numpy's arrays) keeps freed
     heap pages too once its mmap threshold has grown: `malloc_trim(0)` returns them."""
     import pyarrow as pa
 
+    if _resident_mb() < above_mb:
+        return
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def _resident_mb() -> float:
+    """This process's resident set (MB) from /proc/self/statm; infinite where there is none."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return float("inf")
 
 
 @functools.cache

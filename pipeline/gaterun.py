@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from codesieve.core import cputime
 from codesieve.core.base import Gate, GateResult, UnitContext
@@ -25,7 +24,13 @@ def new_gate_stats() -> dict[str, Any]:
 
 
 def alive_batch(table: pa.Table, state: UnitState, alive: np.ndarray, text_column: str) -> DocBatch:
-    """The rows at `alive`, with the columns earlier gates added (later gates read e.g. `lang`)."""
+    """The rows at `alive`, with the columns earlier gates added (later gates read e.g. `lang`).
+    When every row is alive the unit's columns are used as they are (no copy of the text)."""
+    if len(alive) == table.num_rows:
+        batch = DocBatch(table, text_column)
+        for name, col in state.columns.items():
+            batch = batch.with_column(name, col)
+        return batch
     idx = pa.array(alive)
     batch = DocBatch(table.take(idx), text_column)
     for name, col in state.columns.items():
@@ -118,8 +123,7 @@ def _count(st: dict[str, Any], res: Any, batch: DocBatch, failed: np.ndarray, n_
     st["rows_in"] += n_in
     st["rows_failed"] += n_failed
     if n_failed:
-        lost = batch.text.take(pa.array(np.flatnonzero(failed)))
-        st["bytes_failed"] += int(pc.sum(pc.binary_length(lost)).as_py() or 0)
+        st["bytes_failed"] += int(batch.byte_len[failed].sum())
     counts = res.fails.sum(axis=0) if res.fails.size else []
     for name, c in zip(res.reason_names, counts):
         if c:

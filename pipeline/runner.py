@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from codesieve.core import cputime, parsewatch
 from codesieve.core.atomic import (
-    WORK_CODEC,
+    KEYS_CODEC,
     read_ipc,
     write_ipc_atomic,
     write_json_atomic,
@@ -185,7 +185,7 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
         with cputime.timed(f"prepare:{gate.name}"):
             keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
             keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit.index, np.int32)))
-            write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index), codec=WORK_CODEC)
+            write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index), codec=KEYS_CODEC)
     with cputime.timed("write"):
         if plan.prepare is not None:
             write_ipc_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index))

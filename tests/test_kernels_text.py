@@ -124,10 +124,10 @@ def test_text_kernels_refuse_bad_input() -> None:
     data = np.frombuffer(b"abc def", np.uint8)
     bad_off = np.array([0, 9], np.int64)
     with pytest.raises(ValueError, match="offsets out of range"):
-        F._kernels.shingle_tokens(data, bad_off, np.zeros(256, np.uint32), np.empty(1, np.int64))
+        F._kernels.shingle_pack(data, bad_off, np.zeros(256, np.uint32), (5, 0), np.empty(2, np.int64), np.empty(9, np.uint64))
     off = np.array([0, 7], np.int64)
-    with pytest.raises(ValueError, match="out_offsets"):
-        F._kernels.shingle_fill(data, off, np.zeros(256, np.uint32), (5, 0), np.array([0, 3], np.int64), np.empty(3, np.uint64))
+    with pytest.raises(ValueError, match="too small"):
+        F._kernels.shingle_pack(data, off, np.full(256, 0x40000000, np.uint32), (2, 0), np.empty(2, np.int64), np.empty(5, np.uint64))
     with pytest.raises(ValueError, match="0 byte"):
         F._kernels.segment_find(data, off, b"abc", False, np.empty(1, np.uint8))
     with pytest.raises(ValueError, match="too small"):

@@ -959,132 +959,191 @@ done:
 #define TOK_PUNCT 0x40000000u
 #define TOK_P 0x01000193u
 
-/* shingle_tokens(data, offsets, table, counts): counts int64[n] (out) = tokens of document i */
-static PyObject *shingle_tokens(PyObject *self, PyObject *args) {
-    Py_buffer data, off, table, counts;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*", &data, &off, &table, &counts))
-        return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t n = segments(&data, &off, "shingle_tokens");
-    if (n < 0 || check(&table, 4, 256, "table") || check(&counts, 8, n, "counts"))
-        goto done;
-    const uint8_t *d = (const uint8_t *)data.buf;
-    const int64_t *o = (const int64_t *)off.buf;
-    const uint32_t *t = (const uint32_t *)table.buf;
-    int64_t *c = (int64_t *)counts.buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t tokens = 0;
-        int in_word = 0;
-        for (int64_t j = o[i]; j < o[i + 1]; j++) {
-            const uint32_t v = t[d[j]];
-            const int w = (v & TOK_WORD) != 0;
-            tokens += (w & !in_word) + ((v & TOK_PUNCT) != 0);
-            in_word = w;
+/* The token hashes of the bytes d[j:end] into hs (at most cap of them): a word (a run of
+ * TOK_WORD bytes) hashes its 9-bit values and length, a TOK_PUNCT byte alone; each is
+ * mix64(value | length << 32 ^ salt). Returns the count, or -1 if there are more than cap. */
+static int64_t token_hashes(const uint8_t *d, int64_t j, const int64_t end, const uint32_t *t, uint64_t salt,
+                            uint64_t *hs, int64_t cap) {
+    int64_t nt = 0;
+    while (j < end) {
+        uint32_t v = t[d[j]];
+        if (v & TOK_WORD) {
+            uint32_t h = 0, pw = 1;
+            uint64_t len = 0;
+            do {
+                h += (v & 0x1FFu) * pw;
+                pw *= TOK_P;
+                len++;
+            } while (++j < end && ((v = t[d[j]]) & TOK_WORD));
+            if (nt == cap)
+                return -1;
+            hs[nt++] = mix64(((uint64_t)h | (len << 32)) ^ salt);
+            continue;
         }
-        c[i] = tokens;
+        if (v & TOK_PUNCT) {
+            if (nt == cap)
+                return -1;
+            hs[nt++] = mix64(((uint64_t)(v & 0x1FFu) | (1ULL << 32)) ^ salt);
+        }
+        j++;
     }
-    Py_END_ALLOW_THREADS
-    result = Py_NewRef(Py_None);
-done:
-    return release(result, &data, &off, &table, &counts, NULL);
+    return nt;
 }
 
-/* shingle_fill(data, offsets, table, (k, salt), out_offsets, out)
+/* The k-gram hashes of nt token hashes into w: mix64(S ^ k), S = sum over the window's tokens
+ * of hash * B^(k-1-j) mod 2^64 (B = 0x9E3779B97F4A7C15, top = B^(k-1)); fewer than k tokens
+ * (but some) make one window of them all. Returns the count: max(nt - k + 1, 0), or 1. */
+static int64_t token_windows(const uint64_t *hs, int64_t nt, int k, uint64_t top, uint64_t *w) {
+    uint64_t acc = 0;
+    if (nt < k) {
+        for (int64_t j = 0; j < nt; j++)
+            acc = acc * 0x9E3779B97F4A7C15ULL + hs[j];
+        if (nt)
+            w[0] = mix64(acc ^ (uint64_t)k);
+        return nt > 0;
+    }
+    for (int64_t j = 0; j < k; j++)
+        acc = acc * 0x9E3779B97F4A7C15ULL + hs[j];
+    w[0] = mix64(acc ^ (uint64_t)k);
+    for (int64_t s = 1; s < nt - k + 1; s++) {
+        acc = (acc - hs[s - 1] * top) * 0x9E3779B97F4A7C15ULL + hs[s + k - 1];
+        w[s] = mix64(acc ^ (uint64_t)k);
+    }
+    return nt - k + 1;
+}
+
+static uint64_t window_top(int k) { /* B^(k-1): the rolling window drops its first token's term */
+    uint64_t top = 1;
+    for (int j = 1; j < k; j++)
+        top *= 0x9E3779B97F4A7C15ULL;
+    return top;
+}
+
+/* shingle_pack(data, offsets, table, (k, salt), out_offsets, out) -> int
  *   k        tokens per shingle; salt: uint64 xored into every token hash before mixing
- *   out_offsets int64[n + 1]: document i's shingles go to out[out_offsets[i]:out_offsets[i+1]]
- *            (from `shingle_tokens`: max(tokens - k + 1, 0), or 1 for 0 < tokens < k)
- *   out      uint64 (out): mix64(S ^ k), S = sum over the window's tokens of hash * B^(k-1-j)
- *            mod 2^64 (B = 0x9E3779B97F4A7C15); a short document's one window is all its tokens.
+ *   the `token_windows` of each document's `token_hashes`: document i's go to
+ *   out[out_offsets[i]:out_offsets[i+1]] (out_offsets int64[n + 1], written here) and the total
+ *   is returned; `out` (uint64) needs room for the total, which is at most the byte count
+ *   (a document has at most one token per byte and at most one shingle per token).
  */
-static PyObject *shingle_fill(PyObject *self, PyObject *args) {
+static PyObject *shingle_pack(PyObject *self, PyObject *args) {
     Py_buffer data, off, table, ooff, out;
     int k;
     unsigned long long salt;
-    if (!PyArg_ParseTuple(args, "y*y*y*(iK)y*w*", &data, &off, &table, &k, &salt, &ooff, &out))
+    if (!PyArg_ParseTuple(args, "y*y*y*(iK)w*w*", &data, &off, &table, &k, &salt, &ooff, &out))
         return NULL;
     PyObject *result = NULL;
     uint64_t *hs = NULL;
-    Py_ssize_t n = segments(&data, &off, "shingle_fill");
-    if (n < 0 || check(&table, 4, 256, "table") || check(&ooff, 8, n + 1, "out_offsets"))
+    Py_ssize_t n = segments(&data, &off, "shingle_pack");
+    if (n < 0 || check(&table, 4, 256, "table") || check(&ooff, 8, n + 1, "out_offsets") || check(&out, 8, 0, "out"))
         goto done;
-    const int64_t *oo = (const int64_t *)ooff.buf;
-    if (k < 1 || oo[0] != 0 || check(&out, 8, oo[n], "out"))
-        goto bad;
+    if (k < 1) {
+        PyErr_SetString(PyExc_ValueError, "shingle_pack: k < 1");
+        goto done;
+    }
     const uint8_t *d = (const uint8_t *)data.buf;
     const int64_t *o = (const int64_t *)off.buf;
     const uint32_t *t = (const uint32_t *)table.buf;
+    int64_t *oo = (int64_t *)ooff.buf;
     uint64_t *r = (uint64_t *)out.buf;
-    int64_t cap = 0; /* token hashes of one document at a time: shingles + k - 1 (or < k) */
+    const int64_t room = out.len / 8;
+    int64_t cap = 1;
     for (Py_ssize_t i = 0; i < n; i++)
-        cap = oo[i + 1] - oo[i] > cap ? oo[i + 1] - oo[i] : cap;
-    cap += k;
+        cap = o[i + 1] - o[i] > cap ? o[i + 1] - o[i] : cap;
     hs = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)cap);
     if (hs == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    int64_t pos = 0;
     int ok = 1;
     Py_BEGIN_ALLOW_THREADS
-    uint64_t top = 1; /* B^(k-1): the rolling window drops its first token's term */
-    for (int j = 1; j < k; j++)
-        top *= 0x9E3779B97F4A7C15ULL;
-    for (Py_ssize_t i = 0; i < n && ok; i++) {
-        int64_t nt = 0;
-        const int64_t end = o[i + 1];
-        for (int64_t j = o[i]; j < end;) {
-            uint32_t v = t[d[j]];
-            if (nt == cap) { /* more tokens than out_offsets allow: refused below */
-                ok = 0;
-                break;
-            }
-            if (v & TOK_WORD) {
-                uint32_t h = 0, pw = 1;
-                uint64_t len = 0;
-                do {
-                    h += (v & 0x1FFu) * pw;
-                    pw *= TOK_P;
-                    len++;
-                } while (++j < end && ((v = t[d[j]]) & TOK_WORD));
-                hs[nt++] = mix64(((uint64_t)h | (len << 32)) ^ (uint64_t)salt);
-                continue;
-            }
-            if (v & TOK_PUNCT)
-                hs[nt++] = mix64(((uint64_t)(v & 0x1FFu) | (1ULL << 32)) ^ (uint64_t)salt);
-            j++;
-        }
-        const int64_t want = nt >= k ? nt - k + 1 : (nt > 0);
-        if (!ok || want != oo[i + 1] - oo[i]) {
+    const uint64_t top = window_top(k);
+    oo[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t nt = token_hashes(d, o[i], o[i + 1], t, (uint64_t)salt, hs, cap);
+        if (nt < 0 || pos + (nt >= k ? nt - k + 1 : nt > 0) > room) {
             ok = 0;
             break;
         }
-        uint64_t *w = r + oo[i];
-        uint64_t acc = 0;
-        if (nt < k) { /* 0 < tokens < k: one shingle of them all */
-            for (int64_t j = 0; j < nt; j++)
-                acc = acc * 0x9E3779B97F4A7C15ULL + hs[j];
-            if (nt)
-                w[0] = mix64(acc ^ (uint64_t)k);
-            continue;
-        }
-        for (int64_t j = 0; j < k; j++)
-            acc = acc * 0x9E3779B97F4A7C15ULL + hs[j];
-        w[0] = mix64(acc ^ (uint64_t)k);
-        for (int64_t s = 1; s < want; s++) {
-            acc = (acc - hs[s - 1] * top) * 0x9E3779B97F4A7C15ULL + hs[s + k - 1];
-            w[s] = mix64(acc ^ (uint64_t)k);
-        }
+        pos += token_windows(hs, nt, k, top, r + pos);
+        oo[i + 1] = pos;
     }
     Py_END_ALLOW_THREADS
-    if (ok) {
-        result = Py_NewRef(Py_None);
-        goto done;
-    }
-bad:
-    PyErr_SetString(PyExc_ValueError, "shingle_fill: k < 1 or out_offsets do not match the token counts");
+    if (ok)
+        result = PyLong_FromLongLong(pos);
+    else
+        PyErr_SetString(PyExc_ValueError, "shingle_pack: out is too small");
 done:
     free(hs);
     release(NULL, &ooff, NULL, NULL, NULL, NULL);
+    return release(result, &data, &off, &table, &out, NULL);
+}
+
+/* shingle_hits(data, offsets, table, (k, salt, low_bits), low, members, out)
+ *   the shingles of `shingle_pack`, never stored: out int32[n] (out) = how many of document
+ *   i's shingles (with repeats) are in `members` (sorted unique uint64); `low` (uint8[2^low_bits])
+ *   is nonzero at the low bits of every member, so most shingles cost one lookup.
+ */
+static PyObject *shingle_hits(PyObject *self, PyObject *args) {
+    Py_buffer data, off, table, low, mem, out;
+    int k, low_bits;
+    unsigned long long salt;
+    if (!PyArg_ParseTuple(args, "y*y*y*(iKi)y*y*w*", &data, &off, &table, &k, &salt, &low_bits, &low, &mem, &out))
+        return NULL;
+    PyObject *result = NULL;
+    uint64_t *hs = NULL;
+    Py_ssize_t n = segments(&data, &off, "shingle_hits");
+    if (n < 0 || check(&table, 4, 256, "table") || check(&out, 4, n, "out") || check(&mem, 8, 0, "members"))
+        goto done;
+    if (k < 1 || low_bits < 1 || low_bits > 32 || check(&low, 1, (Py_ssize_t)1 << low_bits, "low")) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "shingle_hits: k < 1 or low_bits outside 1..32");
+        goto done;
+    }
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    const uint32_t *t = (const uint32_t *)table.buf;
+    const uint8_t *lo = (const uint8_t *)low.buf;
+    const uint64_t *m = (const uint64_t *)mem.buf;
+    const Py_ssize_t nm = mem.len / 8;
+    const uint64_t mask = ((uint64_t)1 << low_bits) - 1;
+    int32_t *r = (int32_t *)out.buf;
+    int64_t cap = 1; /* a document has at most one token per byte */
+    for (Py_ssize_t i = 0; i < n; i++)
+        cap = o[i + 1] - o[i] > cap ? o[i + 1] - o[i] : cap;
+    hs = (uint64_t *)malloc(sizeof(uint64_t) * 2 * (size_t)cap);
+    if (hs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    const uint64_t top = window_top(k);
+    uint64_t *w = hs + cap;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t nw = token_windows(hs, token_hashes(d, o[i], o[i + 1], t, (uint64_t)salt, hs, cap), k, top, w);
+        int32_t hits = 0;
+        for (int64_t s = 0; s < nw; s++) {
+            const uint64_t x = w[s];
+            if (!lo[x & mask])
+                continue;
+            Py_ssize_t a = 0, b = nm; /* first member >= x */
+            while (a < b) {
+                const Py_ssize_t c = a + (b - a) / 2;
+                if (m[c] < x)
+                    a = c + 1;
+                else
+                    b = c;
+            }
+            hits += a < nm && m[a] == x;
+        }
+        r[i] = hits;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(hs);
+    release(NULL, &low, &mem, NULL, NULL, NULL);
     return release(result, &data, &off, &table, &out, NULL);
 }
 
@@ -2134,9 +2193,10 @@ static PyMethodDef methods[] = {
      "comment_text(data, offsets, flags, max_cp) -> list[str]: each document's comments joined by newlines"},
     {"components", components, METH_VARARGS,
      "components(u, v, root): root[i] = the smallest node of i's connected component (union-find)"},
-    {"shingle_tokens", shingle_tokens, METH_VARARGS, "shingle_tokens(data, offsets, table, counts): tokens per document"},
-    {"shingle_fill", shingle_fill, METH_VARARGS,
-     "shingle_fill(data, offsets, table, (k, salt), out_offsets, out): hashed token k-grams per document"},
+    {"shingle_pack", shingle_pack, METH_VARARGS,
+     "shingle_pack(data, offsets, table, (k, salt), out_offsets, out) -> int: hashed token k-grams per document"},
+    {"shingle_hits", shingle_hits, METH_VARARGS,
+     "shingle_hits(data, offsets, table, (k, salt, low_bits), low, members, out): shingles in members per document"},
     {"blank_numbers", blank_numbers, METH_VARARGS,
      "blank_numbers(data, offsets, out): data with \\b[0-9][0-9a-fA-FxX._]*\\b matches turned to spaces"},
     {"segment_find", segment_find, METH_VARARGS,

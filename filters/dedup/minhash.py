@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
 import numpy as np
@@ -26,7 +27,9 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int
     mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
         np.ascontiguousarray(hashes, dtype=np.uint64), offsets.astype(np.uint64), num_perm, seed
     )
-    return np.asarray(mat.to_rows(), dtype=np.uint32).reshape(n, num_perm)
+    # rensa 0.5 exports rows of Python ints only; fromiter skips asarray's nested-list pass
+    flat = np.fromiter(itertools.chain.from_iterable(mat.to_rows()), np.uint32, count=n * num_perm)
+    return flat.reshape(n, num_perm)
 
 
 def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:

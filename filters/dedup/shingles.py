@@ -196,17 +196,31 @@ def shingle_hashes_bytes(data: np.ndarray, offsets: np.ndarray, cfg: ShingleConf
     assert _kernels is not None
     data = np.ascontiguousarray(data, np.uint8)
     offsets = np.ascontiguousarray(offsets, np.int64)
-    table = _byte_table(cfg)
-    ntok = np.empty(len(offsets) - 1, np.int64)
-    _kernels.shingle_tokens(data, offsets, table, ntok)
-    k = cfg.ngram
-    counts = np.where(ntok >= k, ntok - k + 1, (ntok > 0).astype(np.int64))
-    out_off = np.zeros(len(offsets), np.int64)
-    np.cumsum(counts, out=out_off[1:])
-    hashes = np.empty(int(out_off[-1]), np.uint64)
-    salt = (cfg.seed * int(_SHINGLE_BASE)) % (1 << 64)  # as np.uint64(seed) * _SHINGLE_BASE
-    _kernels.shingle_fill(data, offsets, table, (k, salt), out_off, hashes)
+    # at most one shingle per byte; pages past the shingles written are never touched
+    hashes = np.empty(max(int(offsets[-1] - offsets[0]), 1), np.uint64)
+    out_off = np.empty(len(offsets), np.int64)
+    total = _kernels.shingle_pack(data, offsets, _byte_table(cfg), (cfg.ngram, _salt(cfg)), out_off, hashes)
+    hashes = hashes[:total]
     return hashes, out_off
+
+
+def _salt(cfg: ShingleConfig) -> int:
+    return (cfg.seed * int(_SHINGLE_BASE)) % (1 << 64)  # as np.uint64(seed) * _SHINGLE_BASE
+
+
+def shingle_hits_bytes(
+    data: np.ndarray, offsets: np.ndarray, cfg: ShingleConfig, members: np.ndarray, low: np.ndarray, low_bits: int
+) -> np.ndarray:
+    """int32 per document: how many of its `shingle_hashes_bytes` shingles (with repeats) are
+    in `members` (sorted unique uint64), counted without storing the shingles (compiled
+    kernel). `low`: bool[2 ** low_bits], true at the low bits of every member."""
+    assert _kernels is not None
+    out = np.empty(len(offsets) - 1, np.int32)
+    _kernels.shingle_hits(
+        np.ascontiguousarray(data, np.uint8), np.ascontiguousarray(offsets, np.int64), _byte_table(cfg),
+        (cfg.ngram, _salt(cfg), low_bits), low.view(np.uint8), np.ascontiguousarray(members, np.uint64), out,
+    )
+    return out
 
 
 def shingle_hashes_numpy(text: pa.Array, cfg: ShingleConfig) -> tuple[np.ndarray, np.ndarray]:
