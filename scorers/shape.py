@@ -3,9 +3,11 @@
 `features.shape_features_reference` (with `scorers.structure`) reduces a dozen per-line
 numpy arrays to per-document values, one segment sum at a time. Here the compiled
 `line_doc_sums` (`codesieve/core/_kernels.c`) makes every per-document count and sum in one
-pass over the `line_scan` fields, and the float features are computed from those sums with
-the reference's own formulas. Every sum is of integers, so the values are bit for bit the
-reference's (tests/test_kernels_shape.py compares them on real files).
+pass over the lines and their `line_scan` fields (blank and comment lines, block openers and
+closers, tab indents included); Python adds only what needs Arrow or RE2: the keyword-line
+regexes, Unicode-whitespace edges, and the import lines' float positions. The float features
+are computed from the sums with the reference's own formulas; every sum is of integers, so
+the values are bit for bit the reference's (tests/test_kernels_shape.py compares them).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 from codesieve.core.batch import DocBatch
-from codesieve.filters.rules.features import _kernels, safe_div
+from codesieve.filters.rules.features import _kernels, per_doc_sum, safe_div
 from codesieve.scorers import lines, structure
 
 #: columns of `line_doc_sums` (the kernel's LDS_* order)
 (BLANK, COMMENT, LONG, INDENT_SUM, INDENT_MAX, JUMP, UP, STEPS, PAREN, SQUARE, DEPTH, BRACKETS, NEG,
- COMMENT_CHARS, CODE_CHARS, OPEN, BAD_OPEN, CLOSE, BAD_CLOSE, INDENTED, ODD, TABS, DEF) = range(23)
-NUM_SUMS = 23
+ COMMENT_CHARS, CODE_CHARS, OPEN, BAD_OPEN, CLOSE, BAD_CLOSE, INDENTED, ODD, TABS, DEF, IMPORT,
+ LATE_IMPORT) = range(25)
+NUM_SUMS = 25
 
 
 def available() -> bool:
@@ -27,36 +30,45 @@ def available() -> bool:
     return _kernels is not None and hasattr(_kernels, "line_doc_sums")
 
 
-def line_flags(batch: DocBatch, blank: np.ndarray, comment: np.ndarray, defs: np.ndarray) -> np.ndarray:
-    """uint8 per line: bit 0 blank, 1 comment line, 2 code ends with an opener `{([:`,
-    3 code starts with a closer `})]`, 4 first byte a tab, 5 definition line."""
-    n = len(blank)
-    flags = blank.astype(np.uint8)
-    flags |= comment.astype(np.uint8) << 1
-    flags |= lines.code_ends_with(batch, "{([:", np.arange(n, dtype=np.int64)).astype(np.uint8) << 2
-    flags |= lines.code_starts_with(batch, "})]").astype(np.uint8) << 3
-    flags |= lines.starts_with_byte(batch, "\t").astype(np.uint8) << 4
-    flags |= defs.astype(np.uint8) << 5
+def line_flags(batch: DocBatch, defs: np.ndarray, imports: np.ndarray | None, def_starts: np.ndarray | None) -> np.ndarray:
+    """uint8 per line for the kernel: bit 0 / 1 the code ends with an opener / starts with a
+    closer (set only where that edge byte is non-ASCII: Arrow's Unicode trim decides),
+    bit 2 definition line, 3 import line, 4 definition-start line."""
+    f = lines.line_fields(batch)
+    flags = defs.astype(np.uint8) << 2
+    if imports is not None and def_starts is not None:
+        flags |= imports.astype(np.uint8) << 3
+        flags |= def_starts.astype(np.uint8) << 4
+    uni = np.flatnonzero(f[:, lines.LAST] >= 0x80)
+    if len(uni):
+        flags[uni] |= lines.code_ends_with(batch, "{([:", uni).astype(np.uint8)
+    uni = np.flatnonzero(f[:, lines.FIRST] >= 0x80)
+    if len(uni):
+        flags[uni] |= lines.code_starts_with(batch, "})]", uni).astype(np.uint8) << 1
     return flags
 
 
-def doc_sums(batch: DocBatch, indent: np.ndarray, flags: np.ndarray) -> np.ndarray:
-    """float64 (documents, NUM_SUMS): the kernel's per-document sums (exact integers)."""
+def doc_sums(batch: DocBatch, flags: np.ndarray) -> np.ndarray:
+    """float64 (NUM_SUMS, documents): the kernel's per-document sums (exact integers)."""
+    data, line_off = lines.line_bytes(batch)
     out = np.empty((batch.num_rows, NUM_SUMS), np.int64)
     _kernels.line_doc_sums(
-        np.ascontiguousarray(batch.line_offsets, np.int64), lines.line_fields(batch),
-        np.ascontiguousarray(indent, np.int64), np.ascontiguousarray(batch.line_len, np.int64), flags, out,
+        data if len(data) else np.zeros(1, np.uint8), line_off, np.ascontiguousarray(batch.line_offsets, np.int64),
+        lines.line_fields(batch), np.ascontiguousarray(lines.indent(batch), np.int64),
+        np.ascontiguousarray(batch.line_len, np.int64), flags, out,
     )
-    return out.astype(np.float64)
+    return out.astype(np.float64).T
 
 
 def shape_features(batch: DocBatch, defs: np.ndarray, norms: dict[str, float] | None) -> dict[str, np.ndarray]:
     """`features.shape_features_reference(batch, norms)` from `doc_sums`; `defs`: the
     definition-line mask (`features.def_lines`). Without `norms` the caller adds
     `bracket_imbalance` (the text-wide count of the first models)."""
-    blank = lines.blank_lines(batch)
-    comment = lines.prefix_lines(batch, lines.COMMENT_PREFIXES)
-    s = doc_sums(batch, lines.indent(batch), line_flags(batch, blank, comment, defs)).T
+    imports = def_starts = None
+    if norms is not None:
+        imports = lines.keyword_lines(batch, structure._IMPORT_LINE, structure._IMPORT_STARTS)
+        def_starts = lines.keyword_lines(batch, structure._DEF_START, structure._DEF_STARTS)
+    s = doc_sums(batch, line_flags(batch, defs, imports, def_starts))
     n_lines = np.maximum(batch.num_lines, 1).astype(np.float64)
     nonblank = np.maximum(n_lines - s[BLANK], 1)
     comment_frac = s[COMMENT] / nonblank
@@ -72,8 +84,9 @@ def shape_features(batch: DocBatch, defs: np.ndarray, norms: dict[str, float] | 
         "mean_indent": np.log1p(s[INDENT_SUM] / nonblank),
         "max_indent": np.log1p(s[INDENT_MAX]),
     }
-    if norms is not None:
+    if imports is not None and norms is not None:
         out.update(_structure(batch, s, comment_frac, norms))
+        out["import_mean_position"] = _import_mean_position(batch, imports, s[IMPORT])
     return out
 
 
@@ -82,7 +95,7 @@ def _structure(batch: DocBatch, s: np.ndarray, comment_frac: np.ndarray, norms: 
     per_line = np.maximum(batch.num_lines, 1)
     paren, square, total = s[PAREN], s[SQUARE], s[BRACKETS]
     diff = np.abs(paren) + np.abs(square) + np.abs(s[DEPTH] - paren - square)
-    out = {
+    return {
         "comment_density": safe_div(s[COMMENT_CHARS], s[CODE_CHARS]),
         "comment_vs_lang": structure.lang_relative(comment_frac, batch, norms),
         "bracket_imbalance": safe_div(diff, total),
@@ -94,6 +107,16 @@ def _structure(batch: DocBatch, s: np.ndarray, comment_frac: np.ndarray, norms: 
         "odd_indent_fraction": safe_div(s[ODD], s[INDENTED]),
         "mixed_indent_fraction": safe_div(np.minimum(s[TABS], s[INDENTED] - s[TABS]), s[INDENTED]),
         "indented_line_fraction": s[INDENTED] / per_line,
+        "import_after_def_fraction": safe_div(s[LATE_IMPORT], s[IMPORT]),
     }
-    out.update(structure.import_position(batch))
-    return out
+
+
+def _import_mean_position(batch: DocBatch, imports: np.ndarray, n_imp: np.ndarray) -> np.ndarray:
+    """`structure.import_position`'s mean relative position: the same per-line values (line
+    number in its file / the file's lines) and the same segment sum, computed on import lines only."""
+    off = batch.line_offsets
+    idx = np.flatnonzero(imports)
+    doc = np.searchsorted(off, idx, side="right") - 1
+    rel = np.zeros(len(imports))
+    rel[idx] = (idx.astype(np.float64) - off[:-1][doc]) / np.maximum(batch.num_lines, 1).astype(np.float64)[doc]
+    return safe_div(per_doc_sum(batch, rel), n_imp)

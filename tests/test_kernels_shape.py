@@ -28,13 +28,13 @@ _EDGE = [
     "", "\n", "  \n\t\n", "def f():\n    return 1\n\n\n  x = (1,\n[2]\n", "}\n)\n]\n  {\n",
     "\u00a0\u00a0if x:\n\u3000y\n\t\tz = {\r\n\t}\r\n", "import os\nclass A:\n    pass\nimport sys  # late\n",
     "a // b\n  c # d // e\n/* x */\n# only\n" + "x" * 130 + "\n", "((((\n" * 3 + ")))\n", "\t  \tmixed\n  \tx:\n   odd\n",
-    "#include <x.h>\nint main() {\n\treturn 0;\n}\n", "é = {\n  'k': ')'\n}\r\n)(\n  pub fn main() {}\n",
+    "#include <x.h>\nint main() {\n\treturn 0;\n}\n", "if y:\u00a0\n  z = [\u3000\nw\n\u2003)\n  \u00e9]\n", "é = {\n  'k': ')'\n}\r\n)(\n  pub fn main() {}\n",
 ]
 
 
 def _batch(source: str) -> DocBatch:
     if source == "edge":
-        return DocBatch(pa.table({"content": _EDGE, "lang": ["python"] * 6 + [None] * 6}), "content")
+        return DocBatch(pa.table({"content": _EDGE, "lang": ["python"] * 6 + [None] * 7}), "content")
     if source == "samples":
         files = sorted(glob.glob(str(ROOT / "data_samples" / "*.parquet")))
         return DocBatch(pa.concat_tables([pq.read_table(f, columns=["content"]) for f in files]), "content")
@@ -61,8 +61,13 @@ def test_shape_kernel_matches_reference(source: str, with_norms: bool) -> None:
 
 def test_line_doc_sums_rejects_bad_offsets() -> None:
     k = shape._kernels
-    fields, one = np.zeros((2, 11), np.int32), np.zeros(2, np.int64)
+    data, line_bytes = b"ab\ncd", np.array([0, 2, 5], np.int64)
+    fields, one, flags = np.zeros((2, 11), np.int32), np.zeros(2, np.int64), np.zeros(2, np.uint8)
     with pytest.raises(ValueError, match="line_doc_sums: line offsets out of range"):
-        k.line_doc_sums(np.array([0, 3], np.int64), fields, one, one, np.zeros(2, np.uint8), np.empty((1, 23), np.int64))
+        k.line_doc_sums(data, line_bytes, np.array([0, 3], np.int64), fields, one, one, flags, np.empty((1, 25), np.int64))
+    with pytest.raises(ValueError, match="line_doc_sums: offsets out of range"):
+        k.line_doc_sums(data, line_bytes, np.array([0, 2, 1, 2], np.int64), fields, one, one, flags, np.empty((3, 25), np.int64))
     with pytest.raises(ValueError, match="wrong size"):
-        k.line_doc_sums(np.array([0, 2], np.int64), fields, one, one, np.zeros(2, np.uint8), np.empty((1, 5), np.int64))
+        k.line_doc_sums(data, line_bytes, np.array([0, 2], np.int64), fields, one, one, flags, np.empty((1, 5), np.int64))
+    with pytest.raises(ValueError, match="line_doc_sums: offsets out of range"):
+        k.line_doc_sums(data, np.array([0, 2, 9], np.int64), np.array([0, 2], np.int64), fields, one, one, flags, np.empty((1, 25), np.int64))

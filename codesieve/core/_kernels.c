@@ -2071,50 +2071,70 @@ done:
 /* ==== end r6 ================================================================================ */
 
 /* ==== q7 (issue 14): per-document integer sums of the quality scorer's line facts ============ */
-/* line_doc_sums(line_offsets, fields, indent, line_len, flags, out)
+/* line_doc_sums(data, line_bytes, line_offsets, fields, indent, line_len, flags, out)
+ *   data     uint8[total]       the flat lines' UTF-8 bytes; line j = data[line_bytes[j]:line_bytes[j+1]]
+ *   line_bytes int64[lines + 1]
  *   line_offsets int64[n + 1]   document i owns the flat lines [line_offsets[i], line_offsets[i+1])
- *   fields   int32[lines * 11]  `line_scan` output (depth at 5, paren 8, square 9, brackets 10,
- *                               slash 6, hash 7)
+ *   fields   int32[lines * 11]  `line_scan` output of those lines
  *   indent   int64[lines]       leading whitespace in code points (any value on blank lines)
  *   line_len int64[lines]       code points per line
- *   flags    uint8[lines]       bit 0 blank, 1 comment line, 2 ends with an opener ({([:),
- *                               3 starts with a closer (})]), 4 first byte is a tab, 5 definition line
- *   out      int64[n * 23] (out) per document, in LDS_* order (see scorers/shape.py)
+ *   flags    uint8[lines]       from the caller: bit 0 the code ends with an opener ({([:) and
+ *                               bit 1 starts with a closer (})]), read only where that edge byte
+ *                               is non-ASCII (Unicode whitespace: Arrow decides); bit 2 definition
+ *                               line, 3 import line, 4 definition-start line (the keyword regexes)
+ *   out      int64[n * 25] (out) per document, in LDS_* order (scorers/shape.py names them)
+ * A line is blank when its leading RE2 \s run is the whole line; a comment line when the code
+ * after that run starts with one of # // / * * -- ; % <!-- """ ''' (lines.COMMENT_PREFIXES).
  * Every quantity is an integer count or sum, so the float features computed from them equal
  * the numpy reference's (exact float sums of integers) bit for bit.
  */
 enum { LDS_BLANK, LDS_COMMENT, LDS_LONG, LDS_INDENT_SUM, LDS_INDENT_MAX, LDS_JUMP, LDS_UP, LDS_STEPS,
        LDS_PAREN, LDS_SQUARE, LDS_DEPTH, LDS_BRACKETS, LDS_NEG, LDS_COMMENT_CHARS, LDS_CODE_CHARS,
-       LDS_OPEN, LDS_BAD_OPEN, LDS_CLOSE, LDS_BAD_CLOSE, LDS_INDENTED, LDS_ODD, LDS_TABS, LDS_DEF, LDS_N };
+       LDS_OPEN, LDS_BAD_OPEN, LDS_CLOSE, LDS_BAD_CLOSE, LDS_INDENTED, LDS_ODD, LDS_TABS, LDS_DEF,
+       LDS_IMPORT, LDS_LATE_IMPORT, LDS_N };
+
+static inline int lds_comment(uint32_t h) { /* the line's first four code bytes, big-endian */
+    const uint8_t b0 = h >> 24, b1 = (h >> 16) & 255, b2 = (h >> 8) & 255;
+    switch (b0) {
+    case '#': case '*': case ';': case '%': return 1;
+    case '/': return b1 == '/' || b1 == '*';
+    case '-': return b1 == '-';
+    case '<': return h == 0x3C212D2Du; /* <!-- */
+    case '"': case '\'': return b1 == b0 && b2 == b0;
+    default: return 0;
+    }
+}
+
+static inline int lds_edge(int32_t byte, int override, const char *set) {
+    if (byte < 0)
+        return 0;
+    return byte >= 0x80 ? override : (byte != 0 && strchr(set, byte) != NULL);
+}
 
 static PyObject *line_doc_sums(PyObject *self, PyObject *args) {
-    Py_buffer b[6]; /* line_offsets, fields, indent, line_len, flags, out */
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]))
+    Py_buffer b[8]; /* data, line_bytes, line_offsets, fields, indent, line_len, flags, out */
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6], &b[7]))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n = b[0].len / 8 - 1, lines = b[2].len / 8;
-    if (check(&b[0], 8, 1, "line_offsets") || check(&b[1], 4, lines * 11, "fields") || check(&b[2], 8, lines, "indent")
-        || check(&b[3], 8, lines, "line_len") || check(&b[4], 1, lines, "flags") || check(&b[5], 8, n * LDS_N, "out"))
+    const Py_ssize_t lines = segments(&b[0], &b[1], "line_doc_sums"), n = b[2].len / 8 - 1;
+    if (lines < 0 || check(&b[2], 8, 1, "line_offsets") || check(&b[3], 4, lines * 11, "fields")
+        || check(&b[4], 8, lines, "indent") || check(&b[5], 8, lines, "line_len") || check(&b[6], 1, lines, "flags")
+        || check(&b[7], 8, n * LDS_N, "out"))
         goto done;
-    const int64_t *o = (const int64_t *)b[0].buf;
-    if (o[0] != 0 || o[n] > lines) {
-        PyErr_SetString(PyExc_ValueError, "line_doc_sums: line offsets out of range");
+    const int64_t *o = (const int64_t *)b[2].buf;
+    if (o[0] != 0 || o[n] > lines)
+        goto bad;
+    if (check_offsets(o, n, lines, "line_doc_sums"))
         goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (o[i + 1] < o[i]) {
-            PyErr_SetString(PyExc_ValueError, "line_doc_sums: line offsets out of range");
-            goto done;
-        }
-    }
-    const int32_t *f = (const int32_t *)b[1].buf;
-    const int64_t *ind = (const int64_t *)b[2].buf, *len = (const int64_t *)b[3].buf;
-    const uint8_t *fl = (const uint8_t *)b[4].buf;
-    int64_t *r = (int64_t *)b[5].buf;
+    const uint8_t *d = (const uint8_t *)b[0].buf, *fl = (const uint8_t *)b[6].buf;
+    const int64_t *lb = (const int64_t *)b[1].buf, *ind = (const int64_t *)b[4].buf, *len = (const int64_t *)b[5].buf;
+    const int32_t *f = (const int32_t *)b[3].buf;
+    int64_t *r = (int64_t *)b[7].buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t s[LDS_N] = {0};
-        int64_t depth = 0, prev = -1; /* running bracket depth; previous non-blank line */
+        int64_t depth = 0, prev = -1, prev_opener = 0; /* running bracket depth; previous non-blank line */
+        int seen_def = 0;
         for (int64_t j = o[i]; j < o[i + 1]; j++) {
             const int32_t *g = f + 11 * j;
             const uint8_t flag = fl[j];
@@ -2123,15 +2143,20 @@ static PyObject *line_doc_sums(PyObject *self, PyObject *args) {
             s[LDS_SQUARE] += g[9];
             s[LDS_DEPTH] += g[5];
             s[LDS_BRACKETS] += g[10];
-            s[LDS_DEF] += (flag >> 5) & 1;
+            s[LDS_DEF] += (flag >> 2) & 1;
+            if (flag & 8) {
+                s[LDS_IMPORT]++;
+                s[LDS_LATE_IMPORT] += seen_def;
+            }
+            seen_def |= (flag >> 4) & 1;
             depth += g[5];
             s[LDS_NEG] += (j + 1 < o[i + 1]) && depth < 0;
-            if (flag & 1) {
+            if (g[0] == lb[j + 1] - lb[j]) { /* blank */
                 s[LDS_BLANK]++;
                 continue;
             }
             const int64_t in = ind[j];
-            const int comment = (flag >> 1) & 1;
+            const int comment = lds_comment((uint32_t)g[1]);
             s[LDS_COMMENT] += comment;
             s[LDS_INDENT_SUM] += in;
             if (in > s[LDS_INDENT_MAX])
@@ -2148,36 +2173,40 @@ static PyObject *line_doc_sums(PyObject *self, PyObject *args) {
             if (in > 0) {
                 s[LDS_INDENTED]++;
                 s[LDS_ODD] += in % 2 == 1;
-                s[LDS_TABS] += (flag >> 4) & 1;
+                s[LDS_TABS] += d[lb[j]] == '\t';
             }
             if (prev >= 0) {
                 const int64_t step = in - ind[prev];
                 s[LDS_STEPS]++;
                 s[LDS_JUMP] += step < 0 ? -step : step;
                 s[LDS_UP] += step > 4;
-                if (fl[prev] & 4) {
+                if (prev_opener) {
                     s[LDS_OPEN]++;
                     s[LDS_BAD_OPEN] += !(in > ind[prev]);
                 }
-                if (flag & 8) {
+                if (lds_edge(g[3], (flag >> 1) & 1, "})]")) {
                     s[LDS_CLOSE]++;
                     s[LDS_BAD_CLOSE] += in > ind[prev];
                 }
             }
             prev = j;
+            prev_opener = lds_edge(g[4], flag & 1, "{([:");
         }
         memcpy(r + LDS_N * i, s, sizeof s);
     }
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
+    goto done;
+bad:
+    PyErr_SetString(PyExc_ValueError, "line_doc_sums: line offsets out of range");
 done:
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 8; k++)
         PyBuffer_Release(&b[k]);
     return result;
 }
 #define Q7_METHODS                                                                                   \
     {"line_doc_sums", line_doc_sums, METH_VARARGS,                                                   \
-     "line_doc_sums(line_offsets, fields, indent, line_len, flags, out): per-document line-fact sums"},
+     "line_doc_sums(data, line_bytes, line_offsets, fields, indent, line_len, flags, out): per-document line-fact sums"},
 /* ==== end q7 ================================================================================ */
 
 static PyMethodDef methods[] = {
