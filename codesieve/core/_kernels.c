@@ -2204,9 +2204,110 @@ done:
         PyBuffer_Release(&b[k]);
     return result;
 }
+/* token_split_bmp(data, offsets, pad, out_offsets, astral, end) -> bytes
+ *   `token_split` for UTF-8 text: pad uint8[65536] is 1 for the code points (U+0000..U+FFFF)
+ *   to set off with a space on each side; astral uint8[n] (out) is 1 for the documents holding
+ *   a code point above U+FFFF (copied unpadded here: the caller redoes those documents).
+ *   A byte sequence that is not UTF-8 is copied byte by byte, unpadded.
+ */
+static inline int tsb_len(const uint8_t *s, int64_t j, int64_t end, uint32_t *cp) {
+    const uint8_t b = s[j];
+    int k = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    if (k == 1 || j + k > end)
+        return 1;
+    uint32_t c = b & (0x7F >> k);
+    for (int t = 1; t < k; t++) {
+        if ((s[j + t] & 0xC0) != 0x80)
+            return 1;
+        c = (c << 6) | (s[j + t] & 0x3F);
+    }
+    *cp = c;
+    return k;
+}
+
+static PyObject *token_split_bmp(PyObject *self, PyObject *args) {
+    Py_buffer buf[5]; /* data, offsets, pad, out_offsets, astral */
+    int end = -1;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*i", &buf[0], &buf[1], &buf[2], &buf[3], &buf[4], &end))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = segments(&buf[0], &buf[1], "token_split_bmp");
+    if (n < 0 || check(&buf[2], 1, 65536, "pad") || check(&buf[3], 8, n + 1, "out_offsets") || check(&buf[4], 1, n, "astral"))
+        goto done;
+    if (end < -1 || end > 255) {
+        PyErr_SetString(PyExc_ValueError, "token_split_bmp: end must be -1 or a byte");
+        goto done;
+    }
+    const uint8_t *d = (const uint8_t *)buf[0].buf, *p = (const uint8_t *)buf[2].buf;
+    const int64_t *o = (const int64_t *)buf[1].buf;
+    int64_t *oo = (int64_t *)buf[3].buf;
+    uint8_t *astral = (uint8_t *)buf[4].buf;
+    int64_t total = 0;
+    oo[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        astral[i] = 0;
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const uint8_t b = d[j];
+            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
+                total += 5;
+                j += b == '\r';
+            } else if (b < 0x80) {
+                total += p[b] ? 3 : 1;
+            } else {
+                uint32_t cp = 0;
+                const int k = tsb_len(d, j, o[i + 1], &cp);
+                astral[i] |= cp > 0xFFFF;
+                total += k + (k > 1 && cp <= 0xFFFF && p[cp] ? 2 : 0);
+                j += k - 1;
+            }
+        }
+        total += end >= 0;
+        oo[i + 1] = total;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (result == NULL)
+        goto done;
+    char *w = PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const uint8_t b = d[j];
+            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
+                memcpy(w, NL_TOKEN, 5);
+                w += 5;
+                j += b == '\r';
+            } else if (b < 0x80) {
+                if (p[b]) {
+                    w[0] = ' ';
+                    w[1] = (char)b;
+                    w[2] = ' ';
+                    w += 3;
+                } else {
+                    *w++ = (char)b;
+                }
+            } else {
+                uint32_t cp = 0;
+                const int k = tsb_len(d, j, o[i + 1], &cp);
+                const int pad = k > 1 && cp <= 0xFFFF && p[cp];
+                if (pad)
+                    *w++ = ' ';
+                memcpy(w, d + j, (size_t)k);
+                w += k;
+                if (pad)
+                    *w++ = ' ';
+                j += k - 1;
+            }
+        }
+        if (end >= 0)
+            *w++ = (char)end;
+    }
+done:
+    return release(result, &buf[0], &buf[1], &buf[2], &buf[3], &buf[4]);
+}
 #define Q7_METHODS                                                                                   \
     {"line_doc_sums", line_doc_sums, METH_VARARGS,                                                   \
-     "line_doc_sums(data, line_bytes, line_offsets, fields, indent, line_len, flags, out): per-document line-fact sums"},
+     "line_doc_sums(data, line_bytes, line_offsets, fields, indent, line_len, flags, out): per-document line-fact sums"}, \
+    {"token_split_bmp", token_split_bmp, METH_VARARGS,                                               \
+     "token_split_bmp(data, offsets, pad, out_offsets, astral, end) -> bytes: token_split for UTF-8 (U+FFFF and below)"},
 /* ==== end q7 ================================================================================ */
 
 static PyMethodDef methods[] = {
