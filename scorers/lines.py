@@ -192,7 +192,8 @@ def _starting(batch: DocBatch, starts: Iterable[str]) -> np.ndarray:
             lut[lo : lo + 256] = True
         else:
             lut[lo | ord(st[1])] = True
-    rows = np.flatnonzero(lut[head >> np.uint32(16)])
+    top = feature(batch, "quality_head16", lambda: (head >> np.uint32(16)).astype(np.uint16))  # shared by the 3 callers
+    rows = np.flatnonzero(lut[top])
     keep = np.zeros(len(rows), bool)
     for k in range(1, 5):
         values = [int.from_bytes(st.encode(), "big") for st in starts if len(st) == k]
