@@ -21,7 +21,9 @@ workers); that figure is printed for reference as "wait4 tree".
                                                    [--compare OTHER_CHECKOUT/.venv/bin/python]
 
 With --repeat N each of rensa and codesieve runs N times, alternating, and the run with the
-least CPU of each is kept (the machine is shared; the minimum is the least disturbed).
+least CPU of each is kept (the machine is shared; the minimum is the least disturbed); the
+ratio within each round (the two runs back to back) is printed too, with its median, which
+holds when the machine's speed drifts during the invocation.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import glob
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,7 +145,10 @@ def step_table(run: dict[str, Any], mb: float) -> list[tuple[str, float]]:
     return rows
 
 
-def print_tables(rensa: dict[str, float], local: dict[str, Any], ray: dict[int, dict[str, Any]], args: Any) -> None:
+def print_tables(
+    rensa: dict[str, float], local: dict[str, Any], ray: dict[int, dict[str, Any]], args: Any,
+    rounds: list[tuple[float, ...]] | None = None,
+) -> None:
     m = local["manifest"]
     mb = m["bytes_in"] / 1e6
     load = os.getloadavg()
@@ -159,6 +165,14 @@ def print_tables(rensa: dict[str, float], local: dict[str, Any], ray: dict[int, 
     for name, r in runs:
         print(f"| {name} | {r['cpu']:.1f} | {r['wall']:.1f} | {mb / r['cpu']:.1f} | "
               f"{mb / r['cpu'] / base:.2f}x | {r['rss']:,.0f} |")
+    if rounds and len(rounds) > 1:  # the machine's speed drifts: also compare within each round
+        ratios = sorted(r[0] / r[1] for r in rounds)
+        line = (f"\nPer round (rensa then codesieve back to back), rensa CPU / codesieve CPU: "
+                f"{', '.join(f'{x:.2f}x' for x in ratios)}; median {statistics.median(ratios):.2f}x")
+        if all(len(r) > 2 for r in rounds):
+            other = sorted(r[0] / r[2] for r in rounds)
+            line += f" (--compare: median {statistics.median(other):.2f}x)"
+        print(line)
     print("\nCPU per input MB, codesieve local run above (ms per MB; share of the process CPU):\n")
     other = local.get("compare")  # --compare: the other checkout's ms per MB, same steps
     print("| step | CPU s | ms per MB | share |" + (" ms per MB, --compare |" if other else ""))
@@ -225,7 +239,8 @@ def main() -> None:
     if not args.no_ray and args.workers:
         for w in (int(x) for x in args.workers.split(",")):
             ray[w] = run_codesieve(args.config, args.input, ["--executor", "ray", "--workers", str(w)])
-    print_tables(rensa, local, ray, args)
+    rounds = [tuple(r["cpu"] for r in rs) for rs in zip(rensa_runs, local_runs, *([other_runs] if other_runs else []))]
+    print_tables(rensa, local, ray, args, rounds)
     if args.json:
         raw = {"rensa": rensa_runs, "local": [{k: v for k, v in r.items() if k not in ("manifest", "compare")} |
                {"cpu_steps": r["manifest"].get("cpu", {})} for r in local_runs],

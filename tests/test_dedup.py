@@ -202,6 +202,22 @@ def test_same_output_for_any_join_partition_count(tmp_path: Path, monkeypatch: p
     assert [stats[k] for k in keys] == [ref_stats[k] for k in keys] == [1, 4, 1, 4, 5]
 
 
+def test_same_output_for_any_band_grouping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Band tasks cover several bands each (`resolve._band_groups`); one band per task (a
+    tiny BAND_TASK_BYTES) gives the same candidates and verdicts, and so do more workers."""
+    from codesieve.filters.dedup import resolve
+
+    units = split_units(docs_table(corpus()), 3)
+    ref, ref_stats = run_global_gate("dedup", units, {}, str(tmp_path / "ref"), LocalExecutor())
+    assert len(resolve._band_groups(100, resolve.DedupConfig(), 1)) == 1  # all 20 bands in each partition's task
+    monkeypatch.setattr(resolve, "BAND_TASK_BYTES", 1)
+    assert len(resolve._band_groups(100, resolve.DedupConfig(), 1)) == 20
+    out, stats = run_global_gate("dedup", units, {}, str(tmp_path / "one"), LocalExecutor())
+    assert out.equals(ref)
+    assert stats["candidates"] == ref_stats["candidates"] > 0
+    assert ref.column("reason").to_pylist().count("near_duplicate") == 4  # the planted ones
+
+
 def test_incremental_index_removes_files_seen_before(tmp_path: Path) -> None:
     index = str(tmp_path / "index")
     old = docs_table([(f"old-{n}", FILES[n]) for n in NAMES[:5]])

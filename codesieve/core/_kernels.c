@@ -233,21 +233,39 @@ static inline uint64_t mix64(uint64_t x) { /* splitmix64's finalizer */
     return x ^ (x >> 31);
 }
 
-/* The hash of `segment_hash`: 8-byte words folded through mix64, the length included. */
-static inline uint64_t hash_bytes(const uint8_t *p, int64_t len) {
-    uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), w;
-    for (; len >= 8; len -= 8, p += 8) {
+/* The hash of `segment_hash`: 8-byte words folded through mix64 in two independent chains
+ * (even and odd words of each 16 bytes: twice the instruction-level parallelism of one
+ * chain), the length included; *any = the OR of all words read (its high bits: non-ASCII). */
+static inline uint64_t hash_bytes_any(const uint8_t *p, int64_t len, uint64_t *any) {
+    uint64_t h = mix64((uint64_t)len * 0x9E3779B97F4A7C15ULL), g = h ^ 0xD6E8FEB86659FD93ULL, w, v, acc = 0;
+    for (; len >= 16; len -= 16, p += 16) {
         memcpy(&w, p, 8);
+        memcpy(&v, p + 8, 8);
+        acc |= w | v;
         h = mix64(h ^ w);
+        g = mix64(g ^ v);
+    }
+    if (len >= 8) {
+        memcpy(&w, p, 8);
+        acc |= w;
+        h = mix64(h ^ w);
+        p += 8;
+        len -= 8;
     }
     w = 0;
     memcpy(&w, p, (size_t)len);
-    return mix64(h ^ w ^ ((uint64_t)len << 56));
+    *any = acc | w;
+    return mix64(h ^ w ^ ((uint64_t)len << 56) ^ mix64(g + 0x9E3779B97F4A7C15ULL));
+}
+
+static inline uint64_t hash_bytes(const uint8_t *p, int64_t len) {
+    uint64_t any;
+    return hash_bytes_any(p, len, &any);
 }
 
 /* segment_hash(data, offsets, out)
  *   data uint8[total]; offsets int64[n + 1]; out uint64[n] (out): a 64-bit hash of the bytes
- *   of segment i (8-byte words folded through splitmix64's finalizer, length included), so
+ *   of segment i (`hash_bytes`: 8-byte words folded through splitmix64's finalizer, length included), so
  *   equal segments get equal hashes and distinct ones collide with probability ~2^-64.
  */
 static PyObject *segment_hash(PyObject *self, PyObject *args) {
@@ -1197,9 +1215,15 @@ done:
     return release(result, &data, &off, &out, NULL, NULL);
 }
 
-/* The segment holding byte position p (o[0] <= p < o[n]): the last i with o[i] <= p. */
-static Py_ssize_t segment_of(const int64_t *o, Py_ssize_t n, int64_t p) {
-    Py_ssize_t lo = 0, hi = n - 1;
+/* The segment holding p, searched forward from segment lo (o[lo] <= p < o[n]): the last
+ * i >= lo with o[i] <= p, by galloping then bisecting (hits come in order: a few steps). */
+static Py_ssize_t segment_from(const int64_t *o, Py_ssize_t n, Py_ssize_t lo, int64_t p) {
+    Py_ssize_t step = 1, hi;
+    while (lo + step < n && o[lo + step] <= p) {
+        lo += step;
+        step *= 2;
+    }
+    hi = lo + step < n ? lo + step - 1 : n - 1;
     while (lo < hi) {
         const Py_ssize_t mid = (lo + hi + 1) / 2;
         if (o[mid] <= p)
@@ -1268,6 +1292,7 @@ static PyObject *segment_find(PyObject *self, PyObject *args) {
         for (int variant = 0; variant < 1 + (fold && q[at] >= 'a' && q[at] <= 'z'); variant++) {
             const int c = variant ? q[at] - 32 : q[at];
             const uint8_t *p = d + lo_b + at, *stop = d + hi_b;
+            Py_ssize_t seg = 0; /* hits come in order: the segment search resumes here */
             while (p < stop && (p = memchr(p, c, (size_t)(stop - p))) != NULL) {
                 const int64_t s0 = (p - d) - at;
                 p++;
@@ -1278,14 +1303,18 @@ static PyObject *segment_find(PyObject *self, PyObject *args) {
                     x++;
                 if (x < len)
                     continue;
-                const Py_ssize_t seg = segment_of(o, n, s0);
-                if (s0 + len <= o[seg + 1])
+                seg = segment_from(o, n, seg, s0);
+                if (s0 + len <= o[seg + 1]) {
                     r[seg] = 1;
+                    if (d + o[seg + 1] + at > p) /* the segment is found: go on after it */
+                        p = d + o[seg + 1] + at;
+                }
             }
         }
     }
     if (fold == 1) { /* non-ASCII bytes: 8 at a time */
         int64_t j = lo_b;
+        Py_ssize_t seg = 0;
         while (j < hi_b) {
             if (j + 8 <= hi_b) {
                 uint64_t w;
@@ -1296,7 +1325,7 @@ static PyObject *segment_find(PyObject *self, PyObject *args) {
                 }
             }
             if (d[j] >= 128) {
-                const Py_ssize_t seg = segment_of(o, n, j);
+                seg = segment_from(o, n, seg, j);
                 r[seg] = 1;
                 j = o[seg + 1];
                 continue;
@@ -2309,6 +2338,131 @@ done:
     {"token_split_bmp", token_split_bmp, METH_VARARGS,                                               \
      "token_split_bmp(data, offsets, pad, out_offsets, astral, end) -> bytes: token_split for UTF-8 (U+FFFF and below)"},
 /* ==== end q7 ================================================================================ */
+/* ==== r7 (issue 14): rules gate: non-ASCII code points, one pass over the lines ============== */
+
+/* nonascii_codepoints(data, offsets, cp_out, doc_out) -> count
+ *   cp_out, doc_out int64[cap] (out): for every byte >= 0xC0 (a UTF-8 lead byte) of the
+ *   segments, in order, the code point it starts and the segment holding it. Decoded as
+ *   features.non_ascii_codepoints_numpy does (the reference): 2/3/4-byte forms by the lead
+ *   byte alone, bytes past the end of the last segment read as 0. ASCII is skipped 8 bytes
+ *   at a time. ValueError when more than `cap` lead bytes are found.
+ */
+static PyObject *nonascii_codepoints(PyObject *self, PyObject *args) {
+    Py_buffer data, off, cpo, doco;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*", &data, &off, &cpo, &doco))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "nonascii_codepoints");
+    if (n < 0 || check(&cpo, 8, 0, "cp_out") || check(&doco, 8, cpo.len / 8, "doc_out"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    int64_t *cp = (int64_t *)cpo.buf, *dc = (int64_t *)doco.buf;
+    const int64_t cap = cpo.len / 8, end = n > 0 ? o[n] : 0;
+    int64_t k = 0, doc = 0, j = n > 0 ? o[0] : 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (j < end && k <= cap) {
+        if (j + 8 <= end) {
+            uint64_t x;
+            memcpy(&x, d + j, 8);
+            if (!(x & 0x8080808080808080ULL)) {
+                j += 8;
+                continue;
+            }
+        }
+        const int64_t b0 = d[j];
+        if (b0 >= 0xC0) {
+            const int64_t b1 = j + 1 < end ? d[j + 1] : 0, b2 = j + 2 < end ? d[j + 2] : 0, b3 = j + 3 < end ? d[j + 3] : 0;
+            while (o[doc + 1] <= j)
+                doc++;
+            if (k == cap) {
+                k++;
+                break;
+            }
+            cp[k] = b0 < 0xE0   ? ((b0 & 0x1F) << 6) | (b1 & 0x3F)
+                    : b0 < 0xF0 ? ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
+                                : ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F);
+            dc[k++] = doc;
+        }
+        j++;
+    }
+    Py_END_ALLOW_THREADS
+    if (k > cap) {
+        PyErr_SetString(PyExc_ValueError, "nonascii_codepoints: more lead bytes than cp_out holds");
+        goto done;
+    }
+    result = PyLong_FromLongLong((long long)k);
+done:
+    release(NULL, &cpo, &doco, NULL, NULL, NULL);
+    return release(result, &data, &off, NULL, NULL, NULL);
+}
+
+/* line_pass(data, offsets, lut, lead, bits, indent, hashes, unsure)
+ * One pass over every segment (a line) for what three kernels give one pass each:
+ *   bits    uint8[n] (out): `segment_or(data, offsets, lut)`
+ *   indent  int64[n] (out): `leading_bytes(data, offsets, lead)`
+ *   hashes  uint64[n], unsure uint8[n] (out): `trimmed_hash(data, offsets)`
+ * The trimmed span is hashed 8 bytes at a time; the OR of its words tells whether it holds a
+ * non-ASCII byte (the whitespace around it is ASCII), so the bytes are read about once.
+ */
+static PyObject *line_pass(PyObject *self, PyObject *args) {
+    Py_buffer data, off, lut, lead, bits, ind, hs, uns;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*", &data, &off, &lut, &lead, &bits, &ind, &hs, &uns))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = segments(&data, &off, "line_pass");
+    if (n < 0 || check(&lut, 1, 256, "lut") || check(&lead, 1, 256, "lead") || check(&bits, 1, n, "bits") ||
+        check(&ind, 8, n, "indent") || check(&hs, 8, n, "hashes") || check(&uns, 1, n, "unsure"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)data.buf, *l = (const uint8_t *)lut.buf, *ld = (const uint8_t *)lead.buf;
+    const int64_t *o = (const int64_t *)off.buf;
+    uint8_t *rb = (uint8_t *)bits.buf, *ru = (uint8_t *)uns.buf;
+    int64_t *ri = (int64_t *)ind.buf;
+    uint64_t *rh = (uint64_t *)hs.buf;
+    uint8_t asc = 0, all = 0, hi_bits = 0; /* bits an ASCII byte / any byte / every non-ASCII byte can add */
+    int uniform = 1;                        /* every non-ASCII byte has the same lut entry */
+    for (int c = 0; c < 256; c++) {
+        asc |= c < 128 ? l[c] : 0;
+        all |= l[c];
+        if (c >= 128)
+            uniform &= l[c] == l[128];
+    }
+    hi_bits = l[128];
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t a = o[i], b = o[i + 1];
+        int64_t j = a;
+        while (j < b && ld[d[j]])
+            j++;
+        ri[i] = j - a;
+        uint8_t acc = 0;
+        for (j = a; j < b && (acc & asc) != asc; j++)
+            acc |= l[d[j]];
+        int64_t ta = a, tb = b;
+        while (ta < tb && IS_ARROW_WS(d[ta]))
+            ta++;
+        while (tb > ta && IS_ARROW_WS(d[tb - 1]))
+            tb--;
+        ru[i] = tb > ta && (d[ta] >= 128 || d[tb - 1] >= 128);
+        uint64_t any;
+        rh[i] = hash_bytes_any(d + ta, tb - ta, &any);
+        if ((any & 0x8080808080808080ULL) && acc != all) { /* non-ASCII bytes add their lut bits */
+            if (uniform)
+                acc |= hi_bits;
+            else
+                for (int64_t k = ta; k < tb && acc != all; k++)
+                    acc |= l[d[k]];
+        }
+        rb[i] = acc;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release(NULL, &bits, &ind, &hs, &uns, NULL);
+    return release(result, &data, &off, &lut, &lead, NULL);
+}
+
+/* ==== end of r7 block ========================================================================== */
 
 static PyMethodDef methods[] = {
     {"byte_scan", byte_scan, METH_VARARGS,
@@ -2347,6 +2501,12 @@ static PyMethodDef methods[] = {
      "tag_free_chars(data, offsets, count_space, out): code points outside <...> tags per segment"},
     /* end r6 */
     Q7_METHODS /* q7 */
+    /* r7 (issue 14) */
+    {"nonascii_codepoints", nonascii_codepoints, METH_VARARGS,
+     "nonascii_codepoints(data, offsets, cp_out, doc_out) -> count: code point and segment of every UTF-8 lead byte"},
+    {"line_pass", line_pass, METH_VARARGS,
+     "line_pass(data, offsets, lut, lead, bits, indent, hashes, unsure): segment_or, leading_bytes and trimmed_hash in one pass"},
+    /* end r7 */
     {NULL, NULL, 0, NULL},
 };
 

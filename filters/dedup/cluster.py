@@ -192,32 +192,41 @@ def smallest_in_component_scipy(u: np.ndarray, v: np.ndarray, n: int) -> np.ndar
 
 
 def band_task(
-    sources: list[Source], offsets: list[int], band: int, part: int, excluded: np.ndarray, cfg: DedupConfig
+    sources: list[Source], offsets: list[int], bands: tuple[int, ...], part: int, excluded: np.ndarray,
+    cfg: DedupConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs of band `band`, hash partition `part`, reduced to a forest.
+    """Candidate pairs of the bands `bands`, hash partition `part`, reduced to one forest.
 
-    `excluded` (sorted g) are exact duplicates already represented by another document.
+    Each source is read once for all of those bands (one band per task read every key file
+    bands x partitions times). `excluded` (sorted g) are exact duplicates already represented
+    by another document. The forest's components do not depend on how bands are grouped.
     """
-    col = band_column(band)
-    gs, hs = [], []
+    cols = [band_column(j) for j in bands]
+    gs: list[np.ndarray] = []
+    hs: list[list[np.ndarray]] = [[] for _ in cols]
     for src, off in zip(sources, offsets):
-        t = pq.read_table(src.path, columns=[col, "n_shingles"])
-        bh = t.column(col).to_numpy()
-        g = np.arange(len(bh), dtype=np.int64) + off
-        mask = (bh % np.uint64(cfg.partitions) == part) & (t.column("n_shingles").to_numpy() > 0)
-        lo, hi = np.searchsorted(excluded, [off, off + len(bh)])  # this source's share only
-        mask[excluded[lo:hi] - off] = False
-        gs.append(g[mask])
-        hs.append(bh[mask])
-    g = np.concatenate(gs)
-    bh = np.concatenate(hs)
-    order = np.lexsort((g, bh))
-    g, bh = g[order], bh[order]
-    first = np.ones(len(bh), dtype=bool)
-    first[1:] = bh[1:] != bh[:-1]
-    head = g[np.flatnonzero(first)[np.cumsum(first) - 1]]  # first document of each bucket
-    edge = ~first
-    return forest(head[edge], g[edge])
+        t = pq.ParquetFile(src.path).read(columns=cols + ["n_shingles"])
+        keep = t.column("n_shingles").to_numpy() > 0
+        lo, hi = np.searchsorted(excluded, [off, off + t.num_rows])  # this source's share only
+        keep[excluded[lo:hi] - off] = False
+        g = np.flatnonzero(keep).astype(np.int64) + off
+        for k, col in enumerate(cols):
+            bh = t.column(col).to_numpy()[keep]
+            mine = bh % np.uint64(cfg.partitions) == part
+            hs[k].append(bh[mine])
+            gs.append(g[mine])
+    heads, members = [], []
+    for k in range(len(cols)):
+        g = np.concatenate(gs[k :: len(cols)])
+        bh = np.concatenate(hs[k])
+        order = np.lexsort((g, bh))
+        g, bh = g[order], bh[order]
+        first = np.ones(len(bh), dtype=bool)
+        first[1:] = bh[1:] != bh[:-1]
+        head = g[np.flatnonzero(first)[np.cumsum(first) - 1]]  # first document of each bucket
+        heads.append(head[~first])
+        members.append(g[~first])
+    return forest(np.concatenate(heads), np.concatenate(members))
 
 
 # ------------------------------------------------------------------------------------

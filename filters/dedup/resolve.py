@@ -36,6 +36,7 @@ from codesieve.filters.dedup.cluster import (
 
 CLUSTER_TASK_BYTES = 24 * 2**20  # rows (signatures, rank columns, shingles) per cluster task: bounds its memory
 ROW_BYTES = 96  # a candidate's rank columns and bookkeeping, besides its signature and shingles
+BAND_TASK_BYTES = 64 * 2**20  # band hashes and ids a band task holds at once (`_band_groups`)
 GIANT_MERGE_ROWS = 65_536  # a giant component's rows held at once while merging (over all sources)
 VERDICT_FIELDS = dverdicts.VERDICT_FIELDS
 verdict_path = dverdicts.verdict_path
@@ -228,20 +229,39 @@ def _exact_groups(exact: pa.Table | None) -> tuple[np.ndarray, np.ndarray, np.nd
 def _banding_step(
     plan: _Plan, exact: pa.Table | None, executor: Any, cfg: DedupConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """LSH candidates as (g, component): band tasks' forests merged as they arrive, so the
-    driver holds at most one forest over the candidates plus one round of results."""
+    """LSH candidates as (g, component). Each band task covers several bands of one hash
+    partition (`_band_groups`); their forests are merged as they arrive, a few at a time,
+    so the driver holds at most one forest over the candidates plus those few results, and
+    no task waits for a round to finish. Components (root = smallest g) do not depend on
+    the grouping or the arrival order, so neither does the output."""
     excluded, _, _ = _exact_groups(exact)
-    tasks = [(plan.all, plan.starts, j, p, excluded, cfg) for j in range(cfg.bands) for p in range(cfg.partitions)]
+    workers = getattr(executor, "workers", 1)
+    groups = _band_groups(plan.offsets[-1], cfg, workers)
+    tasks = [(plan.all, plan.starts, grp, p, excluded, cfg) for grp in groups for p in range(cfg.partitions)]
     child, root = np.zeros(0, np.int64), np.zeros(0, np.int64)
-    step = max(2 * getattr(executor, "workers", 1), 2)
-    for i in range(0, len(tasks), step):
-        res = executor.map(band_task, tasks[i : i + step])
-        a = np.concatenate([child] + [r[0] for r in res])
-        b = np.concatenate([root] + [r[1] for r in res])
-        plan.hold(a, b, exact, excluded)
-        child, root = forest(a, b)
+    step = max(2 * workers, 2)
+    held: list[tuple[np.ndarray, np.ndarray]] = []
+    for n, (_, res) in enumerate(executor.imap(band_task, tasks), 1):
+        held.append(res)
+        if len(held) == step or n == len(tasks):
+            a = np.concatenate([child] + [r[0] for r in held])
+            b = np.concatenate([root] + [r[1] for r in held])
+            plan.hold(a, b, exact, excluded)
+            child, root = forest(a, b)
+            held = []
     roots = np.unique(root)
     return np.concatenate([child, roots]), np.concatenate([root, roots])
+
+
+def _band_groups(rows: int, cfg: DedupConfig, workers: int) -> list[tuple[int, ...]]:
+    """The bands of each band task: about 2 tasks per worker over all partitions, each
+    holding at most BAND_TASK_BYTES of band hashes and ids (16 bytes per row and band of
+    its partition, plus sorting room)."""
+    want = max(1, -(-2 * workers // cfg.partitions))  # task groups wanted
+    per = max(1, -(-cfg.bands // want))
+    per_row = 3 * 16 * max(1, -(-rows // cfg.partitions))
+    per = max(1, min(per, BAND_TASK_BYTES // per_row))
+    return [tuple(range(j, min(j + per, cfg.bands))) for j in range(0, cfg.bands, per)]
 
 
 def _cluster_step(

@@ -134,15 +134,14 @@ def string_hashes(strings: pa.Array) -> np.ndarray | None:
 def repeated_trimmed_lines(batch: DocBatch, counted: np.ndarray) -> np.ndarray | None:
     """Bool per flat line: a `counted` line whose whitespace-trimmed text (Arrow's
     `utf8_trim_whitespace`) another counted line of its document repeats. Compiled: the
-    trimmed lines are hashed in place (no trimmed copy; lines with non-ASCII at a trimmed
-    edge are re-hashed from Arrow's trim) and counted per document in a hash table (no sort).
+    trimmed lines are hashed in place by `line_pass` (no trimmed copy; lines with non-ASCII
+    at a trimmed edge are re-hashed from Arrow's trim) and counted per document in a hash table (no sort).
     Same result as the hash + sort path (tests/test_kernels_text.py). None without the kernel."""
     if _kernels is None:
         return None
     lines = batch.flat_lines
-    data, off = string_buffers(lines)
-    hashes, unsure = np.empty(len(lines), np.uint64), np.empty(len(lines), np.uint8)
-    _kernels.trimmed_hash(data, np.ascontiguousarray(off), hashes, unsure)
+    _, _, hashes, unsure = line_pass(batch)
+    hashes = hashes.copy()
     redo = np.flatnonzero(unsure)
     if len(redo):
         hashes[redo] = string_hashes(pc.utf8_trim_whitespace(lines.take(pa.array(redo))))
@@ -192,8 +191,26 @@ _PREDICATES: dict[str, Callable[[str], bool]] = {
 
 
 def non_ascii_codepoints(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
-    """(code point, owning document) of every non-ASCII character, decoded from UTF-8
-    with numpy (lead bytes >= 0xC0; continuation bytes folded in)."""
+    """(code point, owning document) of every non-ASCII character (int64 arrays): the
+    compiled `nonascii_codepoints` (skips ASCII 8 bytes at a time; as many outputs as the
+    byte histogram has lead bytes), or `non_ascii_codepoints_numpy` (the reference)."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        scan = byte_scan(batch)
+        if scan is None:
+            return non_ascii_codepoints_numpy(batch)
+        data, off = text_bytes(batch)
+        cap = int(scan[0][:, 0xC0:].sum())
+        cp, doc = np.empty(cap, np.int64), np.empty(cap, np.int64)
+        k = _kernels.nonascii_codepoints(np.ascontiguousarray(data), np.ascontiguousarray(off, np.int64), cp, doc)
+        return cp[:k], doc[:k]
+
+    return feature(batch, "non_ascii_cp", compute)
+
+
+def non_ascii_codepoints_numpy(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Reference for `non_ascii_codepoints`: decoded from UTF-8 with numpy (lead bytes
+    >= 0xC0; continuation bytes folded in)."""
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
         data, off = text_bytes(batch)
@@ -214,7 +231,7 @@ def non_ascii_codepoints(batch: DocBatch) -> tuple[np.ndarray, np.ndarray]:
         doc = np.searchsorted(off, pos, side="right") - 1
         return cp, doc
 
-    return feature(batch, "non_ascii_cp", compute)
+    return compute()
 
 
 def count_chars(batch: DocBatch, char_class: str) -> np.ndarray:
@@ -361,13 +378,23 @@ def line_bits(batch: DocBatch) -> np.ndarray | None:
     if _kernels is None:
         return None
 
-    def compute() -> np.ndarray:
+    return line_pass(batch)[0]
+
+
+def line_pass(batch: DocBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(`line_bits`, `indentation`, trimmed-line hashes, unsure) per flat line from one
+    compiled pass (`line_pass`); each equals its one-feature kernel (`segment_or`,
+    `leading_bytes`, `trimmed_hash`: tests/test_kernels_rules.py). Needs the kernel."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         data, off = string_buffers(batch.flat_lines)
-        out = np.empty(len(off) - 1, np.uint8)
-        _kernels.segment_or(data, off, _LINE_LUT, out)
+        off = np.ascontiguousarray(off)
+        n = len(off) - 1
+        out = np.empty(n, np.uint8), np.empty(n, np.int64), np.empty(n, np.uint64), np.empty(n, np.uint8)
+        _kernels.line_pass(data, off, _LINE_LUT, _INDENT_LUT, *out)
         return out
 
-    return feature(batch, "line_bits", compute)
+    return feature(batch, "line_pass", compute)
 
 
 _INDENT_LUT = np.zeros(256, np.uint8)
@@ -375,17 +402,14 @@ _INDENT_LUT[[ord(" "), ord("\t")]] = 1
 
 
 def indentation(batch: DocBatch) -> np.ndarray:
-    """Leading spaces and tabs of every flat line (int64; characters = bytes): the compiled
-    `leading_bytes`, or Arrow's `utf8_ltrim` (the reference) without the kernel."""
+    """Leading spaces and tabs of every flat line (int64; characters = bytes): from the
+    compiled `line_pass`, or Arrow's `utf8_ltrim` (the reference) without the kernel."""
 
     def compute() -> np.ndarray:
         lines = batch.flat_lines
         if _kernels is None:
             return batch.line_len - to_np(pc.utf8_length(pc.utf8_ltrim(lines, characters=" \t")))
-        data, off = string_buffers(lines)
-        out = np.empty(len(lines), np.int64)
-        _kernels.leading_bytes(data, off, _INDENT_LUT, out)
-        return out
+        return line_pass(batch)[1]
 
     return feature(batch, "indentation", compute)
 
