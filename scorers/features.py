@@ -28,7 +28,7 @@ from codesieve.core.registry import RULES
 from codesieve.filters import treesitter
 from codesieve.filters.rules.features import per_doc_sum, safe_div, to_np
 from codesieve.filters.treesitter import _covered
-from codesieve.scorers import lines, structure
+from codesieve.scorers import lines, shape, structure
 from codesieve.scorers.text import text_prefix
 
 #: rules whose values enter the model (log1p for the unbounded ones)
@@ -79,7 +79,18 @@ def rule_values(batch: DocBatch, name: str) -> np.ndarray:
 
 def shape_features(batch: DocBatch, norms: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """Size, line shares, indentation and the order / consistency features of
-    `scorers.structure`; `norms`: each language's typical comment-line share."""
+    `scorers.structure`; `norms`: each language's typical comment-line share. One compiled
+    pass (`scorers.shape`) where the kernel is built, else `shape_features_reference`."""
+    if not shape.available():
+        return shape_features_reference(batch, norms)
+    out = shape.shape_features(batch, def_lines(batch), norms)
+    if norms is None:  # models trained before the structure features have no norms
+        out["bracket_imbalance"] = bracket_imbalance(batch)
+    return out
+
+
+def shape_features_reference(batch: DocBatch, norms: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """`shape_features` with numpy segment sums over per-line arrays (the kernel's reference)."""
     n_lines = np.maximum(batch.num_lines, 1).astype(np.float64)
     blank = lines.blank_lines(batch)  # `^\s*$` (= ~nonblank_lines), from the line scan
     nonblank = np.maximum(n_lines - per_doc_sum(batch, blank), 1)

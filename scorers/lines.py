@@ -128,13 +128,14 @@ def _byte_table(chars: str) -> np.ndarray:
     return table
 
 
-def code_starts_with(batch: DocBatch, chars: str) -> np.ndarray:
-    """Bool per line: after Arrow's whitespace trim the line starts with one of `chars` (ASCII)."""
-    f = line_fields(batch)
-    hit = _byte_table(chars)[f[:, FIRST] + 1]
-    uni = np.flatnonzero(f[:, FIRST] >= 0x80)
+def code_starts_with(batch: DocBatch, chars: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """Bool per line (of `rows`, default all): after Arrow's whitespace trim the line starts
+    with one of `chars` (ASCII)."""
+    first = line_fields(batch)[:, FIRST] if rows is None else line_fields(batch)[rows, FIRST]
+    hit = _byte_table(chars)[first + 1]
+    uni = np.flatnonzero(first >= 0x80)
     if len(uni):
-        lead = pc.utf8_ltrim_whitespace(_fallback(batch, uni))
+        lead = pc.utf8_ltrim_whitespace(_fallback(batch, uni if rows is None else rows[uni]))
         hit[uni] = np.any([to_np(pc.starts_with(lead, c)) for c in chars], axis=0)
     return hit
 
@@ -191,7 +192,8 @@ def _starting(batch: DocBatch, starts: Iterable[str]) -> np.ndarray:
             lut[lo : lo + 256] = True
         else:
             lut[lo | ord(st[1])] = True
-    rows = np.flatnonzero(lut[head >> np.uint32(16)])
+    top = feature(batch, "quality_head16", lambda: (head >> np.uint32(16)).astype(np.uint16))  # shared by the 3 callers
+    rows = np.flatnonzero(lut[top])
     keep = np.zeros(len(rows), bool)
     for k in range(1, 5):
         values = [int.from_bytes(st.encode(), "big") for st in starts if len(st) == k]

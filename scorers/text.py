@@ -9,6 +9,7 @@ for texts with non-ASCII characters, the compiled `token_split` kernel for the A
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -117,12 +118,13 @@ def _collapse_window(s: pa.Array, max_chars: int) -> pa.Array:
 
 
 def _tokens(s: pa.Array, lines: bool) -> list[Any]:
-    """`prepare`'s two replaces: the `token_split` kernel for ASCII texts, RE2 for the rest."""
+    """`prepare`'s two replaces: the `token_split` kernel for ASCII texts, `token_split_bmp`
+    for the rest (RE2 for texts with a code point above U+FFFF, or without the kernel)."""
     ascii_ = to_np(pc.string_is_ascii(s)).astype(bool) if _kernels is not None else np.zeros(len(s), bool)
     if ascii_.all():
         return _tokens_ascii(s, lines)
     result: list[Any] = [""] * len(s)
-    for mask, fn in ((ascii_, _tokens_ascii), (~ascii_, _tokens_re2)):
+    for mask, fn in ((ascii_, _tokens_ascii), (~ascii_, _tokens_unicode)):
         rows = np.flatnonzero(mask)
         if len(rows):
             for i, tok in zip(rows.tolist(), fn(s.take(pa.array(rows, pa.int64())), lines)):
@@ -141,10 +143,42 @@ def _tokens_ascii(s: pa.Array, lines: bool) -> list[Any]:
     data, off = string_buffers(s)
     out_off = np.empty(len(s) + 1, np.int64)
     joined = _kernels.token_split(data, np.ascontiguousarray(off), _PAD, out_off, 10 if lines else -1)
+    return _unpack(joined, out_off, lines)
+
+
+def _tokens_unicode(s: pa.Array, lines: bool) -> list[Any]:
+    """`_tokens_re2` by the `token_split_bmp` kernel (`_bmp_pad`: which code points RE2 pads);
+    texts with a code point above U+FFFF go to RE2."""
+    if _kernels is None or not hasattr(_kernels, "token_split_bmp"):
+        return _tokens_re2(s, lines)
+    data, off = string_buffers(s)
+    out_off, astral = np.empty(len(s) + 1, np.int64), np.empty(len(s), np.uint8)
+    joined = _kernels.token_split_bmp(data, np.ascontiguousarray(off), _bmp_pad(), out_off, astral, 10 if lines else -1)
+    result = _unpack(joined, out_off, lines)
+    redo = np.flatnonzero(astral)
+    if len(redo):
+        for i, tok in zip(redo.tolist(), _tokens_re2(s.take(pa.array(redo, pa.int64())), lines)):
+            result[i] = tok
+    return result
+
+
+@functools.cache
+def _bmp_pad() -> np.ndarray:
+    """uint8[65536]: 1 for the code points up to U+FFFF in `_PUNCT`, as RE2 decides (one
+    match over the 63,488 non-surrogate non-ASCII ones, once per process; surrogates 0)."""
+    cps = np.r_[0x80:0xD800, 0xE000:0x10000]
+    pad = np.zeros(65536, np.uint8)
+    pad[:128] = _PAD[:128]
+    pad[cps] = to_np(pc.match_substring_regex(pa.array([chr(c) for c in cps.tolist()]), _PUNCT))
+    return pad
+
+
+def _unpack(joined: bytes, out_off: np.ndarray, lines: bool) -> list[Any]:
+    """The kernel's joined output cut into one bytes (`lines`) or str per text."""
     if lines:
         ends = out_off.tolist()
         return [joined[a:b] for a, b in zip(ends[:-1], ends[1:])]
-    return pa.LargeStringArray.from_buffers(len(s), pa.py_buffer(out_off), pa.py_buffer(joined)).to_pylist()
+    return pa.LargeStringArray.from_buffers(len(out_off) - 1, pa.py_buffer(out_off), pa.py_buffer(joined)).to_pylist()
 
 
 def prepare_reference(texts: pa.Array, max_chars: int) -> list[str]:

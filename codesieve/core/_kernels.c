@@ -2099,6 +2099,245 @@ done:
 
 /* ==== end r6 ================================================================================ */
 
+/* ==== q7 (issue 14): per-document integer sums of the quality scorer's line facts ============ */
+/* line_doc_sums(data, line_bytes, line_offsets, fields, indent, line_len, flags, out)
+ *   data     uint8[total]       the flat lines' UTF-8 bytes; line j = data[line_bytes[j]:line_bytes[j+1]]
+ *   line_bytes int64[lines + 1]
+ *   line_offsets int64[n + 1]   document i owns the flat lines [line_offsets[i], line_offsets[i+1])
+ *   fields   int32[lines * 11]  `line_scan` output of those lines
+ *   indent   int64[lines]       leading whitespace in code points (any value on blank lines)
+ *   line_len int64[lines]       code points per line
+ *   flags    uint8[lines]       from the caller: bit 0 the code ends with an opener ({([:) and
+ *                               bit 1 starts with a closer (})]), read only where that edge byte
+ *                               is non-ASCII (Unicode whitespace: Arrow decides); bit 2 definition
+ *                               line, 3 import line, 4 definition-start line (the keyword regexes)
+ *   out      int64[n * 25] (out) per document, in LDS_* order (scorers/shape.py names them)
+ * A line is blank when its leading RE2 \s run is the whole line; a comment line when the code
+ * after that run starts with one of # // / * * -- ; % <!-- """ ''' (lines.COMMENT_PREFIXES).
+ * Every quantity is an integer count or sum, so the float features computed from them equal
+ * the numpy reference's (exact float sums of integers) bit for bit.
+ */
+enum { LDS_BLANK, LDS_COMMENT, LDS_LONG, LDS_INDENT_SUM, LDS_INDENT_MAX, LDS_JUMP, LDS_UP, LDS_STEPS,
+       LDS_PAREN, LDS_SQUARE, LDS_DEPTH, LDS_BRACKETS, LDS_NEG, LDS_COMMENT_CHARS, LDS_CODE_CHARS,
+       LDS_OPEN, LDS_BAD_OPEN, LDS_CLOSE, LDS_BAD_CLOSE, LDS_INDENTED, LDS_ODD, LDS_TABS, LDS_DEF,
+       LDS_IMPORT, LDS_LATE_IMPORT, LDS_N };
+
+static inline int lds_comment(uint32_t h) { /* the line's first four code bytes, big-endian */
+    const uint8_t b0 = h >> 24, b1 = (h >> 16) & 255, b2 = (h >> 8) & 255;
+    switch (b0) {
+    case '#': case '*': case ';': case '%': return 1;
+    case '/': return b1 == '/' || b1 == '*';
+    case '-': return b1 == '-';
+    case '<': return h == 0x3C212D2Du; /* <!-- */
+    case '"': case '\'': return b1 == b0 && b2 == b0;
+    default: return 0;
+    }
+}
+
+static inline int lds_edge(int32_t byte, int override, const char *set) {
+    if (byte < 0)
+        return 0;
+    return byte >= 0x80 ? override : (byte != 0 && strchr(set, byte) != NULL);
+}
+
+static PyObject *line_doc_sums(PyObject *self, PyObject *args) {
+    Py_buffer b[8]; /* data, line_bytes, line_offsets, fields, indent, line_len, flags, out */
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6], &b[7]))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t lines = segments(&b[0], &b[1], "line_doc_sums"), n = b[2].len / 8 - 1;
+    if (lines < 0 || check(&b[2], 8, 1, "line_offsets") || check(&b[3], 4, lines * 11, "fields")
+        || check(&b[4], 8, lines, "indent") || check(&b[5], 8, lines, "line_len") || check(&b[6], 1, lines, "flags")
+        || check(&b[7], 8, n * LDS_N, "out"))
+        goto done;
+    const int64_t *o = (const int64_t *)b[2].buf;
+    if (o[0] != 0 || o[n] > lines)
+        goto bad;
+    if (check_offsets(o, n, lines, "line_doc_sums"))
+        goto done;
+    const uint8_t *d = (const uint8_t *)b[0].buf, *fl = (const uint8_t *)b[6].buf;
+    const int64_t *lb = (const int64_t *)b[1].buf, *ind = (const int64_t *)b[4].buf, *len = (const int64_t *)b[5].buf;
+    const int32_t *f = (const int32_t *)b[3].buf;
+    int64_t *r = (int64_t *)b[7].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s[LDS_N] = {0};
+        int64_t depth = 0, prev = -1, prev_opener = 0; /* running bracket depth; previous non-blank line */
+        int seen_def = 0;
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const int32_t *g = f + 11 * j;
+            const uint8_t flag = fl[j];
+            s[LDS_LONG] += len[j] > 120;
+            s[LDS_PAREN] += g[8];
+            s[LDS_SQUARE] += g[9];
+            s[LDS_DEPTH] += g[5];
+            s[LDS_BRACKETS] += g[10];
+            s[LDS_DEF] += (flag >> 2) & 1;
+            if (flag & 8) {
+                s[LDS_IMPORT]++;
+                s[LDS_LATE_IMPORT] += seen_def;
+            }
+            seen_def |= (flag >> 4) & 1;
+            depth += g[5];
+            s[LDS_NEG] += (j + 1 < o[i + 1]) && depth < 0;
+            if (g[0] == lb[j + 1] - lb[j]) { /* blank */
+                s[LDS_BLANK]++;
+                continue;
+            }
+            const int64_t in = ind[j];
+            const int comment = lds_comment((uint32_t)g[1]);
+            s[LDS_COMMENT] += comment;
+            s[LDS_INDENT_SUM] += in;
+            if (in > s[LDS_INDENT_MAX])
+                s[LDS_INDENT_MAX] = in;
+            s[LDS_CODE_CHARS] += len[j];
+            if (comment) {
+                s[LDS_COMMENT_CHARS] += len[j];
+            } else {
+                const int32_t slash = g[6], hash = g[7];
+                const int32_t at = (hash >= 0 && (slash < 0 || hash < slash)) ? hash : slash;
+                if (at >= 0)
+                    s[LDS_COMMENT_CHARS] += len[j] - at;
+            }
+            if (in > 0) {
+                s[LDS_INDENTED]++;
+                s[LDS_ODD] += in % 2 == 1;
+                s[LDS_TABS] += d[lb[j]] == '\t';
+            }
+            if (prev >= 0) {
+                const int64_t step = in - ind[prev];
+                s[LDS_STEPS]++;
+                s[LDS_JUMP] += step < 0 ? -step : step;
+                s[LDS_UP] += step > 4;
+                if (prev_opener) {
+                    s[LDS_OPEN]++;
+                    s[LDS_BAD_OPEN] += !(in > ind[prev]);
+                }
+                if (lds_edge(g[3], (flag >> 1) & 1, "})]")) {
+                    s[LDS_CLOSE]++;
+                    s[LDS_BAD_CLOSE] += in > ind[prev];
+                }
+            }
+            prev = j;
+            prev_opener = lds_edge(g[4], flag & 1, "{([:");
+        }
+        memcpy(r + LDS_N * i, s, sizeof s);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+    goto done;
+bad:
+    PyErr_SetString(PyExc_ValueError, "line_doc_sums: line offsets out of range");
+done:
+    for (int k = 0; k < 8; k++)
+        PyBuffer_Release(&b[k]);
+    return result;
+}
+/* token_split_bmp(data, offsets, pad, out_offsets, astral, end) -> bytes
+ *   `token_split` for UTF-8 text: pad uint8[65536] is 1 for the code points (U+0000..U+FFFF)
+ *   to set off with a space on each side; astral uint8[n] (out) is 1 for the documents holding
+ *   a code point above U+FFFF (copied unpadded here: the caller redoes those documents).
+ *   A byte sequence that is not UTF-8 is copied byte by byte, unpadded.
+ */
+static inline int tsb_len(const uint8_t *s, int64_t j, int64_t end, uint32_t *cp) {
+    const uint8_t b = s[j];
+    int k = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    if (k == 1 || j + k > end)
+        return 1;
+    uint32_t c = b & (0x7F >> k);
+    for (int t = 1; t < k; t++) {
+        if ((s[j + t] & 0xC0) != 0x80)
+            return 1;
+        c = (c << 6) | (s[j + t] & 0x3F);
+    }
+    *cp = c;
+    return k;
+}
+
+static PyObject *token_split_bmp(PyObject *self, PyObject *args) {
+    Py_buffer buf[5]; /* data, offsets, pad, out_offsets, astral */
+    int end = -1;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*i", &buf[0], &buf[1], &buf[2], &buf[3], &buf[4], &end))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = segments(&buf[0], &buf[1], "token_split_bmp");
+    if (n < 0 || check(&buf[2], 1, 65536, "pad") || check(&buf[3], 8, n + 1, "out_offsets") || check(&buf[4], 1, n, "astral"))
+        goto done;
+    if (end < -1 || end > 255) {
+        PyErr_SetString(PyExc_ValueError, "token_split_bmp: end must be -1 or a byte");
+        goto done;
+    }
+    const uint8_t *d = (const uint8_t *)buf[0].buf, *p = (const uint8_t *)buf[2].buf;
+    const int64_t *o = (const int64_t *)buf[1].buf;
+    int64_t *oo = (int64_t *)buf[3].buf;
+    uint8_t *astral = (uint8_t *)buf[4].buf;
+    int64_t total = 0;
+    oo[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        astral[i] = 0;
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const uint8_t b = d[j];
+            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
+                total += 5;
+                j += b == '\r';
+            } else if (b < 0x80) {
+                total += p[b] ? 3 : 1;
+            } else {
+                uint32_t cp = 0;
+                const int k = tsb_len(d, j, o[i + 1], &cp);
+                astral[i] |= cp > 0xFFFF;
+                total += k + (k > 1 && cp <= 0xFFFF && p[cp] ? 2 : 0);
+                j += k - 1;
+            }
+        }
+        total += end >= 0;
+        oo[i + 1] = total;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (result == NULL)
+        goto done;
+    char *w = PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const uint8_t b = d[j];
+            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
+                memcpy(w, NL_TOKEN, 5);
+                w += 5;
+                j += b == '\r';
+            } else if (b < 0x80) {
+                if (p[b]) {
+                    w[0] = ' ';
+                    w[1] = (char)b;
+                    w[2] = ' ';
+                    w += 3;
+                } else {
+                    *w++ = (char)b;
+                }
+            } else {
+                uint32_t cp = 0;
+                const int k = tsb_len(d, j, o[i + 1], &cp);
+                const int pad = k > 1 && cp <= 0xFFFF && p[cp];
+                if (pad)
+                    *w++ = ' ';
+                memcpy(w, d + j, (size_t)k);
+                w += k;
+                if (pad)
+                    *w++ = ' ';
+                j += k - 1;
+            }
+        }
+        if (end >= 0)
+            *w++ = (char)end;
+    }
+done:
+    return release(result, &buf[0], &buf[1], &buf[2], &buf[3], &buf[4]);
+}
+#define Q7_METHODS                                                                                   \
+    {"line_doc_sums", line_doc_sums, METH_VARARGS,                                                   \
+     "line_doc_sums(data, line_bytes, line_offsets, fields, indent, line_len, flags, out): per-document line-fact sums"}, \
+    {"token_split_bmp", token_split_bmp, METH_VARARGS,                                               \
+     "token_split_bmp(data, offsets, pad, out_offsets, astral, end) -> bytes: token_split for UTF-8 (U+FFFF and below)"},
+/* ==== end q7 ================================================================================ */
 /* ==== r7 (issue 14): rules gate: non-ASCII code points, one pass over the lines ============== */
 
 /* nonascii_codepoints(data, offsets, cp_out, doc_out) -> count
@@ -2261,6 +2500,7 @@ static PyMethodDef methods[] = {
     {"tag_free_chars", tag_free_chars, METH_VARARGS,
      "tag_free_chars(data, offsets, count_space, out): code points outside <...> tags per segment"},
     /* end r6 */
+    Q7_METHODS /* q7 */
     /* r7 (issue 14) */
     {"nonascii_codepoints", nonascii_codepoints, METH_VARARGS,
      "nonascii_codepoints(data, offsets, cp_out, doc_out) -> count: code point and segment of every UTF-8 lead byte"},
