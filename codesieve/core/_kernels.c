@@ -395,6 +395,102 @@ done:
     return release(result, &buf[0], &buf[1], &buf[2], NULL, NULL);
 }
 
+/* the language-id token stream's newline token, " \u2424 " in UTF-8 */
+static const char NL_TOKEN[5] = {' ', '\xe2', '\x90', '\xa4', ' '};
+
+/* The length of the UTF-8 sequence starting at s[j] (before end), its code point in *cp; 1, with
+ * *cp untouched, for an ASCII byte or a byte that starts no valid sequence. */
+static inline int tsb_len(const uint8_t *s, int64_t j, int64_t end, uint32_t *cp) {
+    const uint8_t b = s[j];
+    int k = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+    if (k == 1 || j + k > end)
+        return 1;
+    uint32_t c = b & (0x7F >> k);
+    for (int t = 1; t < k; t++) {
+        if ((s[j + t] & 0xC0) != 0x80)
+            return 1;
+        c = (c << 6) | (s[j + t] & 0x3F);
+    }
+    *cp = c;
+    return k;
+}
+
+/* The unit of `split_tokens` at d[j] (j < end): its length in bytes, and in *pad whether it is
+ * set off with spaces. utf8 = 0: every byte is a unit, padded when p[byte]. utf8 = 1: ASCII
+ * bytes as before; a UTF-8 sequence is one unit, padded when p[code point] (<= U+FFFF), and
+ * *astral is set for a code point above U+FFFF; a byte that starts no valid sequence is a unit. */
+static inline int token_unit(const uint8_t *d, int64_t j, int64_t end, const uint8_t *p, int utf8, int *pad,
+                             uint8_t *astral) {
+    uint32_t cp = d[j];
+    if (!utf8 || cp < 0x80) {
+        *pad = p[cp] != 0;
+        return 1;
+    }
+    cp = 0;
+    const int k = tsb_len(d, j, end, &cp);
+    *astral |= cp > 0xFFFF;
+    *pad = k > 1 && cp <= 0xFFFF && p[cp];
+    return k;
+}
+
+/* The two passes of `token_split` / `token_split_bmp` over n documents: out_offsets oo, then
+ * the bytes (a new bytes object, or NULL with an exception); astral: uint8[n] (out) when utf8. */
+static inline __attribute__((always_inline)) PyObject *split_tokens(
+    const uint8_t *d, const int64_t *o, Py_ssize_t n, const uint8_t *p, int utf8, int64_t *oo, uint8_t *astral, int end) {
+    /* inlined into both callers with `utf8` a constant, so the byte loop of `token_split` keeps no UTF-8 branch */
+    uint8_t unused = 0;
+    int64_t total = 0;
+    int pad;
+    oo[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t *ast = utf8 ? &astral[i] : &unused;
+        *ast = 0;
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const uint8_t b = d[j];
+            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
+                total += 5;
+                j += b == '\r';
+            } else {
+                const int k = token_unit(d, j, o[i + 1], p, utf8, &pad, ast);
+                total += k + 2 * pad;
+                j += k - 1;
+            }
+        }
+        total += end >= 0;
+        oo[i + 1] = total;
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (result == NULL)
+        return NULL;
+    char *w = PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (int64_t j = o[i]; j < o[i + 1]; j++) {
+            const uint8_t b = d[j];
+            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
+                memcpy(w, NL_TOKEN, 5);
+                w += 5;
+                j += b == '\r';
+                continue;
+            }
+            const int k = token_unit(d, j, o[i + 1], p, utf8, &pad, &unused);
+            if (k == 1 && !pad) {
+                *w++ = (char)b;
+                continue;
+            }
+            if (pad)
+                *w++ = ' ';
+            memcpy(w, d + j, (size_t)k);
+            w += k;
+            if (pad)
+                *w++ = ' ';
+            j += k - 1;
+        }
+        if (end >= 0)
+            *w++ = (char)end;
+    }
+    return result;
+}
+
 /* token_split(data, offsets, pad, out_offsets, end) -> bytes
  *   data    uint8[total]; offsets int64[n + 1] (document i = data[offsets[i]:offsets[i+1]])
  *   pad     uint8[256]: 1 for the bytes to set off with a space on each side
@@ -404,8 +500,6 @@ done:
  * `pad` byte b becomes " b ", other bytes stay: the two RE2 replaces of
  * codesieve.filters.langid.content.prepare for ASCII text (scorers/text.py is the caller).
  */
-static const char NL_TOKEN[5] = {' ', '\xe2', '\x90', '\xa4', ' '};
-
 static PyObject *token_split(PyObject *self, PyObject *args) {
     Py_buffer buf[4]; /* data, offsets, pad, out_offsets */
     int end = -1;
@@ -419,48 +513,8 @@ static PyObject *token_split(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "token_split: end must be -1 or a byte");
         goto done;
     }
-    const uint8_t *d = (const uint8_t *)buf[0].buf;
-    const int64_t *o = (const int64_t *)buf[1].buf;
-    const uint8_t *p = (const uint8_t *)buf[2].buf;
-    int64_t *oo = (int64_t *)buf[3].buf;
-    int64_t total = 0;
-    oo[0] = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        for (int64_t j = o[i]; j < o[i + 1]; j++) {
-            const uint8_t b = d[j];
-            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
-                total += 5;
-                j += b == '\r';
-            } else {
-                total += p[b] ? 3 : 1;
-            }
-        }
-        total += end >= 0;
-        oo[i + 1] = total;
-    }
-    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
-    if (result == NULL)
-        goto done;
-    char *w = PyBytes_AS_STRING(result);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        for (int64_t j = o[i]; j < o[i + 1]; j++) {
-            const uint8_t b = d[j];
-            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
-                memcpy(w, NL_TOKEN, 5);
-                w += 5;
-                j += b == '\r';
-            } else if (p[b]) {
-                w[0] = ' ';
-                w[1] = (char)b;
-                w[2] = ' ';
-                w += 3;
-            } else {
-                *w++ = (char)b;
-            }
-        }
-        if (end >= 0)
-            *w++ = (char)end;
-    }
+    result = split_tokens((const uint8_t *)buf[0].buf, (const int64_t *)buf[1].buf, n, (const uint8_t *)buf[2].buf, 0,
+                          (int64_t *)buf[3].buf, NULL, end);
 done:
     return release(result, &buf[0], &buf[1], &buf[2], &buf[3], NULL);
 }
@@ -2239,21 +2293,6 @@ done:
  *   a code point above U+FFFF (copied unpadded here: the caller redoes those documents).
  *   A byte sequence that is not UTF-8 is copied byte by byte, unpadded.
  */
-static inline int tsb_len(const uint8_t *s, int64_t j, int64_t end, uint32_t *cp) {
-    const uint8_t b = s[j];
-    int k = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-    if (k == 1 || j + k > end)
-        return 1;
-    uint32_t c = b & (0x7F >> k);
-    for (int t = 1; t < k; t++) {
-        if ((s[j + t] & 0xC0) != 0x80)
-            return 1;
-        c = (c << 6) | (s[j + t] & 0x3F);
-    }
-    *cp = c;
-    return k;
-}
-
 static PyObject *token_split_bmp(PyObject *self, PyObject *args) {
     Py_buffer buf[5]; /* data, offsets, pad, out_offsets, astral */
     int end = -1;
@@ -2267,68 +2306,8 @@ static PyObject *token_split_bmp(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "token_split_bmp: end must be -1 or a byte");
         goto done;
     }
-    const uint8_t *d = (const uint8_t *)buf[0].buf, *p = (const uint8_t *)buf[2].buf;
-    const int64_t *o = (const int64_t *)buf[1].buf;
-    int64_t *oo = (int64_t *)buf[3].buf;
-    uint8_t *astral = (uint8_t *)buf[4].buf;
-    int64_t total = 0;
-    oo[0] = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        astral[i] = 0;
-        for (int64_t j = o[i]; j < o[i + 1]; j++) {
-            const uint8_t b = d[j];
-            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
-                total += 5;
-                j += b == '\r';
-            } else if (b < 0x80) {
-                total += p[b] ? 3 : 1;
-            } else {
-                uint32_t cp = 0;
-                const int k = tsb_len(d, j, o[i + 1], &cp);
-                astral[i] |= cp > 0xFFFF;
-                total += k + (k > 1 && cp <= 0xFFFF && p[cp] ? 2 : 0);
-                j += k - 1;
-            }
-        }
-        total += end >= 0;
-        oo[i + 1] = total;
-    }
-    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
-    if (result == NULL)
-        goto done;
-    char *w = PyBytes_AS_STRING(result);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        for (int64_t j = o[i]; j < o[i + 1]; j++) {
-            const uint8_t b = d[j];
-            if (b == '\n' || (b == '\r' && j + 1 < o[i + 1] && d[j + 1] == '\n')) {
-                memcpy(w, NL_TOKEN, 5);
-                w += 5;
-                j += b == '\r';
-            } else if (b < 0x80) {
-                if (p[b]) {
-                    w[0] = ' ';
-                    w[1] = (char)b;
-                    w[2] = ' ';
-                    w += 3;
-                } else {
-                    *w++ = (char)b;
-                }
-            } else {
-                uint32_t cp = 0;
-                const int k = tsb_len(d, j, o[i + 1], &cp);
-                const int pad = k > 1 && cp <= 0xFFFF && p[cp];
-                if (pad)
-                    *w++ = ' ';
-                memcpy(w, d + j, (size_t)k);
-                w += k;
-                if (pad)
-                    *w++ = ' ';
-                j += k - 1;
-            }
-        }
-        if (end >= 0)
-            *w++ = (char)end;
-    }
+    result = split_tokens((const uint8_t *)buf[0].buf, (const int64_t *)buf[1].buf, n, (const uint8_t *)buf[2].buf, 1,
+                          (int64_t *)buf[3].buf, (uint8_t *)buf[4].buf, end);
 done:
     return release(result, &buf[0], &buf[1], &buf[2], &buf[3], &buf[4]);
 }
