@@ -25,6 +25,7 @@ import json
 import os
 import resource
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -40,19 +41,60 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _heap_mb() -> dict[str, float]:
+    """In use by Arrow's pool, in use / free in glibc malloc's arenas (MB), now."""
+    import ctypes
+
+    import pyarrow as pa
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                    "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    mi = libc.mallinfo2()
+    return {"arrow": pa.default_memory_pool().bytes_allocated() / 2**20,
+            "glibc_used": (mi.uordblks + mi.hblkhd) / 2**20, "glibc_free": mi.fordblks / 2**20,
+            "py_blocks": sys.getallocatedblocks()}
+
+
+def _smaps() -> dict[str, float]:
+    """Resident MB per kind of mapping: file name, [heap], or anon by its size (MB)."""
+    out: dict[str, float] = {}
+    name = ""
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            parts = line.split()
+            if "-" in parts[0] and len(parts) >= 5 and ":" in parts[2] or (len(parts) >= 5 and "-" in parts[0]
+                                                                             and parts[0][0] in "0123456789abcdef"
+                                                                             and not parts[0].endswith(":")):
+                a, b = (int(x, 16) for x in parts[0].split("-"))
+                name = parts[5] if len(parts) > 5 else f"anon{(b - a) / 2**20:.2f}"
+                name = name.rsplit("/", 1)[-1]
+            elif parts[0] == "Rss:":
+                out[name] = out.get(name, 0.0) + int(parts[1]) / 1024
+    return {k: round(v, 1) for k, v in out.items() if v >= 0.5}
+
+
 def traced(fn: Callable[..., Any], log: str) -> Callable[..., Any]:
     """`fn` that appends {kind, start, peak, maxrss} (MB) of its worker to `log` (JSON lines).
 
     Defined in `__main__`, so Ray pickles it by value: workers need not import this file."""
 
     def run(*args: Any) -> Any:
-        start = _rss_mb()
+        start, heap0 = _rss_mb(), _heap_mb()
+        if os.environ.get("CS_SMAPS") and fn.__name__ == "pass_task" and args[1] == 1:
+            heap0["smaps"] = _smaps()
         peak = [start]
+        at_peak = [_heap_mb()]
         stop = threading.Event()
 
         def sample() -> None:
             while not stop.wait(0.01):
-                peak[0] = max(peak[0], _rss_mb())
+                rss = _rss_mb()
+                if rss > peak[0]:
+                    peak[0], at_peak[0] = rss, _heap_mb()
 
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
@@ -63,6 +105,8 @@ def traced(fn: Callable[..., Any], log: str) -> Callable[..., Any]:
             thread.join()
             kind = f"pass {args[1]}" if fn.__name__ == "pass_task" else f"dedup {fn.__name__}"
             rec = {"kind": kind, "pid": os.getpid(), "start": start, "peak": max(peak[0], _rss_mb()),
+                   "heap_at_peak": at_peak[0], "heap_at_start": heap0, "unit": getattr(args[2], "index", None)
+                   if fn.__name__ == "pass_task" else None,
                    "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
             with open(log, "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
@@ -186,8 +230,9 @@ def main() -> None:
     ap.add_argument("--resolve-from", metavar="OUT", help="rerun only the dedup step of this finished run")
     ap.add_argument("--force-giant", metavar="VMAX", type=int,
                     help="with --resolve-from: normal vs tiny cluster budgets at verify_max_cluster=VMAX, compared")
+    ap.add_argument("--log", help="keep the per-task records (JSON lines, in task end order) in this file")
     args = ap.parse_args()
-    log = tempfile.mktemp(prefix="codesieve-mem-", suffix=".jsonl")
+    log = args.log or tempfile.mktemp(prefix="codesieve-mem-", suffix=".jsonl")
     try:
         if args.resolve_from and args.force_giant:
             force_giant(args)
@@ -200,7 +245,7 @@ def main() -> None:
             raise SystemExit("give --input DIR or --resolve-from OUT")
         print_table(log)
     finally:
-        if os.path.exists(log):
+        if not args.log and os.path.exists(log):
             os.remove(log)
 
 
