@@ -14,6 +14,12 @@ scratch folder) and checks that its verdict files are byte-identical to the run'
 --resolve-from OUT --force-giant VMAX runs it twice in-process at verify_max_cluster=VMAX,
 with the normal cluster budgets and with every budget tiny (giant components), and
 compares the two runs' verdict files.
+
+--log FILE keeps every task's record (JSON lines, in the order tasks end): pid, unit, RSS at
+start and peak, and at both Arrow's pool bytes, glibc malloc's in-use / free bytes
+(mallinfo2) and Python's allocated blocks; with WORKER_MEMORY_SMAPS=1 also the resident MB
+per mapping at the start of every pass-1 unit task (how issue #14's growth was traced to
+mimalloc's arena).
 """
 
 from __future__ import annotations
@@ -60,18 +66,16 @@ def _heap_mb() -> dict[str, float]:
 
 
 def _smaps() -> dict[str, float]:
-    """Resident MB per kind of mapping: file name, [heap], or anon by its size (MB)."""
+    """Resident MB per mapping kind: file name, [heap], or `anon<size MB>` (mimalloc's arena is
+    `anon1024.00`; glibc's thread arenas are <= 64 MB)."""
     out: dict[str, float] = {}
     name = ""
     with open("/proc/self/smaps") as fh:
         for line in fh:
             parts = line.split()
-            if "-" in parts[0] and len(parts) >= 5 and ":" in parts[2] or (len(parts) >= 5 and "-" in parts[0]
-                                                                             and parts[0][0] in "0123456789abcdef"
-                                                                             and not parts[0].endswith(":")):
+            if not parts[0].endswith(":"):  # a mapping's header: start-end perms offset dev inode [path]
                 a, b = (int(x, 16) for x in parts[0].split("-"))
-                name = parts[5] if len(parts) > 5 else f"anon{(b - a) / 2**20:.2f}"
-                name = name.rsplit("/", 1)[-1]
+                name = parts[5].rsplit("/", 1)[-1] if len(parts) > 5 else f"anon{(b - a) / 2**20:.2f}"
             elif parts[0] == "Rss:":
                 out[name] = out.get(name, 0.0) + int(parts[1]) / 1024
     return {k: round(v, 1) for k, v in out.items() if v >= 0.5}
@@ -84,7 +88,7 @@ def traced(fn: Callable[..., Any], log: str) -> Callable[..., Any]:
 
     def run(*args: Any) -> Any:
         start, heap0 = _rss_mb(), _heap_mb()
-        if os.environ.get("CS_SMAPS") and fn.__name__ == "pass_task" and args[1] == 1:
+        if os.environ.get("WORKER_MEMORY_SMAPS") and fn.__name__ == "pass_task" and args[1] == 1:
             heap0["smaps"] = _smaps()
         peak = [start]
         at_peak = [_heap_mb()]

@@ -211,9 +211,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from codesieve.pipeline.executors import arrow_pool_env
-
-    os.environ.update(arrow_pool_env())  # before Arrow's first allocation here (executors.ARROW_POOL)
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         return int(args.func(args) or 0)

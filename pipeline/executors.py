@@ -154,13 +154,9 @@ def release_memory(above_mb: float = RELEASE_ABOVE_MB) -> None:
     heap pages too once its mmap threshold has grown: `malloc_trim(0)` returns them."""
     import pyarrow as pa
 
-    pool = pa.default_memory_pool()
-    if pool.backend_name == "jemalloc":  # its dirty pages, every arena: cheap, so after every task
-        pool.release_unused()
     if _resident_mb() < above_mb:
         return
-    if pool.backend_name != "jemalloc":
-        pool.release_unused()
+    pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
@@ -187,37 +183,10 @@ def _malloc_trim() -> Any:
         return None
 
 
-#: Arrow's allocator in codesieve's processes (the CLI's, embedded Ray's workers), unless the
-#: ARROW_DEFAULT_MEMORY_POOL variable already names one. pyarrow's default, mimalloc, kept pages
-#: its heaps had freed resident: a Ray worker's 1 GiB mimalloc arena held 32-37 MB between tasks
-#: on the dev corpus and 64-74 MB on 4x it, even after `release_unused` (which collects only the
-#: calling thread's heap), and every later task peaked that much higher. jemalloc's
-#: `release_unused` purges every arena. Only the variable reaches the C++ default pool (the
-#: parquet reader's, compute kernels'); `pa.set_memory_pool` changes only pyarrow's own.
-ARROW_POOL = "jemalloc"
-
-
-def arrow_pool_env() -> dict[str, str]:
-    """{ARROW_DEFAULT_MEMORY_POOL: ARROW_POOL} for a process's environment, before Arrow first
-    allocates there; {} when the variable is set already or this pyarrow lacks the backend."""
-    import pyarrow as pa
-
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or ARROW_POOL not in pa.supported_memory_backends():
-        return {}
-    return {"ARROW_DEFAULT_MEMORY_POOL": ARROW_POOL}
-
-
 def released(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`fn`, then `release_memory()`: what a worker runs for every task. A function with
-    `release_first = True` (the unit tasks) first hands back everything the worker's earlier
-    tasks left (`release_memory(0)`): its peak is then its own, not the
-    worker's history's (on 4x the dev corpus a worker otherwise entered pass-1 unit tasks
-    with up to 485 MB resident against 420 MB on the corpus itself)."""
-    first = bool(getattr(fn, "release_first", False))
+    """`fn`, then `release_memory()`: what a worker runs for every task."""
 
     def task(*args: Any) -> Any:
-        if first:
-            release_memory(0)
         try:
             return fn(*args)
         finally:
@@ -306,7 +275,7 @@ class RayExecutor(Executor):
                     raise UserError(f"--ray-address {address}: cannot join the Ray cluster ({exc})") from None
             else:  # embedded: everything on loopback, nothing listens on other interfaces
                 # address="local": never join a cluster left running on this machine
-                with _environ({**TASK_THREADS, **arrow_pool_env()}):
+                with _environ(TASK_THREADS):
                     ray.init(address="local", num_cpus=self.workers, _node_ip_address="127.0.0.1", **kwargs)
             self._started = True
         if address:

@@ -201,9 +201,6 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     return stats
 
 
-pass_task.release_first = True  # type: ignore[attr-defined]  # executors.released: start from a released heap
-
-
 def _memo(spec: RunSpec, cfg: PipelineConfig, plan: Pass, unit: Unit) -> Memo:
     """The unit's stores of per-row results, with the gates of earlier passes upstream."""
     memo = Memo(os.path.join(spec.work, "memo"), unit.index,
