@@ -202,7 +202,7 @@ def released(fn: Callable[..., Any]) -> Callable[..., Any]:
 Warm = tuple[Callable[..., Any], tuple]
 
 
-def import_modules(modules: tuple[str, ...], warm: Warm | None = None) -> int:
+def worker_start(modules: tuple[str, ...], warm: Warm | None = None) -> int:
     """Import `modules` in this process, then call `warm` (a worker's start-up); returns
     the process id."""
     import importlib
@@ -297,7 +297,7 @@ class RayExecutor(Executor):
         self._remote_cache: dict[Any, Any] = {}
         if preload or warm:
             try:
-                self.map(import_modules, [(tuple(preload), warm)] * self.workers)
+                self.map(worker_start, [(tuple(preload), warm)] * self.workers)
             except BaseException:
                 self.close()  # the caller never gets this executor to close
                 raise
