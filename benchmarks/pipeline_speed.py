@@ -17,7 +17,7 @@ Peak RSS is the measured process's own kernel high-water mark (VmHWM, sampled ev
 not wait4's ru_maxrss, which also counts every descendant the process reaped (embedded Ray's
 workers); that figure is printed for reference as "wait4 tree".
 
-    nice -n 10 python benchmarks/pipeline_speed.py [--input DIR] [--config NAME] [--repeat N] [--no-ray]
+    nice -n 10 python benchmarks/pipeline_speed.py [--input DIR] [--config NAME] [--repeat N] [--no-ray] [--ray-rounds N]
                                                    [--compare OTHER_CHECKOUT/.venv/bin/python]
 
 With --repeat N each of rensa and codesieve runs N times, alternating, and the run with the
@@ -147,7 +147,7 @@ def step_table(run: dict[str, Any], mb: float) -> list[tuple[str, float]]:
 
 def print_tables(
     rensa: dict[str, float], local: dict[str, Any], ray: dict[int, dict[str, Any]], args: Any,
-    rounds: list[tuple[float, ...]] | None = None,
+    rounds: list[tuple[float, ...]] | None = None, ray_runs: dict[int, list[dict[str, Any]]] | None = None,
 ) -> None:
     m = local["manifest"]
     mb = m["bytes_in"] / 1e6
@@ -184,18 +184,21 @@ def print_tables(
     more = f" {1000 * other['cpu'] / mb:.0f} |" if other else ""
     print(f"| **whole process** | {local['cpu']:.2f} | {1000 * local['cpu'] / mb:.0f} | 100% |{more}")
     if ray:
-        print_ray(ray)
+        print_ray(ray, ray_runs or {w: [r] for w, r in ray.items()})
 
 
-def print_ray(ray: dict[int, dict[str, Any]]) -> None:
-    """Pipeline seconds and speed-up per worker count, Ray start apart; driver and worker
-    peaks measured separately (driver: its own VmHWM; workers: each one's sampled RSS and
-    the manifest's per-task ru_maxrss, which is the worker process's own)."""
+def print_ray(ray: dict[int, dict[str, Any]], runs: dict[int, list[dict[str, Any]]]) -> None:
+    """Pipeline seconds and speed-up per worker count (each count's fastest run), Ray start
+    apart; then the speed-up of every round (runs back to back) and its median. Driver and
+    worker peaks measured separately (driver: its own VmHWM; workers: each one's sampled RSS
+    and the manifest's per-task ru_maxrss, which is the worker process's own)."""
     print("\nRay, whole pipeline (pipeline s = manifest `timings.total`, Ray start excluded; "
-          "pass 0 / dedup / pass 1 s from the manifest):\n")
+          "pass 0 / dedup / pass 1 s from the manifest; workers start = Ray's workers importing "
+          "codesieve and loading the run's models, `timings.workers_start`, part of Ray start):\n")
     print("| workers | pipeline s | speed-up vs 1 worker | pass 0 / dedup / pass 1 s | Ray start + shutdown s | "
-          "wall s | driver peak MB | worker peak MB, each (sampled) | worker peak MB (manifest) | wait4 tree MB |")
-    print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+          "of which workers start s | wall s | driver peak MB | worker peak MB, each (sampled) | "
+          "worker peak MB (manifest) | wait4 tree MB |")
+    print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     one = ray[min(ray)]["manifest"]["timings"]["total"]
     for w, r in sorted(ray.items()):
         tm = r["manifest"]["timings"]
@@ -204,8 +207,17 @@ def print_ray(ray: dict[int, dict[str, Any]]) -> None:
         parts = " / ".join(f"{tm[k]:.1f}" for k in steps)  # pass0, global:dedup, pass1
         peak = max(r["manifest"]["peak_rss_mb"].values())
         each = ", ".join(f"{x:,.0f}" for x in r["workers_mb"]) or "-"
-        print(f"| {w} | {t:.1f} | {one / t:.2f}x | {parts} | {r['wall'] - t:.1f} | {r['wall']:.1f} | "
+        start = tm.get("workers_start")
+        print(f"| {w} | {t:.1f} | {one / t:.2f}x | {parts} | {r['wall'] - t:.1f} | "
+              f"{'-' if start is None else f'{start:.1f}'} | {r['wall']:.1f} | "
               f"{r['rss']:,.0f} | {each} | {peak:,.0f} | {r['tree_maxrss']:,.0f} |")
+    base = min(runs)
+    for w in sorted(runs):
+        if w == base or len(runs[w]) < 2:
+            continue
+        ups = [a["manifest"]["timings"]["total"] / b["manifest"]["timings"]["total"] for a, b in zip(runs[base], runs[w])]
+        print(f"\n{w} vs {base} worker(s), per round: {', '.join(f'{x:.2f}x' for x in ups)}; "
+              f"median {statistics.median(ups):.2f}x")
 
 
 def main() -> None:
@@ -215,6 +227,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of rensa and of codesieve, alternating")
     ap.add_argument("--workers", default="1,2", help="Ray worker counts to compare ('' for none)")
     ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--ray-rounds", type=int, default=1, help="rounds of the Ray runs (worker counts alternate)")
     ap.add_argument("--json", help="also write the raw figures here")
     ap.add_argument("--compare", metavar="PYTHON",
                     help="also time the codesieve of another checkout (its venv's python, e.g. main's)")
@@ -235,18 +248,21 @@ def main() -> None:
     local = min(local_runs, key=lambda r: r["cpu"])
     if other_runs:
         local["compare"] = min(other_runs, key=lambda r: r["cpu"])
-    ray: dict[int, dict[str, Any]] = {}
+    ray_runs: dict[int, list[dict[str, Any]]] = {}
     if not args.no_ray and args.workers:
-        for w in (int(x) for x in args.workers.split(",")):
-            ray[w] = run_codesieve(args.config, args.input, ["--executor", "ray", "--workers", str(w)])
+        for _ in range(args.ray_rounds):  # worker counts alternate: a round shares the machine's mood
+            for w in (int(x) for x in args.workers.split(",")):
+                ray_runs.setdefault(w, []).append(
+                    run_codesieve(args.config, args.input, ["--executor", "ray", "--workers", str(w)]))
+    ray = {w: min(rs, key=lambda r: r["manifest"]["timings"]["total"]) for w, rs in ray_runs.items()}
     rounds = [tuple(r["cpu"] for r in rs) for rs in zip(rensa_runs, local_runs, *([other_runs] if other_runs else []))]
-    print_tables(rensa, local, ray, args, rounds)
+    print_tables(rensa, local, ray, args, rounds, ray_runs)
     if args.json:
         raw = {"rensa": rensa_runs, "local": [{k: v for k, v in r.items() if k not in ("manifest", "compare")} |
                {"cpu_steps": r["manifest"].get("cpu", {})} for r in local_runs],
                "compare": [{k: v for k, v in r.items() if k != "manifest"} for r in other_runs],
-               "ray": {w: {k: v for k, v in r.items() if k != "manifest"} | {"timings": r["manifest"]["timings"]}
-                       for w, r in ray.items()}, "load": os.getloadavg()}
+               "ray": {w: [{k: v for k, v in r.items() if k != "manifest"} | {"timings": r["manifest"]["timings"]}
+                           for r in rs] for w, rs in ray_runs.items()}, "load": os.getloadavg()}
         Path(args.json).write_text(json.dumps(raw, indent=1))
 
 

@@ -187,6 +187,9 @@ class DecontamGate(Gate):
         p = self.params
         return benchmark_ngrams(tuple(p.benchmarks), tuple(p.files), tuple(p.fields), p.ngram)
 
+    def warm(self) -> None:
+        _low_bit_table(self._ngrams().tobytes())
+
     def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
         bench = self._ngrams()
         hits = ngram_hits(batch.text, self.params.ngram, bench)

@@ -34,7 +34,7 @@ from codesieve.core.base import Gate, GateResult, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError, InputError
 from codesieve.core.registry import register_gate
-from codesieve.filters.langid import comments, heuristics, natural
+from codesieve.filters.langid import comments, heuristics, natural, paths
 from codesieve.filters.langid.binary import binary_mask
 from codesieve.filters.langid.content import load_content_model
 from codesieve.filters.langid.paths import SHEBANG_REGEX, guess_from_filename, lang_for_interpreter
@@ -158,6 +158,14 @@ class LanguageGate(Gate):
 
     def fingerprint(self) -> dict:
         return load_content_model(*self._model_path()).fingerprint() if self.params.content_model else {}
+
+    def warm(self) -> None:
+        p = self.params
+        if p.content_model:
+            load_content_model(*self._model_path())
+        paths.warm()
+        if p.nl_detect:
+            natural.warm(tuple(p.nl_languages), p.nl_low_accuracy)
 
     def _model_path(self) -> tuple[str, ...]:
         path = self.params.content_model_path

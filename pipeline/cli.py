@@ -97,13 +97,14 @@ def build_parser(gate_options: bool = True, command: str | None = None) -> argpa
 def cmd_run(args: argparse.Namespace) -> int:
     from codesieve.pipeline.config import load_config
     from codesieve.pipeline.executors import make_executor
-    from codesieve.pipeline.runner import run
+    from codesieve.pipeline.runner import run, warm_task
 
     cfg = load_config(args.config, _overrides(args))
     gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates is not None else None
     if args.workers and args.executor == "local" and args.workers != 1:
         raise UserError("--workers: the local executor runs one task at a time; use --executor ray")
-    executor = make_executor(args.executor, args.workers, args.ray_address, preload=RUN_MODULES)
+    warm = (warm_task, (cfg.resolved(), gates if gates is not None else cfg.gate_names()))
+    executor = make_executor(args.executor, args.workers, args.ray_address, preload=RUN_MODULES, warm=warm)
     try:
         manifest = run(cfg, args.input, args.output, executor, gates=gates,
                        limit_rows=args.limit_rows, quiet=args.quiet, overwrite=args.overwrite,

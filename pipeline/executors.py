@@ -10,6 +10,7 @@ import contextlib
 import errno
 import functools
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -197,12 +198,19 @@ def released(fn: Callable[..., Any]) -> Callable[..., Any]:
     return task
 
 
-def import_modules(modules: tuple[str, ...]) -> int:
-    """Import `modules` in this process (a worker's start-up); returns the process id."""
+#: what a worker runs once when it starts, after its imports: (function, args)
+Warm = tuple[Callable[..., Any], tuple]
+
+
+def worker_start(modules: tuple[str, ...], warm: Warm | None = None) -> int:
+    """Import `modules` in this process, then call `warm` (a worker's start-up); returns
+    the process id."""
     import importlib
 
     for name in modules:
         importlib.import_module(name)
+    if warm is not None:
+        warm[0](*warm[1])
     return os.getpid()
 
 
@@ -244,11 +252,15 @@ class LocalExecutor(Executor):
 class RayExecutor(Executor):
     """Ray core tasks, one CPU each. Starts an embedded local Ray unless given an address;
     with `preload`, every worker imports those modules before the executor is returned (part
-    of starting the workers, like a process pool's initializer)."""
+    of starting the workers, like a process pool's initializer), then runs `warm` (e.g.
+    loading the run's models, `runner.warm_task`)."""
 
     name = "ray"
 
-    def __init__(self, workers: int | None = None, address: str | None = None, preload: Sequence[str] = ()):
+    def __init__(
+        self, workers: int | None = None, address: str | None = None, preload: Sequence[str] = (),
+        warm: Warm | None = None,
+    ):
         token = os.path.expanduser("~/.ray/auth_token")
         if address and "RAY_AUTH_MODE" not in os.environ and os.path.exists(token):
             # `ray start --head` enables token auth when this file exists, but
@@ -256,6 +268,7 @@ class RayExecutor(Executor):
             os.environ["RAY_AUTH_MODE"] = "token"
         import ray
 
+        t0 = time.perf_counter()
         self.workers = workers or os.cpu_count() or 1
         self._started = False
         if not ray.is_initialized():
@@ -282,12 +295,14 @@ class RayExecutor(Executor):
             self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
         self._ray = ray
         self._remote_cache: dict[Any, Any] = {}
-        if preload:
+        if preload or warm:
             try:
-                self.map(import_modules, [(tuple(preload),)] * self.workers)
+                self.map(worker_start, [(tuple(preload), warm)] * self.workers)
             except BaseException:
                 self.close()  # the caller never gets this executor to close
                 raise
+        #: seconds to start (or join) Ray and start the workers: imports, `warm`
+        self.start_seconds = time.perf_counter() - t0
 
     def _remote(self, fn: Callable[..., Any]) -> Any:
         if fn not in self._remote_cache:
@@ -328,13 +343,16 @@ class RayExecutor(Executor):
             self._ray.shutdown()
 
 
-def make_executor(kind: str, workers: int | None, address: str | None, preload: Sequence[str] = ()) -> Executor:
+def make_executor(
+    kind: str, workers: int | None, address: str | None, preload: Sequence[str] = (), warm: Warm | None = None
+) -> Executor:
     """`preload`: modules every Ray worker imports while the executor starts (one task per
-    worker), so that the run's first tasks find their code loaded (models still load in the
-    tasks, once per worker)."""
+    worker), then it calls `warm` (e.g. `runner.warm_task`: the run's gates load their
+    models), so that the run's first tasks find code and models loaded. The local executor
+    loads them in its first task instead."""
     if kind == "local":
         return LocalExecutor()
     if kind == "ray":
-        return RayExecutor(workers, address, preload)
+        return RayExecutor(workers, address, preload, warm)
     raise UserError(f"--executor: unknown executor {kind!r} (allowed: local, ray)")
 

@@ -86,6 +86,15 @@ class RunSpec:
 _CONFIG_CACHE: dict[str, PipelineConfig] = {}  # per worker process: built gates, loaded models
 
 
+def warm_task(config: dict[str, Any], active: list[str]) -> None:
+    """A worker's start-up: build the run's gates into the cache its tasks use
+    (`RunSpec.pipeline`; `config` = `PipelineConfig.resolved()`) and have the active ones
+    load their models (`Gate.warm`)."""
+    for gate in RunSpec(config, active, "", "").pipeline().gates:
+        if gate.name in active:
+            gate.warm()
+
+
 def score_fields(cfg: PipelineConfig) -> dict[str, pa.DataType]:
     return {f.name: f.type for g in cfg.gates for f in g.output_fields()}
 
@@ -355,6 +364,8 @@ def _run_locked(
     manifest["input"]["skipped"] = skipped
     timings["finalize"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
+    if getattr(executor, "start_seconds", None) is not None:
+        timings["workers_start"] = executor.start_seconds  # before the run, not in `total`
     manifest.update(
         run_key=keys.run, timings=timings, executor=executor.name, workers=getattr(executor, "workers", 1),
         gates_active=active, code_version=code_version(),

@@ -102,6 +102,10 @@ class QualityGate(Gate):
             out["ensemble"] = file_sha256(model_path(self.params.ensemble))[:16]
         return out
 
+    def warm(self) -> None:
+        if not self._loaded:
+            self.load()
+
     def load(self) -> None:
         for s, _ in self.scorers:
             s.load()

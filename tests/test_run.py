@@ -21,7 +21,7 @@ from conftest import CONFIGS, tier_files
 from codesieve.pipeline.config import build_config, load_config
 from codesieve.pipeline.executors import LocalExecutor, RayExecutor
 from codesieve.pipeline.io import output_dataset
-from codesieve.pipeline.runner import run
+from codesieve.pipeline.runner import RunSpec, run, warm_task
 
 CLI = [sys.executable, "-m", "codesieve"]
 
@@ -138,15 +138,41 @@ def test_identical_output_local_ray1_ray2(tmp_path: Path, local_run: Path) -> No
     driver_threads = os.getenv("RAYON_NUM_THREADS")
     for workers in (1, 2):
         out = tmp_path / f"ray{workers}"
-        ex = RayExecutor(workers=workers, preload=("codesieve.pipeline.runner",) if workers == 2 else ())
+        warm = (warm_task, (cfg.resolved(), cfg.gate_names())) if workers == 2 else None
+        ex = RayExecutor(workers=workers, preload=("codesieve.pipeline.runner",) if workers == 2 else (), warm=warm)
         try:
-            run(cfg, str(SAMPLES), str(out), ex, quiet=True)
+            manifest = run(cfg, str(SAMPLES), str(out), ex, quiet=True)
+            assert manifest["timings"]["workers_start"] > 0  # reported apart from `total`
             # lingua's thread pool is pinned in the workers (through the raylet's environment)
             threads = ex.map(os.getenv, [("RAYON_NUM_THREADS",)] * workers)
         finally:
             ex.close()
         assert tier_files(out) == expected, f"Ray with {workers} worker(s) differs from local"
         assert threads == ["1"] * workers and os.getenv("RAYON_NUM_THREADS") == driver_threads
+
+
+def test_warm_task_loads_the_active_gates_models() -> None:
+    """A worker's start-up loads what the active gates' first unit would: the quality
+    models, the content model, the NL detector, the benchmark n-gram table; a gate left out
+    of the run loads nothing."""
+    from codesieve.filters import decontam
+    from codesieve.filters.langid import content, natural
+    from codesieve.pipeline import runner
+
+    cfg = load_config(CONFIGS / "default.yaml")
+    names = cfg.gate_names()
+    runner._CONFIG_CACHE.clear()
+    warm_task(cfg.resolved(), ["rules"])
+    gates = {g.name: g for g in RunSpec(cfg.resolved(), names, "", "").pipeline().gates}
+    assert not gates["quality"]._loaded
+    warm_task(cfg.resolved(), names)
+    assert gates["quality"]._loaded  # the same gate objects the tasks get
+    fasttext = next(s for s, _ in gates["quality"].scorers if s.name == "fasttext")
+    assert "fallback" in fasttext.models
+    assert content.load_content_model.cache_info().currsize >= 1
+    assert natural._detector.cache_info().currsize >= 1
+    assert decontam._low_bit_table.cache_info().currsize >= 1
+    runner._CONFIG_CACHE.clear()
 
 
 def test_ray_with_many_small_units_matches_local(tmp_path: Path, samples: Path) -> None:

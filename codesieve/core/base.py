@@ -91,6 +91,11 @@ class Gate:
     def apply(self, batch: DocBatch, ctx: UnitContext) -> GateResult:
         raise NotImplementedError
 
+    def warm(self) -> None:
+        """Load what `apply` and `late_columns` need whatever the rows (models, tables,
+        compiled patterns), so that a worker's first unit does not pay for it. Ray workers
+        call it once when the executor starts; elsewhere the first unit loads lazily."""
+
     def late_fields(self) -> list[str]:
         """Names of the `output_fields` that `apply` leaves out and `late_columns` gives:
         costly scores no gate decides on, computed only for the rows that pass every gate

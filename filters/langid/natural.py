@@ -35,6 +35,11 @@ def _detector(iso_codes: tuple[str, ...], low_accuracy: bool):
     return builder.build()
 
 
+def warm(iso_codes: tuple[str, ...], low_accuracy: bool) -> None:
+    """Build the detector that `detect(..., iso_codes, ..., low_accuracy)` uses."""
+    _detector(tuple(iso_codes), low_accuracy)
+
+
 #: the characters every comment of a grammar starts with (`//` `/*` -> "/", `#`, Lua/Haskell
 #: `--`, Haskell `{-`, Ruby `=begin`); a prefix holding none of them has no
 #: comment, so it is not parsed. Languages not listed: "/" (C family, JS/TS, Go, Rust, Java).

@@ -211,6 +211,16 @@ def _pygments_may_match(filename: str) -> bool:
     return rest is not None and rest.match(filename) is not None
 
 
+def warm() -> None:
+    """Load pygments' lexer table and compile every lexer's filename patterns, which the
+    first `find_lexer_class_for_filename` call does (~0.2 CPU-s), and the prefilter's."""
+    from pygments.lexers import find_lexer_class_for_filename
+
+    _dotless_patterns()
+    _pygments_patterns()
+    find_lexer_class_for_filename("warm.py")
+
+
 @cache
 def _pygments_lang(filename: str) -> str | None:
     from pygments.lexers import find_lexer_class_for_filename
