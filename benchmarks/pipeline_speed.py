@@ -146,8 +146,8 @@ def step_table(run: dict[str, Any], mb: float) -> list[tuple[str, float]]:
 
 
 def print_tables(
-    rensa: dict[str, float], local: dict[str, Any], ray: dict[int, dict[str, Any]], args: Any,
-    rounds: list[tuple[float, ...]] | None = None, ray_runs: dict[int, list[dict[str, Any]]] | None = None,
+    rensa: dict[str, float], local: dict[str, Any], ray_runs: dict[int, list[dict[str, Any]]], args: Any,
+    rounds: list[tuple[float, ...]] | None = None,
 ) -> None:
     m = local["manifest"]
     mb = m["bytes_in"] / 1e6
@@ -183,11 +183,11 @@ def print_tables(
         print(f"| {name} | {secs:.2f} | {1000 * secs / mb:.0f} | {100 * secs / local['cpu']:.0f}% |{more}")
     more = f" {1000 * other['cpu'] / mb:.0f} |" if other else ""
     print(f"| **whole process** | {local['cpu']:.2f} | {1000 * local['cpu'] / mb:.0f} | 100% |{more}")
-    if ray:
-        print_ray(ray, ray_runs or {w: [r] for w, r in ray.items()})
+    if ray_runs:
+        print_ray(ray_runs)
 
 
-def print_ray(ray: dict[int, dict[str, Any]], runs: dict[int, list[dict[str, Any]]]) -> None:
+def print_ray(runs: dict[int, list[dict[str, Any]]]) -> None:
     """Pipeline seconds and speed-up per worker count (each count's fastest run), Ray start
     apart; then the speed-up of every round (runs back to back) and its median. Driver and
     worker peaks measured separately (driver: its own VmHWM; workers: each one's sampled RSS
@@ -199,6 +199,7 @@ def print_ray(ray: dict[int, dict[str, Any]], runs: dict[int, list[dict[str, Any
           "of which workers start s | wall s | driver peak MB | worker peak MB, each (sampled) | "
           "worker peak MB (manifest) | wait4 tree MB |")
     print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    ray = {w: min(rs, key=lambda r: r["manifest"]["timings"]["total"]) for w, rs in runs.items()}
     one = ray[min(ray)]["manifest"]["timings"]["total"]
     for w, r in sorted(ray.items()):
         tm = r["manifest"]["timings"]
@@ -254,9 +255,8 @@ def main() -> None:
             for w in (int(x) for x in args.workers.split(",")):
                 ray_runs.setdefault(w, []).append(
                     run_codesieve(args.config, args.input, ["--executor", "ray", "--workers", str(w)]))
-    ray = {w: min(rs, key=lambda r: r["manifest"]["timings"]["total"]) for w, rs in ray_runs.items()}
     rounds = [tuple(r["cpu"] for r in rs) for rs in zip(rensa_runs, local_runs, *([other_runs] if other_runs else []))]
-    print_tables(rensa, local, ray, args, rounds, ray_runs)
+    print_tables(rensa, local, ray_runs, args, rounds)
     if args.json:
         raw = {"rensa": rensa_runs, "local": [{k: v for k, v in r.items() if k not in ("manifest", "compare")} |
                {"cpu_steps": r["manifest"].get("cpu", {})} for r in local_runs],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -103,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates is not None else None
     if args.workers and args.executor == "local" and args.workers != 1:
         raise UserError("--workers: the local executor runs one task at a time; use --executor ray")
-    warm = (warm_task, (cfg.resolved(), gates if gates is not None else cfg.gate_names()))
+    warm = functools.partial(warm_task, cfg.resolved(), gates if gates is not None else cfg.gate_names())
     executor = make_executor(args.executor, args.workers, args.ray_address, preload=RUN_MODULES, warm=warm)
     try:
         manifest = run(cfg, args.input, args.output, executor, gates=gates,

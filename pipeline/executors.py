@@ -198,8 +198,8 @@ def released(fn: Callable[..., Any]) -> Callable[..., Any]:
     return task
 
 
-#: what a worker runs once when it starts, after its imports: (function, args)
-Warm = tuple[Callable[..., Any], tuple]
+#: what a worker calls once when it starts, after its imports (e.g. a `functools.partial`)
+Warm = Callable[[], Any]
 
 
 def worker_start(modules: tuple[str, ...], warm: Warm | None = None) -> int:
@@ -210,7 +210,7 @@ def worker_start(modules: tuple[str, ...], warm: Warm | None = None) -> int:
     for name in modules:
         importlib.import_module(name)
     if warm is not None:
-        warm[0](*warm[1])
+        warm()
     return os.getpid()
 
 

@@ -3,6 +3,7 @@ executors and worker counts, crash recovery (SIGKILL), input formats, carried co
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -138,7 +139,7 @@ def test_identical_output_local_ray1_ray2(tmp_path: Path, local_run: Path) -> No
     driver_threads = os.getenv("RAYON_NUM_THREADS")
     for workers in (1, 2):
         out = tmp_path / f"ray{workers}"
-        warm = (warm_task, (cfg.resolved(), cfg.gate_names())) if workers == 2 else None
+        warm = functools.partial(warm_task, cfg.resolved(), cfg.gate_names()) if workers == 2 else None
         ex = RayExecutor(workers=workers, preload=("codesieve.pipeline.runner",) if workers == 2 else (), warm=warm)
         try:
             manifest = run(cfg, str(SAMPLES), str(out), ex, quiet=True)
