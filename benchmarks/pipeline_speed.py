@@ -20,6 +20,10 @@ workers); that figure is printed for reference as "wait4 tree".
     nice -n 10 python benchmarks/pipeline_speed.py [--input DIR] [--config NAME] [--repeat N] [--no-ray] [--ray-rounds N]
                                                    [--compare OTHER_CHECKOUT/.venv/bin/python]
 
+With --compare the other checkout runs too, right after each of this checkout's runs (local
+and, in every Ray round, each worker count), and its per-round Ray speed-ups print beside
+this checkout's.
+
 With --repeat N each of rensa and codesieve runs N times, alternating, and the run with the
 least CPU of each is kept (the machine is shared; the minimum is the least disturbed); the
 ratio within each round (the two runs back to back) is printed too, with its median, which
@@ -185,6 +189,8 @@ def print_tables(
     print(f"| **whole process** | {local['cpu']:.2f} | {1000 * local['cpu'] / mb:.0f} | 100% |{more}")
     if ray_runs:
         print_ray(ray_runs)
+        if local.get("compare_ray"):
+            print_compare_ray(ray_runs, local["compare_ray"], args.compare)
 
 
 def print_ray(runs: dict[int, list[dict[str, Any]]]) -> None:
@@ -221,6 +227,26 @@ def print_ray(runs: dict[int, list[dict[str, Any]]]) -> None:
               f"median {statistics.median(ups):.2f}x")
 
 
+def round_speedups(runs: dict[int, list[dict[str, Any]]]) -> dict[int, list[float]]:
+    """Per worker count above the least: its speed-up over the least count, round by round."""
+    base = min(runs)
+    return {w: [a["manifest"]["timings"]["total"] / b["manifest"]["timings"]["total"]
+                for a, b in zip(runs[base], runs[w])] for w in sorted(runs) if w != base}
+
+
+def print_compare_ray(mine: dict[int, list[dict[str, Any]]], other: dict[int, list[dict[str, Any]]], python: str) -> None:
+    """This checkout's and the --compare checkout's Ray speed-ups, rounds interleaved (each
+    round runs this checkout's counts, each followed by the other's)."""
+    base = min(mine)
+    ours, theirs = round_speedups(mine), round_speedups(other)
+    for w in ours:
+        print(f"\n{w} vs {base} worker(s), same rounds, this checkout / --compare ({python}):")
+        print("\n| round | this checkout | --compare |\n|--:|--:|--:|")
+        for i, (a, b) in enumerate(zip(ours[w], theirs[w]), 1):
+            print(f"| {i} | {a:.2f}x | {b:.2f}x |")
+        print(f"| median | {statistics.median(ours[w]):.2f}x | {statistics.median(theirs[w]):.2f}x |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--input", default=str(DEFAULT_INPUT))
@@ -250,19 +276,26 @@ def main() -> None:
     if other_runs:
         local["compare"] = min(other_runs, key=lambda r: r["cpu"])
     ray_runs: dict[int, list[dict[str, Any]]] = {}
+    other_ray: dict[int, list[dict[str, Any]]] = {}
     if not args.no_ray and args.workers:
         for _ in range(args.ray_rounds):  # worker counts alternate: a round shares the machine's mood
             for w in (int(x) for x in args.workers.split(",")):
-                ray_runs.setdefault(w, []).append(
-                    run_codesieve(args.config, args.input, ["--executor", "ray", "--workers", str(w)]))
+                ray = ["--executor", "ray", "--workers", str(w)]
+                ray_runs.setdefault(w, []).append(run_codesieve(args.config, args.input, ray))
+                if args.compare:
+                    other_ray.setdefault(w, []).append(run_codesieve(args.config, args.input, ray, args.compare))
+    if other_ray:
+        local["compare_ray"] = other_ray
     rounds = [tuple(r["cpu"] for r in rs) for rs in zip(rensa_runs, local_runs, *([other_runs] if other_runs else []))]
     print_tables(rensa, local, ray_runs, args, rounds)
     if args.json:
-        raw = {"rensa": rensa_runs, "local": [{k: v for k, v in r.items() if k not in ("manifest", "compare")} |
+        raw = {"rensa": rensa_runs, "local": [{k: v for k, v in r.items() if k not in ("manifest", "compare", "compare_ray")} |
                {"cpu_steps": r["manifest"].get("cpu", {})} for r in local_runs],
                "compare": [{k: v for k, v in r.items() if k != "manifest"} for r in other_runs],
                "ray": {w: [{k: v for k, v in r.items() if k != "manifest"} | {"timings": r["manifest"]["timings"]}
-                           for r in rs] for w, rs in ray_runs.items()}, "load": os.getloadavg()}
+                           for r in rs] for w, rs in ray_runs.items()},
+               "compare_ray": {w: [{k: v for k, v in r.items() if k != "manifest"} | {"timings": r["manifest"]["timings"]}
+                                   for r in rs] for w, rs in other_ray.items()}, "load": os.getloadavg()}
         Path(args.json).write_text(json.dumps(raw, indent=1))
 
 

@@ -28,6 +28,7 @@ from codesieve.core import cputime, parsewatch
 from codesieve.core.atomic import (
     KEYS_CODEC,
     read_ipc,
+    synced_later,
     write_ipc_atomic,
     write_json_atomic,
     write_parquet_atomic,
@@ -182,24 +183,26 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     ctx = UnitContext(unit.index, spec.work, spec.text_column)
     memo = _memo(spec, cfg, plan, unit)
     late = late_points(cfg.gates, spec.active)
-    with parsewatch.watch(layout.parse_timeouts(spec.work), unit.index, cfg.input.parse_timeout_s):
-        run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg), memo,
-                  late)
-        if plan.prepare is None:  # the last pass: late columns of the rows that pass every gate
-            add_late_columns(late.get(len(cfg.gates), []), table, state, ctx, fields, memo)
+    # the files' fsyncs run behind the work that follows them (the state before the prepare)
+    with synced_later():
+        with parsewatch.watch(layout.parse_timeouts(spec.work), unit.index, cfg.input.parse_timeout_s):
+            run_gates(plan.applied(), table, state, ctx, stats["gates"], fields, spec.active, spec.gate_dirs(cfg),
+                      memo, late)
+            if plan.prepare is None:  # the last pass: late columns of the rows that pass every gate
+                add_late_columns(late.get(len(cfg.gates), []), table, state, ctx, fields, memo)
+            if plan.prepare is not None and plan.prepare[1].name in spec.active:
+                add_late_columns(late.get(plan.prepare[0], []), table, state, ctx, fields, memo)
+        with cputime.timed("write"):
+            if plan.prepare is not None:
+                write_ipc_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index))
+            else:
+                stats.update(_write_tiers(spec, cfg, unit.index, table, state, fields))
         if plan.prepare is not None and plan.prepare[1].name in spec.active:
-            add_late_columns(late.get(plan.prepare[0], []), table, state, ctx, fields, memo)
-    if plan.prepare is not None and plan.prepare[1].name in spec.active:
-        gate = plan.prepare[1]
-        with cputime.timed(f"prepare:{gate.name}"):
-            keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
-            keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit.index, np.int32)))
-            write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index), codec=KEYS_CODEC)
-    with cputime.timed("write"):
-        if plan.prepare is not None:
-            write_ipc_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index))
-        else:
-            stats.update(_write_tiers(spec, cfg, unit.index, table, state, fields))
+            gate = plan.prepare[1]
+            with cputime.timed(f"prepare:{gate.name}"):
+                keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
+                keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit.index, np.int32)))
+                write_parquet_atomic(keys, layout.gate_keys(spec.work, gate.name, unit.index), codec=KEYS_CODEC)
     stats["seconds"] = time.perf_counter() - t0
     # when, where and at what CPU cost (the process's CPU before the task: its start-up when first)
     stats["started"], stats["pid"] = started, os.getpid()

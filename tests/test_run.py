@@ -190,7 +190,8 @@ def test_ray_with_many_small_units_matches_local(tmp_path: Path, samples: Path) 
 
 
 def _count(folder: Path) -> int:
-    return len(list(folder.glob("*.json"))) if folder.exists() else 0
+    """Finished units (a done record being written is a `.tmp-*` file, which `*` matches)."""
+    return len(list(folder.glob("unit-*.json"))) if folder.exists() else 0
 
 
 def test_sigkill_then_rerun_gives_identical_output(tmp_path: Path, samples: Path) -> None:

@@ -56,10 +56,10 @@ def test_s3_output_resumes_after_kill_and_matches_local(tmp_path: Path, s3_endpo
     args = base + ["--output", "s3://crawl/runs/r1", "--work-dir", str(work)]
     proc = subprocess.Popen(args + ["--quiet"])
     deadline = time.time() + 120
-    done = list(work.glob("*/.codesieve/work/done/pass0/*.json"))
+    done = list(work.glob("*/.codesieve/work/done/pass0/unit-*.json"))
     while not done and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-        done = list(work.glob("*/.codesieve/work/done/pass0/*.json"))
+        done = list(work.glob("*/.codesieve/work/done/pass0/unit-*.json"))
     assert proc.poll() is None, "run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
