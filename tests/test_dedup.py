@@ -14,6 +14,7 @@ import pytest
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
 from codesieve.filters.dedup.gate import DedupGate
+from codesieve.filters.dedup import minhash
 from codesieve.filters.dedup.minhash import optimal_bands
 from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 from codesieve.pipeline.executors import LocalExecutor
@@ -74,6 +75,23 @@ def test_shingles_match_a_regex_reference() -> None:
             grams = {tuple(toks[j : j + cfg.ngram]) for j in range(n)}
             assert off[i + 1] - off[i] == n
             assert len(set(hashes[off[i] : off[i + 1]].tolist())) == len(grams)
+
+
+@pytest.mark.parametrize("block", [1, 7, 1024])
+def test_signatures_in_blocks_equal_one_rensa_call(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`signatures` asks rensa a block of documents at a time: the same matrix as one call over
+    all of them (real files, empty ones included)."""
+    import itertools
+
+    import rensa
+
+    texts = [FILES[n] for n in NAMES] + ["", "  \n", "one two"]
+    hashes, off = shingle_hashes(pa.array(texts), ShingleConfig())
+    mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(hashes, off.astype(np.uint64), 128, 42)
+    whole = np.array(list(itertools.chain.from_iterable(mat.to_rows())), np.uint32).reshape(len(texts), 128)
+    monkeypatch.setattr(minhash, "SIGNATURE_BLOCK", block)
+    assert np.array_equal(minhash.signatures(hashes, off, 128, 42), whole)
+    assert (whole[len(NAMES)] == minhash.EMPTY).all()  # no shingles: all-EMPTY row
 
 
 def test_optimal_bands_is_datasketch_rule() -> None:

@@ -12,6 +12,10 @@ from codesieve.filters.dedup.shingles import splitmix64
 EMPTY = np.uint32(0xFFFFFFFF)  # signature value of a document without shingles
 
 
+#: documents per rensa call in `signatures`
+SIGNATURE_BLOCK = 1024
+
+
 def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """MinHash signatures (n_docs, num_perm) uint32 of flat shingle hashes.
 
@@ -22,14 +26,21 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int
     import rensa
 
     n = len(offsets) - 1
-    if n == 0:
-        return np.zeros((0, num_perm), np.uint32)
-    mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        np.ascontiguousarray(hashes, dtype=np.uint64), offsets.astype(np.uint64), num_perm, seed
-    )
-    # rensa 0.5 exports rows of Python ints only; fromiter skips asarray's nested-list pass
-    flat = np.fromiter(itertools.chain.from_iterable(mat.to_rows()), np.uint32, count=n * num_perm)
-    return flat.reshape(n, num_perm)
+    out = np.empty((n, num_perm), np.uint32)
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    offsets = offsets.astype(np.uint64)
+    # rensa 0.5 exports rows of Python ints only (one object per value); a block of documents
+    # at a time, so those objects reuse the same memory instead of faulting in ~115 MB of fresh
+    # pages per dev run (a document's digest depends on its own shingles alone: the same values)
+    for a in range(0, n, SIGNATURE_BLOCK):
+        b = min(a + SIGNATURE_BLOCK, n)
+        lo, hi = int(offsets[a]), int(offsets[b])
+        mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(hashes[lo:hi], offsets[a : b + 1] - offsets[a], num_perm,
+                                                                  seed)
+        # fromiter skips asarray's nested-list pass
+        out[a:b] = np.fromiter(itertools.chain.from_iterable(mat.to_rows()), np.uint32, count=(b - a) * num_perm).reshape(
+            b - a, num_perm)
+    return out
 
 
 def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
