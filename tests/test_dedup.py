@@ -13,8 +13,8 @@ import pytest
 
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
-from codesieve.filters.dedup.gate import DedupGate
 from codesieve.filters.dedup import minhash
+from codesieve.filters.dedup.gate import DedupGate
 from codesieve.filters.dedup.minhash import optimal_bands
 from codesieve.filters.dedup.shingles import ShingleConfig, shingle_hashes
 from codesieve.pipeline.executors import LocalExecutor
