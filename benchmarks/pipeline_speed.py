@@ -219,10 +219,9 @@ def print_ray(runs: dict[int, list[dict[str, Any]]]) -> None:
               f"{'-' if start is None else f'{start:.1f}'} | {r['wall']:.1f} | "
               f"{r['rss']:,.0f} | {each} | {peak:,.0f} | {r['tree_maxrss']:,.0f} |")
     base = min(runs)
-    for w in sorted(runs):
-        if w == base or len(runs[w]) < 2:
+    for w, ups in round_speedups(runs).items():
+        if len(ups) < 2:
             continue
-        ups = [a["manifest"]["timings"]["total"] / b["manifest"]["timings"]["total"] for a, b in zip(runs[base], runs[w])]
         print(f"\n{w} vs {base} worker(s), per round: {', '.join(f'{x:.2f}x' for x in ups)}; "
               f"median {statistics.median(ups):.2f}x")
 

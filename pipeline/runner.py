@@ -183,6 +183,8 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     ctx = UnitContext(unit.index, spec.work, spec.text_column)
     memo = _memo(spec, cfg, plan, unit)
     late = late_points(cfg.gates, spec.active)
+    # (index, global gate) whose keys this pass prepares, when that gate runs
+    prepare = plan.prepare if plan.prepare is not None and plan.prepare[1].name in spec.active else None
     # the files' fsyncs run behind the work that follows them (the state before the prepare)
     with synced_later():
         with parsewatch.watch(layout.parse_timeouts(spec.work), unit.index, cfg.input.parse_timeout_s):
@@ -190,15 +192,15 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
                       memo, late)
             if plan.prepare is None:  # the last pass: late columns of the rows that pass every gate
                 add_late_columns(late.get(len(cfg.gates), []), table, state, ctx, fields, memo)
-            if plan.prepare is not None and plan.prepare[1].name in spec.active:
-                add_late_columns(late.get(plan.prepare[0], []), table, state, ctx, fields, memo)
+            if prepare is not None:
+                add_late_columns(late.get(prepare[0], []), table, state, ctx, fields, memo)
         with cputime.timed("write"):
             if plan.prepare is not None:
                 write_ipc_atomic(state.to_table(table), layout.pass_state(spec.work, p, unit.index))
             else:
                 stats.update(_write_tiers(spec, cfg, unit.index, table, state, fields))
-        if plan.prepare is not None and plan.prepare[1].name in spec.active:
-            gate = plan.prepare[1]
+        if prepare is not None:
+            gate = prepare[1]
             with cputime.timed(f"prepare:{gate.name}"):
                 keys = gate.prepare(alive_batch(table, state, np.flatnonzero(state.alive), spec.text_column), ctx)
                 keys = keys.append_column("_unit", pa.array(np.full(keys.num_rows, unit.index, np.int32)))

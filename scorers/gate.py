@@ -113,8 +113,7 @@ class QualityGate(Gate):
 
     def scores(self, batch: DocBatch) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(quality_score, {scorer name: q values}) for every row of `batch`."""
-        if not self._loaded:
-            self.load()
+        self.warm()
         q = {}
         for s, _ in self.scorers:
             with cputime.timed(f"quality.{s.name}"):
