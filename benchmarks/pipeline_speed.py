@@ -1,6 +1,6 @@
 """Whole-pipeline throughput against the rensa dedup-only baseline, in one invocation.
 
-Prints three markdown tables:
+Prints four markdown tables:
   (a) MB of text per CPU-second (whole process, children included, from wait4) and peak
       RSS of: the rensa baseline (ANCHORS: lower-cased `\\w+` word 5-grams built in Python,
       rensa 0.5 RMinHash 128 perms, RMinHashLSH 16 bands x 8 rows, union-find) and
@@ -11,14 +11,19 @@ Prints three markdown tables:
       is the process total minus the counted steps;
   (c) Ray with 1 and 2 workers on the whole pipeline: pipeline seconds (the manifest's
       `timings.total`, Ray start excluded) and Ray start + shutdown (wall minus that); the
-      driver's peak RSS (its own VmHWM) apart from each worker's.
+      driver's peak RSS (its own VmHWM) apart from each worker's;
+  (d) unless --no-ceiling, per Ray round the machine's own ceiling: the rensa baseline alone,
+      then N copies of it at once (N = the largest worker count; N x alone wall / together
+      wall), beside that round's Ray speed-up, and a bound: the speed-up the run would reach
+      if its passes scaled like the machine and its serial parts (plan, dedup global step,
+      finalize) took what they took.
 
 Peak RSS is the measured process's own kernel high-water mark (VmHWM, sampled every 0.2 s),
 not wait4's ru_maxrss, which also counts every descendant the process reaped (embedded Ray's
 workers); that figure is printed for reference as "wait4 tree".
 
     nice -n 10 python benchmarks/pipeline_speed.py [--input DIR] [--config NAME] [--repeat N] [--no-ray] [--ray-rounds N]
-                                                   [--compare OTHER_CHECKOUT/.venv/bin/python]
+                                                   [--compare OTHER_CHECKOUT/.venv/bin/python] [--no-ceiling]
 
 With --compare the other checkout runs too, right after each of this checkout's runs (local
 and, in every Ray round, each worker count), and its per-round Ray speed-ups print beside
@@ -115,6 +120,30 @@ def run_rensa(input_dir: str) -> dict[str, Any]:
     return _rusage_run([sys.executable, __file__, "--rensa-child", input_dir])
 
 
+def run_concurrent(cmds: list[list[str]]) -> dict[str, Any]:
+    """Wall seconds until the last of `cmds`, all started at once, has ended; CPU of each."""
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(c, cwd=ROOT, stdout=subprocess.DEVNULL, env=_child_env()) for c in cmds]
+    cpu = []
+    for proc in procs:
+        _, status, ru = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"benchmark run failed: {' '.join(proc.args)}")
+        cpu.append(ru.ru_utime + ru.ru_stime)
+    return {"wall": time.perf_counter() - t0, "cpu": cpu}
+
+
+def machine_ceiling(input_dir: str, n: int) -> dict[str, Any]:
+    """The machine's own N-vs-1 speed-up for a job with no serial part and no shared state:
+    the rensa baseline alone, then N copies of it at once (each its own process, the same
+    input). N x alone wall / together wall is what N workers can reach here at best (the
+    cores' shared caches, memory bandwidth and the hypervisor's scheduling included)."""
+    cmd = [sys.executable, __file__, "--rensa-child", input_dir]
+    alone = run_concurrent([cmd])
+    together = run_concurrent([cmd] * n)
+    return {"alone": alone, "together": together, "speedup": n * alone["wall"] / together["wall"]}
+
+
 def run_codesieve(config: str, input_dir: str, extra: list[str], python: str = sys.executable) -> dict[str, Any]:
     out = tempfile.mkdtemp(prefix="codesieve-bench-")
     try:
@@ -191,6 +220,8 @@ def print_tables(
         print_ray(ray_runs)
         if local.get("compare_ray"):
             print_compare_ray(ray_runs, local["compare_ray"], args.compare)
+        if local.get("ceilings"):
+            print_ceiling(ray_runs, local["ceilings"])
 
 
 def print_ray(runs: dict[int, list[dict[str, Any]]]) -> None:
@@ -233,6 +264,41 @@ def round_speedups(runs: dict[int, list[dict[str, Any]]]) -> dict[int, list[floa
                 for a, b in zip(runs[base], runs[w])] for w in sorted(runs) if w != base}
 
 
+def serial_seconds(run: dict[str, Any]) -> float:
+    """Pipeline seconds outside the passes' unit tasks: plan, the global steps, finalize."""
+    tm = run["manifest"]["timings"]
+    return sum(v for k, v in tm.items() if k in ("plan", "finalize") or k.startswith("global"))
+
+
+def amdahl_bound(one: dict[str, Any], many: dict[str, Any], ceiling: float) -> float:
+    """The N-worker speed-up if the passes scaled as well as the machine allows (`ceiling`)
+    and the serial parts took what they took in the N-worker run."""
+    t1 = one["manifest"]["timings"]["total"]
+    return t1 / ((t1 - serial_seconds(one)) / ceiling + serial_seconds(many))
+
+
+def print_ceiling(runs: dict[int, list[dict[str, Any]]], ceilings: list[dict[str, Any]]) -> None:
+    """Every round's Ray speed-up beside the machine's own ceiling measured in that round."""
+    base, top = min(runs), max(runs)
+    n = len(ceilings[0]["together"]["cpu"])
+    ups = round_speedups(runs)[top]
+    print(f"\nThe machine's ceiling, per round: {n} rensa baselines at once against one alone "
+          f"({n} x alone wall / together wall; no serial part, nothing shared), beside {top} vs {base} "
+          f"Ray worker(s) in the same round; bound = the Ray speed-up if both passes scaled like the "
+          f"machine and the serial parts (plan, dedup global step, finalize) took what they took:\n")
+    print(f"| round | rensa alone s | {n} at once s | machine {n} vs 1 | Ray {top} vs {base} | Ray / machine | "
+          f"serial s, {base} / {top} worker(s) | bound |")
+    print("|--:|--:|--:|--:|--:|--:|--:|--:|")
+    rows = []
+    for i, (c, up, a, b) in enumerate(zip(ceilings, ups, runs[base], runs[top]), 1):
+        bound = amdahl_bound(a, b, c["speedup"])
+        rows.append((c["speedup"], up, up / c["speedup"], bound))
+        print(f"| {i} | {c['alone']['wall']:.1f} | {c['together']['wall']:.1f} | {c['speedup']:.2f}x | {up:.2f}x | "
+              f"{up / c['speedup']:.2f} | {serial_seconds(a):.2f} / {serial_seconds(b):.2f} | {bound:.2f}x |")
+    med = [statistics.median(col) for col in zip(*rows)]
+    print(f"| median | | | {med[0]:.2f}x | {med[1]:.2f}x | {med[2]:.2f} | | {med[3]:.2f}x |")
+
+
 def print_compare_ray(mine: dict[int, list[dict[str, Any]]], other: dict[int, list[dict[str, Any]]], python: str) -> None:
     """This checkout's and the --compare checkout's Ray speed-ups, rounds interleaved (each
     round runs this checkout's counts, each followed by the other's)."""
@@ -254,6 +320,8 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="Ray worker counts to compare ('' for none)")
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--ray-rounds", type=int, default=1, help="rounds of the Ray runs (worker counts alternate)")
+    ap.add_argument("--no-ceiling", action="store_true",
+                    help="skip the machine's own ceiling (N rensa baselines at once vs one) in every Ray round")
     ap.add_argument("--json", help="also write the raw figures here")
     ap.add_argument("--compare", metavar="PYTHON",
                     help="also time the codesieve of another checkout (its venv's python, e.g. main's)")
@@ -276,15 +344,21 @@ def main() -> None:
         local["compare"] = min(other_runs, key=lambda r: r["cpu"])
     ray_runs: dict[int, list[dict[str, Any]]] = {}
     other_ray: dict[int, list[dict[str, Any]]] = {}
+    ceilings: list[dict[str, Any]] = []
     if not args.no_ray and args.workers:
+        counts = [int(x) for x in args.workers.split(",")]
         for _ in range(args.ray_rounds):  # worker counts alternate: a round shares the machine's mood
-            for w in (int(x) for x in args.workers.split(",")):
+            for w in counts:
                 ray = ["--executor", "ray", "--workers", str(w)]
                 ray_runs.setdefault(w, []).append(run_codesieve(args.config, args.input, ray))
                 if args.compare:
                     other_ray.setdefault(w, []).append(run_codesieve(args.config, args.input, ray, args.compare))
+            if not args.no_ceiling and max(counts) > 1:
+                ceilings.append(machine_ceiling(args.input, max(counts)))
     if other_ray:
         local["compare_ray"] = other_ray
+    if ceilings:
+        local["ceilings"] = ceilings
     rounds = [tuple(r["cpu"] for r in rs) for rs in zip(rensa_runs, local_runs, *([other_runs] if other_runs else []))]
     print_tables(rensa, local, ray_runs, args, rounds)
     if args.json:
@@ -294,7 +368,8 @@ def main() -> None:
                "ray": {w: [{k: v for k, v in r.items() if k != "manifest"} | {"timings": r["manifest"]["timings"]}
                            for r in rs] for w, rs in ray_runs.items()},
                "compare_ray": {w: [{k: v for k, v in r.items() if k != "manifest"} | {"timings": r["manifest"]["timings"]}
-                                   for r in rs] for w, rs in other_ray.items()}, "load": os.getloadavg()}
+                                   for r in rs] for w, rs in other_ray.items()},
+               "ceilings": ceilings, "load": os.getloadavg()}
         Path(args.json).write_text(json.dumps(raw, indent=1))
 
 
