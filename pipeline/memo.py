@@ -84,7 +84,8 @@ def apply_memoized(gate: Gate, batch: DocBatch, ctx: UnitContext, memo: Memo | N
         hit = pc.is_valid(found).to_numpy(zero_copy_only=False)
         pos = pc.fill_null(found, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     miss = np.flatnonzero(~hit)
-    sub = batch.take(~hit) if len(miss) else None
+    # nothing stored (a first run): the gate reads the batch itself, not a copy of every row
+    sub = (batch if len(miss) == batch.num_rows else batch.take(~hit)) if len(miss) else None
     measured = isinstance(gate, MeasuredGate)
     if measured:
         new = _as_table(gate.measure(sub, ctx), sub) if sub is not None else None  # type: ignore[attr-defined]

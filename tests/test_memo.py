@@ -76,3 +76,41 @@ def test_changed_measurement_is_recomputed(tmp_path: Path, samples: Path, monkey
     monkeypatch.setattr(RulesGate, "measure", counting)
     run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True, overwrite=True)
     assert sum(calls) > 1000
+
+
+def test_nothing_stored_measures_the_batch_itself(tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first run hands the gate the batch as it is (no copy of every row); stored rows are
+    not measured again; a batch of stored and new rows measures the new ones alone, and every
+    call decides as a fresh measurement does."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from codesieve.core.base import UnitContext
+    from codesieve.core.batch import DocBatch
+    from codesieve.pipeline.memo import Memo, apply_memoized
+
+    gate = next(g for g in _config(1000).gates if g.name == "rules")
+    table = pq.read_table(samples / "code-00000.parquet", columns=["content"]).slice(0, 400)
+    ids = pa.array([f"doc-{i}" for i in range(table.num_rows)])
+    table = table.append_column("id", ids).append_column("lang", pa.array(["python"] * table.num_rows))
+    batch, ctx = DocBatch(table), UnitContext(0, str(tmp_path))
+    seen: list[DocBatch] = []
+    original = RulesGate.measure
+
+    def recording(self, b, c):
+        seen.append(b)
+        return original(self, b, c)
+
+    monkeypatch.setattr(RulesGate, "measure", recording)
+    first = apply_memoized(gate, batch, ctx, Memo(str(tmp_path / "memo"), 0, {"v": 1}))
+    assert len(seen) == 1 and seen[0] is batch
+    again = apply_memoized(gate, batch, ctx, Memo(str(tmp_path / "memo"), 0, {"v": 1}))
+    assert len(seen) == 1  # every row stored: nothing measured
+    renamed = pa.array([f"doc-{i}" if i % 2 else f"new-{i}" for i in range(table.num_rows)])
+    mixed = DocBatch(table.set_column(table.column_names.index("id"), "id", renamed))
+    third = apply_memoized(gate, mixed, ctx, Memo(str(tmp_path / "memo"), 0, {"v": 1}))
+    assert len(seen) == 2 and seen[1].num_rows == table.num_rows // 2
+    for res in (again, third):
+        assert np.array_equal(res.fails, first.fails) and res.reason_names == first.reason_names
+        assert all(res.columns[k].equals(v) for k, v in first.columns.items())
