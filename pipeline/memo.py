@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from codesieve.core import cputime
-from codesieve.core.atomic import WORK_CODEC, write_parquet_atomic
+from codesieve.core.atomic import TABLE_READ, WORK_CODEC, write_parquet_atomic
 from codesieve.core.base import Gate, GateResult, MeasuredGate, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.params import stable_hash
@@ -55,7 +55,7 @@ class Memo:
             return None
         try:
             with cputime.timed("memo_io"):
-                table = pq.read_table(path)
+                table = pq.read_table(path, **TABLE_READ)
         except (OSError, pa.ArrowException):
             return None  # a torn or foreign file: recompute
         meta = table.schema.metadata or {}

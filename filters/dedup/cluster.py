@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from codesieve.core.atomic import TABLE_READ, TASK_READ
 from codesieve.filters.dedup.minhash import band_hashes, estimated_jaccard
 from codesieve.filters.dedup.shingles import ShingleConfig
 
@@ -91,7 +92,7 @@ def _read(src: Source, columns: list[str], priority: tuple[str, ...]) -> pa.Tabl
     """Read `columns` of a source; missing priority columns become nulls."""
     schema = pq.read_schema(src.path)
     have = [c for c in columns if c in schema.names]
-    table = pq.read_table(src.path, columns=have)
+    table = pq.read_table(src.path, columns=have, **TABLE_READ)
     for c in columns:
         if c not in schema.names:
             if c.startswith("prio_"):
@@ -205,7 +206,7 @@ def band_task(
     gs: list[np.ndarray] = []
     hs: list[list[np.ndarray]] = [[] for _ in cols]
     for src, off in zip(sources, offsets):
-        t = pq.ParquetFile(src.path).read(columns=cols + ["n_shingles"])
+        t = pq.ParquetFile(src.path).read(columns=cols + ["n_shingles"], **TASK_READ)
         keep = t.column("n_shingles").to_numpy() > 0
         lo, hi = np.searchsorted(excluded, [off, off + t.num_rows])  # this source's share only
         keep[excluded[lo:hi] - off] = False
@@ -309,7 +310,7 @@ def cluster_task(parts: list[tuple[str, int]], task: int, cfg: DedupConfig) -> p
     Returns (g, id, rep_g, rep_id, size, kind)."""
     pieces = []
     for path, group in parts:
-        piece = pq.ParquetFile(path).read_row_group(group)
+        piece = pq.ParquetFile(path).read_row_group(group, **TASK_READ)
         if np.any(piece.column("task").to_numpy() != task):  # the driver's map of row groups is wrong
             raise RuntimeError(f"{path}: row group {group} is not cluster task {task}'s")
         pieces.append(piece.drop_columns(["task"]))

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import Field
 
+from codesieve.core.atomic import TABLE_READ
 from codesieve.core.base import GateResult, GlobalGate, Params, UnitContext
 from codesieve.core.batch import DocBatch
 from codesieve.core.errors import ConfigError
@@ -193,7 +194,7 @@ class DedupGate(GlobalGate):
             key = repo_ids(batch)
             cluster = key
         path = verdict_path(ctx.gate_dir, ctx.unit)
-        v = pq.read_table(path) if os.path.exists(path) else None
+        v = pq.read_table(path, **TABLE_READ) if os.path.exists(path) else None
         if v is not None and v.num_rows:
             pos = pc.index_in(key, v.column("id"))
             hit = pc.is_valid(pos).to_numpy(zero_copy_only=False)

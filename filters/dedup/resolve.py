@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from codesieve.core.atomic import write_parquet_atomic
+from codesieve.core.atomic import TABLE_READ, write_parquet_atomic
 from codesieve.filters.dedup import giant as dgiant
 from codesieve.filters.dedup import index as dindex
 from codesieve.filters.dedup import verdicts as dverdicts
@@ -43,7 +43,7 @@ verdict_path = dverdicts.verdict_path
 
 
 def _unit_of(path: str) -> int:
-    t = pq.read_table(path, columns=["_unit"])
+    t = pq.read_table(path, columns=["_unit"], **TABLE_READ)
     if t.num_rows:
         return int(t.column(0)[0].as_py())
     return int(os.path.basename(path).split("-")[1].split(".")[0])
@@ -338,7 +338,7 @@ def _pack(
     for s, src in enumerate(plan.all):  # + shingles of those verified on them
         a, b = cuts[s], cuts[s + 1]
         if a < b and need_sh[a:b].any():
-            n_sh = pq.read_table(src.path, columns=["n_shingles"]).column(0).to_numpy()
+            n_sh = pq.read_table(src.path, columns=["n_shingles"], **TABLE_READ).column(0).to_numpy()
             cost[a:b] += 4 * n_sh[g[a:b] - plan.starts[s]] * need_sh[a:b]
     comp_cost = np.bincount(inv, weights=cost).astype(np.int64)
     giant = (members > cfg.verify_max_cluster) & (comp_cost > CLUSTER_TASK_BYTES)
@@ -379,7 +379,7 @@ def _write_verdicts(
         dup_rows[s] = local[part.column("is_dup").to_numpy(zero_copy_only=False)]
         part = part.drop_columns(["g"])
         if cfg.level == "repo":  # a repository's verdict goes to every unit holding its files
-            lists = pq.read_table(src.path, columns=["units"]).column(0).combine_chunks().take(pa.array(local))
+            lists = pq.read_table(src.path, columns=["units"], **TABLE_READ).column(0).combine_chunks().take(pa.array(local))
             part = part.take(pc.list_parent_indices(lists))
             unit_of = lists.flatten().to_numpy()
             for u in np.unique(unit_of):

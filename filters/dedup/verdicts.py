@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from codesieve.core.atomic import write_parquet_atomic
+from codesieve.core.atomic import TABLE_READ, write_parquet_atomic
 from codesieve.filters.dedup.cluster import (
     KIND_EXACT,
     KIND_NEAR,
@@ -149,7 +149,7 @@ def giant_to_file(paths: list[str], comp: int, cfg: DedupConfig, folder: str, pa
 
 
 def _read_part(paths: list[str], j: int) -> pa.Table | None:
-    tables = [pq.read_table(p, filters=[("jp", "=", j)]).drop_columns(["jp"]) for p in paths]
+    tables = [pq.read_table(p, filters=[("jp", "=", j)], **TABLE_READ).drop_columns(["jp"]) for p in paths]
     tables = [t for t in tables if t.num_rows]
     return pa.concat_tables(tables) if tables else None
 
@@ -169,7 +169,7 @@ def unit_task(join_paths: list[str], sources: list[Source], starts: list[int], w
     """Verdict files of consecutive `sources` (units; global rows from `starts`), read as a
     g range from every join partition. Returns each source's duplicate rows (for the index)."""
     lo, hi = starts[0], starts[-1] + sources[-1].rows
-    parts = [pq.read_table(p, filters=[("g", ">=", lo), ("g", "<", hi)]) for p in join_paths]
+    parts = [pq.read_table(p, filters=[("g", ">=", lo), ("g", "<", hi)], **TABLE_READ) for p in join_paths]
     v = pa.concat_tables([empty_verdicts(with_g=True)] + [t for t in parts if t.num_rows]).sort_by("g")
     g = v.column("g").to_numpy()
     dup_rows = []

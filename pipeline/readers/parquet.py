@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from codesieve.core.atomic import TASK_READ
 from codesieve.core.errors import InputError
 from codesieve.core.registry import register_reader
 from codesieve.pipeline.readers.base import Reader, RowErrors, SourceFile, Unit, open_input
@@ -73,7 +74,7 @@ class ParquetReader(Reader):
         first, row_start, row_stop, *groups = unit.span
         pf = parquet_file(unit.file)
         try:
-            table = pf.read_row_groups(groups)
+            table = pf.read_row_groups(groups, **TASK_READ)
         except Exception as exc:
             raise InputError(f"{unit.file.rel}: cannot read row groups {groups} ({exc})") from None
         table = table.slice(row_start, unit.limited(row_stop - row_start))
