@@ -219,7 +219,8 @@ def parse_lines(lines: list[bytes], keys: np.ndarray, file: SourceFile, text_col
     try:
         table = pajson.read_json(
             pa.BufferReader(block),
-            read_options=pajson.ReadOptions(block_size=max(len(block) + 1, 1 << 20)),
+            # one block, parsed on this thread (see `codesieve.core.atomic.TASK_READ`)
+            read_options=pajson.ReadOptions(use_threads=False, block_size=max(len(block) + 1, 1 << 20)),
             parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
         )
         if table.num_rows == len(lines):
