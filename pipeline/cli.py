@@ -212,8 +212,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
+#: commands whose own process does its numpy algebra a small matrix at a time: OpenBLAS's
+#: second thread would only spin (~0.2 CPU-s of a dev-corpus run, most of it at start-up;
+#: Ray's workers get one thread from Ray already). Set before anything loads numpy, so only
+#: when the command line is parsed here; a value the user set wins.
+ONE_BLAS_THREAD = ("run", "dry-run")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else list(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if next((a for a in argv if not a.startswith("-")), None) in ONE_BLAS_THREAD:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    args = parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

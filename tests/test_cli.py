@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -57,3 +58,26 @@ def test_command_line_imports_only_what_the_command_needs() -> None:
     assert res.stdout.startswith("codesieve ")
     res = subprocess.run(CLI + ["report", "somewhere", "--bogus"], capture_output=True, text=True)
     assert res.returncode == 2 and "unrecognized arguments: --bogus" in res.stderr
+
+
+def test_run_loads_openblas_with_one_thread() -> None:
+    """`run` / `dry-run` start OpenBLAS with one thread (its second one only spun); other
+    commands (`train-scorer` fits models) and a user's own setting keep theirs."""
+    code = (
+        "import sys, os\nfrom codesieve.pipeline.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "import numpy, threadpoolctl\n"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'), [p['num_threads'] for p in threadpoolctl.threadpool_info()"
+        " if p['internal_api'] == 'openblas'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+
+    def blas(*argv: str, **extra: str) -> str:
+        res = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True,
+                             env={**env, **extra})
+        return res.stdout.strip().splitlines()[-1]
+
+    assert blas("run", "--help") == "1 [1]"
+    assert blas("dry-run", "--help") == "1 [1]"
+    assert blas("train-scorer", "--help").startswith("None")
+    assert blas("run", "--help", OPENBLAS_NUM_THREADS="2") == "2 [2]"
