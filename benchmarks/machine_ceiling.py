@@ -21,15 +21,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline_speed import DEFAULT_INPUT, run_concurrent  # noqa: E402
+from pipeline_speed import DEFAULT_INPUT, machine_ceiling, rensa_command  # noqa: E402
 
 
-def commands(tool: str, input_dir: str, n: int, scratch: str) -> list[list[str]]:
-    """`n` copies of `tool`'s command; codesieve's each into a new, empty output folder."""
-    if tool == "rensa":
-        return [[sys.executable, str(Path(__file__).with_name("pipeline_speed.py")), "--rensa-child", input_dir]] * n
-    return [[sys.executable, "-m", "codesieve", "run", "--config", "default", "--input", input_dir,
-             "--output", tempfile.mkdtemp(dir=scratch), "--executor", "local", "--quiet"] for _ in range(n)]
+def codesieve_command(input_dir: str, scratch: str) -> list[str]:
+    """`codesieve run --executor local` into a new, empty output folder (a used one would resume)."""
+    return [sys.executable, "-m", "codesieve", "run", "--config", "default", "--input", input_dir,
+            "--output", tempfile.mkdtemp(dir=scratch), "--executor", "local", "--quiet"]
 
 
 def main() -> None:
@@ -44,13 +42,14 @@ def main() -> None:
     try:
         print(f"| tool | round | alone s | {args.n} at once s | {args.n} x alone / at once | CPU each at once / alone |")
         print("|---|--:|--:|--:|--:|--:|")
-        for tool in ("rensa", "codesieve"):
+        tools = {"rensa": lambda: rensa_command(args.input), "codesieve": lambda: codesieve_command(args.input, scratch)}
+        for tool, command in tools.items():
             ups = []
             for r in range(1, args.rounds + 1):
-                alone = run_concurrent(commands(tool, args.input, 1, scratch))
-                together = run_concurrent(commands(tool, args.input, args.n, scratch))
-                ups.append(args.n * alone["wall"] / together["wall"])
-                cpu = ", ".join(f"{c / alone['cpu'][0]:.2f}" for c in together["cpu"])
+                c = machine_ceiling(command, args.n)
+                alone, together = c["alone"], c["together"]
+                ups.append(c["speedup"])
+                cpu = ", ".join(f"{x / alone['cpu'][0]:.2f}" for x in together["cpu"])
                 print(f"| {tool} | {r} | {alone['wall']:.1f} | {together['wall']:.1f} | {ups[-1]:.2f}x | {cpu} |")
             print(f"| {tool} | median | | | {statistics.median(ups):.2f}x | |")
     finally:

@@ -47,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +116,13 @@ def rensa_child(input_dir: str) -> None:
     print(int(rensa_lsh_removed(texts()).sum()))
 
 
+def rensa_command(input_dir: str) -> list[str]:
+    """The rensa baseline as its own process (`rensa_child`)."""
+    return [sys.executable, str(Path(__file__).resolve()), "--rensa-child", input_dir]
+
+
 def run_rensa(input_dir: str) -> dict[str, Any]:
-    return _rusage_run([sys.executable, __file__, "--rensa-child", input_dir])
+    return _rusage_run(rensa_command(input_dir))
 
 
 def run_concurrent(cmds: list[list[str]]) -> dict[str, Any]:
@@ -133,14 +138,13 @@ def run_concurrent(cmds: list[list[str]]) -> dict[str, Any]:
     return {"wall": time.perf_counter() - t0, "cpu": cpu}
 
 
-def machine_ceiling(input_dir: str, n: int) -> dict[str, Any]:
+def machine_ceiling(command: Callable[[], list[str]], n: int) -> dict[str, Any]:
     """The machine's own N-vs-1 speed-up for a job with no serial part and no shared state:
-    the rensa baseline alone, then N copies of it at once (each its own process, the same
-    input). N x alone wall / together wall is what N workers can reach here at best (the
-    cores' shared caches, memory bandwidth and the hypervisor's scheduling included)."""
-    cmd = [sys.executable, __file__, "--rensa-child", input_dir]
-    alone = run_concurrent([cmd])
-    together = run_concurrent([cmd] * n)
+    one process of `command()` alone, then N at once (each its own `command()`). N x alone
+    wall / together wall is what N workers can reach here at best (the cores' shared caches,
+    memory bandwidth and the hypervisor's scheduling included)."""
+    alone = run_concurrent([command()])
+    together = run_concurrent([command() for _ in range(n)])
     return {"alone": alone, "together": together, "speedup": n * alone["wall"] / together["wall"]}
 
 
@@ -354,7 +358,7 @@ def main() -> None:
                 if args.compare:
                     other_ray.setdefault(w, []).append(run_codesieve(args.config, args.input, ray, args.compare))
             if not args.no_ceiling and max(counts) > 1:
-                ceilings.append(machine_ceiling(args.input, max(counts)))
+                ceilings.append(machine_ceiling(lambda: rensa_command(args.input), max(counts)))
     if other_ray:
         local["compare_ray"] = other_ray
     if ceilings:
