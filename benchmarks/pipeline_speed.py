@@ -1,6 +1,6 @@
 """Whole-pipeline throughput against the rensa dedup-only baseline, in one invocation.
 
-Prints four markdown tables:
+Prints these markdown tables:
   (a) MB of text per CPU-second (whole process, children included, from wait4) and peak
       RSS of: the rensa baseline (ANCHORS: lower-cased `\\w+` word 5-grams built in Python,
       rensa 0.5 RMinHash 128 perms, RMinHashLSH 16 bands x 8 rows, union-find) and
@@ -16,7 +16,11 @@ Prints four markdown tables:
       then N copies of it at once (N = the largest worker count; N x alone wall / together
       wall), beside that round's Ray speed-up, and a bound: the speed-up the run would reach
       if its passes scaled like the machine and its serial parts (plan, dedup global step,
-      finalize) took what they took.
+      finalize) took what they took;
+  (e) per Ray round, the unit tasks' own CPU with N workers against the same tasks with one:
+      each further worker's first task apart from the others (a new worker grows from its
+      start-up size to its working set in that task; `machine_ceiling.py --memory` measures
+      what a first touch of memory costs on this machine).
 
 Peak RSS is the measured process's own kernel high-water mark (VmHWM, sampled every 0.2 s),
 not wait4's ru_maxrss, which also counts every descendant the process reaped (embedded Ray's
@@ -156,9 +160,74 @@ def run_codesieve(config: str, input_dir: str, extra: list[str], python: str = s
         # run from the checkout that owns `python` (`-m codesieve` imports from the cwd first)
         cwd = ROOT if python == sys.executable else Path(python).absolute().parents[2]
         run = _rusage_run(cmd, cwd if (cwd / "codesieve").is_dir() else ROOT)
-        return run | {"manifest": json.loads(Path(out, ".codesieve", "manifest.json").read_text())}
+        return run | {"manifest": json.loads(Path(out, ".codesieve", "manifest.json").read_text()),
+                      "tasks": unit_tasks(out)}
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def unit_tasks(out: str) -> list[dict[str, Any]]:
+    """Every pass task of a run from its units' completion records: pass, unit, worker pid,
+    start time and the task's own CPU seconds (`process_cpu`, measured inside the task)."""
+    tasks = []
+    for f in sorted(glob.glob(os.path.join(out, ".codesieve", "work", "done", "pass*", "unit-*.json"))):
+        st = json.loads(Path(f).read_text()).get("stats", {})
+        if "process_cpu" in st:
+            tasks.append({"pass": Path(f).parent.name, "unit": Path(f).stem, "pid": st["pid"],
+                          "started": st["started"], "cpu": st["process_cpu"][1]})
+    return tasks
+
+
+def first_tasks(tasks: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(pass, unit) of each worker's first task of the run."""
+    first: dict[int, dict[str, Any]] = {}
+    for t in tasks:
+        if t["pid"] not in first or t["started"] < first[t["pid"]]["started"]:
+            first[t["pid"]] = t
+    return {(t["pass"], t["unit"]) for t in first.values()}
+
+
+def task_cpu_split(one: dict[str, Any], many: dict[str, Any]) -> tuple[float, float, float, float]:
+    """(CPU of the N-worker run's first task per worker, of the same units with one worker,
+    CPU of all its other tasks, of the same units with one worker): what starting N workers
+    costs on top of starting one, apart from what running N at once costs every task."""
+    ref = {(t["pass"], t["unit"]): t["cpu"] for t in one["tasks"]}
+    firsts = first_tasks(many["tasks"]) - first_tasks(one["tasks"])
+    a = b = c = d = 0.0
+    for t in many["tasks"]:
+        key = (t["pass"], t["unit"])
+        if key not in ref:
+            continue
+        if key in firsts:
+            a, b = a + t["cpu"], b + ref[key]
+        else:
+            c, d = c + t["cpu"], d + ref[key]
+    return a, b, c, d
+
+
+def print_task_cpu(runs: dict[int, list[dict[str, Any]]]) -> None:
+    """Per round: the unit tasks' CPU with N workers against the same tasks with one."""
+    base, top = min(runs), max(runs)
+    pairs = [(a, b) for a, b in zip(runs[base], runs[top]) if a.get("tasks") and b.get("tasks")]
+    if not pairs or top == base:
+        return
+    print(f"\nUnit tasks' own CPU (each task's `process_cpu`, from the units' completion records), {top} vs "
+          f"{base} worker(s), same round: each further worker's first task (it grows the worker from its "
+          f"start-up size to its working set) and every other task, against the same units' tasks with "
+          f"{base} worker(s):\n")
+    print(f"| round | all tasks, {base} / {top} worker(s) CPU s | first task of the other worker(s), "
+          f"{top} / {base} | other tasks, {top} / {base} | extra CPU s: first tasks / others |")
+    print("|--:|--:|--:|--:|--:|")
+    extra = []
+    for i, (one, many) in enumerate(pairs, 1):
+        a, b, c, d = task_cpu_split(one, many)
+        tot1 = sum(t["cpu"] for t in one["tasks"])
+        totn = sum(t["cpu"] for t in many["tasks"])
+        extra.append((a - b, c - d))
+        print(f"| {i} | {tot1:.1f} / {totn:.1f} | {a:.2f} / {b:.2f} s = {a / b:.2f}x | "
+              f"{c:.1f} / {d:.1f} s = {c / d:.2f}x | {a - b:.2f} / {c - d:.2f} |")
+    med = [statistics.median(x) for x in zip(*extra)]
+    print(f"| median | | | | {med[0]:.2f} / {med[1]:.2f} |")
 
 
 def step_table(run: dict[str, Any], mb: float) -> list[tuple[str, float]]:
@@ -226,6 +295,7 @@ def print_tables(
             print_compare_ray(ray_runs, local["compare_ray"], args.compare)
         if local.get("ceilings"):
             print_ceiling(ray_runs, local["ceilings"])
+        print_task_cpu(ray_runs)
 
 
 def print_ray(runs: dict[int, list[dict[str, Any]]]) -> None:
