@@ -95,16 +95,25 @@ def build_parser(gate_options: bool = True, command: str | None = None) -> argpa
     return parser
 
 
+def worker_warm(cfg: Any, gates: list[str]) -> functools.partial:
+    """What a Ray worker of `run` calls once it has started: `runner.warm_task` (load the
+    gates' models), named rather than referenced, so that unpickling it imports nothing
+    before `executors.worker_start` has set the process up."""
+    from codesieve.pipeline.executors import call
+
+    return functools.partial(call, "codesieve.pipeline.runner:warm_task", cfg.resolved(), gates)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from codesieve.pipeline.config import load_config
     from codesieve.pipeline.executors import make_executor
-    from codesieve.pipeline.runner import run, warm_task
+    from codesieve.pipeline.runner import run
 
     cfg = load_config(args.config, _overrides(args))
     gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates is not None else None
     if args.workers and args.executor == "local" and args.workers != 1:
         raise UserError("--workers: the local executor runs one task at a time; use --executor ray")
-    warm = functools.partial(warm_task, cfg.resolved(), gates if gates is not None else cfg.gate_names())
+    warm = worker_warm(cfg, gates if gates is not None else cfg.gate_names())
     executor = make_executor(args.executor, args.workers, args.ray_address, preload=RUN_MODULES, warm=warm)
     try:
         manifest = run(cfg, args.input, args.output, executor, gates=gates,
@@ -223,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if next((a for a in argv if not a.startswith("-")), None) in ONE_BLAS_THREAD:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        from codesieve.core.procsetup import skip_pandas_probe
+
+        skip_pandas_probe()  # pyarrow would import pandas (~0.3 CPU-s) to look for its objects
     args = parse_args(argv)
     try:
         return int(args.func(args) or 0)

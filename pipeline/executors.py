@@ -202,11 +202,24 @@ def released(fn: Callable[..., Any]) -> Callable[..., Any]:
 Warm = Callable[[], Any]
 
 
-def worker_start(modules: tuple[str, ...], warm: Warm | None = None) -> int:
-    """Import `modules` in this process, then call `warm` (a worker's start-up); returns
-    the process id."""
+def call(target: str, *args: Any) -> Any:
+    """`module:function`(*args), the module imported now: as a task argument (a
+    `functools.partial` of this) it imports nothing while it is unpickled."""
     import importlib
 
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)(*args)
+
+
+def worker_start(modules: tuple[str, ...], warm: Warm | None = None) -> int:
+    """Set the process up (`procsetup`), import `modules`, then call `warm` (a worker's
+    start-up); returns the process id. Its arguments must import nothing when unpickled
+    (`call`), or pyarrow could probe for pandas before `skip_pandas_probe`."""
+    import importlib
+
+    from codesieve.core.procsetup import skip_pandas_probe
+
+    skip_pandas_probe()
     for name in modules:
         importlib.import_module(name)
     if warm is not None:

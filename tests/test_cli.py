@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 
 CLI = [sys.executable, "-m", "codesieve"]
+SAMPLES = Path(__file__).parents[1] / "data_samples"
 
 
 def test_gates_json_lists_registry() -> None:
@@ -58,6 +64,40 @@ def test_command_line_imports_only_what_the_command_needs() -> None:
     assert res.stdout.startswith("codesieve ")
     res = subprocess.run(CLI + ["report", "somewhere", "--bogus"], capture_output=True, text=True)
     assert res.returncode == 2 and "unrecognized arguments: --bogus" in res.stderr
+
+
+def test_run_and_its_workers_leave_pandas_unimported() -> None:
+    """pyarrow imports pandas (~0.3 CPU-s) on its first conversion only to look for pandas
+    objects: a `run` (local executor, the sample corpus) and a Ray worker's start-up (its
+    pickled arguments, then `worker_start`, as Ray runs them) do not import it, and an
+    explicit pandas conversion afterwards still works."""
+    pytest.importorskip("pandas")
+    run = (
+        "import sys\nfrom codesieve.pipeline.cli import main\n"
+        f"rc = main(['run', '--config', 'default', '--input', {str(SAMPLES)!r}, '--output', sys.argv[1],"
+        " '--executor', 'local', '--quiet'])\n"
+        "print(rc, 'pandas' in sys.modules)\n"
+        "import pandas as pd, pyarrow as pa\n"
+        "print(pa.Table.from_pandas(pd.DataFrame({'a': [1, 2]})).to_pandas()['a'].tolist())\n"
+    )
+    with tempfile.TemporaryDirectory() as out:
+        res = subprocess.run([sys.executable, "-c", run, out], capture_output=True, text=True, check=True)
+        assert res.stdout.split("\n")[-3:] == ["0 False", "[1, 2]", ""], res.stdout
+        assert any(name.startswith("tier=") for name in os.listdir(out)), "the run wrote its tiers"
+    from codesieve.pipeline.cli import RUN_MODULES, worker_warm
+    from codesieve.pipeline.config import load_config
+
+    cfg = load_config("default")
+    start = (
+        "import pickle, sys\nwarm = pickle.loads(sys.stdin.buffer.read())\n"
+        "print('pyarrow' in sys.modules)\n"
+        "from codesieve.pipeline.executors import worker_start\n"
+        f"worker_start({RUN_MODULES!r}, warm)\n"
+        "print('pandas' in sys.modules, 'codesieve.scorers.gate' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", start], input=pickle.dumps(worker_warm(cfg, cfg.gate_names())),
+                         capture_output=True, check=True)
+    assert res.stdout.decode().split("\n")[-3:] == ["False", "False True", ""], res.stdout
 
 
 def test_run_loads_openblas_with_one_thread() -> None:
