@@ -221,20 +221,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
-#: commands whose own process does its numpy algebra a small matrix at a time: OpenBLAS's
-#: second thread would only spin (~0.2 CPU-s of a dev-corpus run, most of it at start-up;
-#: Ray's workers get one thread from Ray already). Set before anything loads numpy, so only
-#: when the command line is parsed here; a value the user set wins.
-ONE_BLAS_THREAD = ("run", "dry-run")
+#: commands whose own process runs pipelines, set up before anything loads numpy or pyarrow
+#: (so only when the command line is parsed here): OpenBLAS gets one thread, as their numpy
+#: algebra is a small matrix at a time and a second thread would only spin (~0.2 CPU-s of a
+#: dev-corpus run; Ray's workers get one thread from Ray already; a value the user set wins),
+#: and pyarrow's pandas probe is skipped (`procsetup.skip_pandas_probe`, as in Ray's workers).
+PIPELINE_COMMANDS = ("run", "dry-run")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if next((a for a in argv if not a.startswith("-")), None) in ONE_BLAS_THREAD:
+    if next((a for a in argv if not a.startswith("-")), None) in PIPELINE_COMMANDS:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         from codesieve.core.procsetup import skip_pandas_probe
 
-        skip_pandas_probe()  # pyarrow would import pandas (~0.3 CPU-s) to look for its objects
+        skip_pandas_probe()
     args = parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -8,12 +8,11 @@ import pickle
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import pytest
+from conftest import SAMPLES
 
 CLI = [sys.executable, "-m", "codesieve"]
-SAMPLES = Path(__file__).parents[1] / "data_samples"
 
 
 def test_gates_json_lists_registry() -> None:

@@ -22,17 +22,16 @@ class _NoPandas(importlib.abc.MetaPathFinder):
         return None
 
 
-def skip_pandas_probe() -> bool:
+def skip_pandas_probe() -> None:
     """Have pyarrow decide, once and without importing pandas, that this process has no pandas.
 
     pyarrow probes once (`pyarrow.lib._pandas_api`) and remembers a failed import; with pandas
     unimportable for that one probe, its implicit checks (is this a pandas object?) stop there.
     An explicit conversion (`Table.to_pandas`, `Table.from_pandas`) imports pandas when it is
     called, as without this; pandas imports normally afterwards. A pandas object given to
-    `pa.array` is then read as a plain sequence. Does nothing and returns False when pandas is
-    already imported; True when the probe ran (or pyarrow had already made it)."""
+    `pa.array` is then read as a plain sequence. Does nothing when pandas is already imported."""
     if "pandas" in sys.modules:
-        return False
+        return
     finder = _NoPandas()
     sys.meta_path.insert(0, finder)
     try:
@@ -41,4 +40,3 @@ def skip_pandas_probe() -> bool:
         pa.array([0])  # the probe: pyarrow asks for pandas here
     finally:
         sys.meta_path.remove(finder)
-    return "pandas" not in sys.modules
