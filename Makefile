@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/codesieve run --config default --input data_samples --output out
 
 test: $(STAMP) chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 # headless Chromium for the report's browser test (tests/test_report.py); skipped when unavailable
 chromium:

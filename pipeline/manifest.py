@@ -30,12 +30,23 @@ ID_PARTITION_ROWS = 5_000_000  # the id-uniqueness check holds ~24 bytes x this 
 
 def read_done(path: str, key: str) -> dict[str, Any] | None:
     """The stats of a completion record, or None when it is missing or its key differs."""
+    return read_record(path, key)[0]
+
+
+def read_record(path: str, key: str, code: str = "") -> tuple[dict[str, Any] | None, str]:
+    """(stats, "") of a completion record whose key matches, else (None, why): "missing" (no
+    record, or one torn by a crash), "code" (made by other code than `code`, the running
+    `keys.code_version()`), "settings" (the same code, other settings, input or gates)."""
     try:
         with open(path, encoding="utf-8") as fh:
             rec = json.load(fh)
     except (OSError, ValueError):
-        return None
-    return rec["stats"] if isinstance(rec, dict) and rec.get("key") == key else None
+        return None, "missing"
+    if not isinstance(rec, dict) or "key" not in rec:
+        return None, "missing"
+    if rec["key"] == key:
+        return rec["stats"], ""
+    return None, "code" if code and rec.get("code") != code else "settings"
 
 
 def read_manifest(output: str) -> dict[str, Any] | None:

@@ -49,7 +49,7 @@ from codesieve.pipeline.io import (
     read_unit,
 )
 from codesieve.pipeline.keys import Keys, code_version, make_keys
-from codesieve.pipeline.manifest import finalize, read_done
+from codesieve.pipeline.manifest import finalize, read_done, read_record
 from codesieve.pipeline.memo import Memo
 from codesieve.pipeline.ownership import check_nesting, claim, output_lock, remote_lock
 from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, late_points, make_passes, tier_names
@@ -211,7 +211,7 @@ def pass_task(spec: RunSpec, p: int, unit: Unit, key: str) -> dict[str, Any]:
     stats["process_cpu"] = [cpu0, time.process_time() - cpu0]
     stats["cpu"] = cputime.take()
     stats["peak_rss_mb"] = _peak_rss_mb()
-    write_json_atomic({"key": key, "stats": stats}, layout.pass_done(spec.work, p, unit.index))
+    write_json_atomic({"key": key, "code": code_version(), "stats": stats}, layout.pass_done(spec.work, p, unit.index))
     return stats
 
 
@@ -388,15 +388,28 @@ def _run_pass(
     spec: RunSpec, plan: Pass, units: list[Unit], keys: list[str], executor: Any, total_rows: int, quiet: bool, log: Any
 ) -> list[dict[str, Any]]:
     p = plan.index
-    stats: list[Any] = [read_done(layout.pass_done(spec.work, p, u.index), k) for u, k in zip(units, keys)]
+    code = code_version()
+    found = [read_record(layout.pass_done(spec.work, p, u.index), k, code) for u, k in zip(units, keys)]
+    stats: list[Any] = [st for st, _ in found]
     todo = [(spec, p, u, k) for u, k, s in zip(units, keys, stats) if s is None]
-    if 0 < len(todo) < len(units):
-        log(f"resuming: pass {p} has {len(units) - len(todo)} of {len(units)} units done")
+    log_resume(log, p, len(units), len(todo), [why for _, why in found])
     with Progress(f"pass {p}", len(units), total_rows, quiet, done=len(units) - len(todo)) as bar:
         for i, st in executor.imap(pass_task, todo):
             stats[todo[i][2].index] = st
             bar.update(st["rows"])
     return stats
+
+
+def log_resume(log: Any, p: int, units: int, todo: int, why: list[str]) -> None:
+    """Say what a rerun reuses of pass `p`, and why earlier results it found are redone."""
+    stale = {w: why.count(w) for w in ("code", "settings") if w in why}
+    if todo == units and not stale:
+        return  # a first run
+    msg = f"resuming: pass {p} has {units - todo} of {units} units done"
+    if stale:
+        what = {"code": "another codesieve version or model files", "settings": "other settings or input"}
+        msg += "; redoing " + " and ".join(f"{n} made with {what[w]}" for w, n in stale.items())
+    log(msg)
 
 
 def _run_global(spec: RunSpec, plan: Pass, units: list[Unit], keys: Keys, executor: Any) -> dict[str, Any]:

@@ -243,13 +243,33 @@ def test_changed_pass2_setting_keeps_pass1(tmp_path: Path, samples: Path) -> Non
     run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True)
     done1 = {p: p.stat().st_mtime_ns for p in (out / ".codesieve" / "work" / "done" / "pass0").glob("*.json")}
     raw["output"]["keep_text_from_tier"] = 2  # only pass 2 depends on it
-    manifest = run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True, overwrite=True)
+    said: list[str] = []
+    manifest = run(build_config(raw), str(samples), str(out), LocalExecutor(), quiet=True, overwrite=True,
+                   log=said.append)
     assert {p: p.stat().st_mtime_ns for p in done1} == done1
+    n = len(done1)
+    # the rerun says what it reuses and why it redoes the rest
+    assert said == [f"resuming: pass 0 has {n} of {n} units done",
+                    f"resuming: pass 1 has 0 of {n} units done; redoing {n} made with other settings or input"]
     low = output_dataset(str(out), tiers=[0, 1]).to_table()
     high = output_dataset(str(out), tiers=[2, 3, 4, 5]).to_table()
     assert low.column("content").null_count == low.num_rows
     assert high.column("content").null_count == 0
     assert manifest["rows_out"] == manifest["rows_in"]
+
+
+def test_completion_records_say_why_they_are_not_reused(tmp_path: Path) -> None:
+    from codesieve.core.atomic import write_json_atomic
+    from codesieve.pipeline.manifest import read_record
+
+    path = str(tmp_path / "unit-00000.json")
+    assert read_record(path, "k", "v1") == (None, "missing")
+    (tmp_path / "unit-00000.json").write_text('{"key": "k", "co')  # torn
+    assert read_record(path, "k", "v1") == (None, "missing")
+    write_json_atomic({"key": "k", "code": "v1", "stats": {"rows": 3}}, path)
+    assert read_record(path, "k", "v1") == ({"rows": 3}, "")
+    assert read_record(path, "k2", "v1") == (None, "settings")
+    assert read_record(path, "k2", "v2") == (None, "code")
 
 
 def test_gates_subset_runs_dedup_only(tmp_path: Path, samples: Path) -> None:
