@@ -405,11 +405,12 @@ def log_resume(log: Any, p: int, units: int, todo: int, why: list[str]) -> None:
     stale = {w: why.count(w) for w in ("code", "settings") if w in why}
     if todo == units and not stale:
         return  # a first run
-    msg = f"resuming: pass {p} has {units - todo} of {units} units done"
-    if stale:
-        what = {"code": "another codesieve version or model files", "settings": "other settings or input"}
-        msg += "; redoing " + " and ".join(f"{n} made with {what[w]}" for w, n in stale.items())
-    log(msg)
+    what = {"code": "another codesieve version or model files", "settings": "other settings or input"}
+    redo = " and ".join(f"{n} earlier result{'s' * (n > 1)} made with {what[w]}" for w, n in stale.items())
+    if todo == units:
+        log(f"pass {p}: redoing {redo}")
+    else:
+        log(f"resuming: pass {p} has {units - todo} of {units} units done" + (f"; redoing {redo}" if stale else ""))
 
 
 def _run_global(spec: RunSpec, plan: Pass, units: list[Unit], keys: Keys, executor: Any) -> dict[str, Any]:

@@ -250,7 +250,7 @@ def test_changed_pass2_setting_keeps_pass1(tmp_path: Path, samples: Path) -> Non
     n = len(done1)
     # the rerun says what it reuses and why it redoes the rest
     assert said == [f"resuming: pass 0 has {n} of {n} units done",
-                    f"resuming: pass 1 has 0 of {n} units done; redoing {n} made with other settings or input"]
+                    f"pass 1: redoing {n} earlier result{'s' * (n > 1)} made with other settings or input"]
     low = output_dataset(str(out), tiers=[0, 1]).to_table()
     high = output_dataset(str(out), tiers=[2, 3, 4, 5]).to_table()
     assert low.column("content").null_count == low.num_rows
@@ -331,4 +331,5 @@ def test_changed_code_is_not_nothing_to_do(
     changed = run(cfg, str(samples), str(out), LocalExecutor(), gates=["rules"], quiet=False)
     err = capsys.readouterr().err
     assert "nothing to do" not in err and "resuming" not in err
+    assert "pass 0: redoing 1 earlier result made with another codesieve version or model files" in err
     assert changed["run_key"] != first["run_key"]
