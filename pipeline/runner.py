@@ -17,6 +17,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -297,6 +298,63 @@ def global_task(spec: RunSpec, gate_index: int, key_files: list[str], executor: 
 # driver
 
 
+@dataclass
+class Prepared:
+    """A run checked and planned, before any worker starts: its options validated, input
+    listed, units planned and resume keys made (`prepare`)."""
+
+    cfg: PipelineConfig
+    input_path: str
+    output: str  # the local folder of the work files (the output folder itself unless remote)
+    dest: Dest
+    active: list[str]
+    files: list[Any]
+    skipped: dict[str, Any]
+    units: list[Unit]
+    passes: list[Pass]
+    keys: Keys
+    plan_seconds: float  # listing the input and planning units
+    prepare_seconds: float  # all of `prepare` (with the resume keys)
+
+    def finished(self) -> dict[str, Any] | None:
+        """The manifest when the output already holds this run's complete result."""
+        old = self.dest.read_json("manifest.json")
+        return old if old is not None and old.get("run_key") == self.keys.run else None
+
+
+def prepare(
+    cfg: PipelineConfig, input_path: str, output: str, gates: list[str] | None = None,
+    limit_rows: int | None = None, work_dir: str | None = None,
+) -> Prepared:
+    """Check the options, list the input and plan the run (one-line errors for a bad
+    option, a missing input, an output inside the input), before any worker is started."""
+    t_start = time.perf_counter()
+    names = cfg.gate_names()
+    if gates is not None:
+        unknown = [g for g in gates if g not in names]
+        if not gates or unknown:
+            raise UserError(f"--gates: {', '.join(unknown) or 'no gate named'}; the config's gates: {', '.join(names)}")
+    active = list(gates) if gates is not None else names
+    if not output or not output.strip():
+        raise UserError("--output: empty; name an output folder")
+    dest = Dest(output)
+    output = staging_dir(dest.root, work_dir) if dest.remote else dest.root
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UserError(f"--output {output}: exists and is not a folder")
+    check_nesting(input_path, dest.root)
+    files, skipped = discover_with_skips(input_path, cfg.input.formats, exclude=dest.root)
+    units = plan_units(files, cfg.input.text_column, cfg.input.unit_rows, cfg.input.unit_bytes, limit_rows)
+    t_plan = time.perf_counter() - t_start
+    passes = make_passes(cfg.gates)
+    keys = make_keys(cfg, passes, units, active)
+    return Prepared(cfg, input_path, output, dest, active, files, skipped, units, passes, keys,
+                    t_plan, time.perf_counter() - t_start)
+
+
+def nothing_to_do(prep: Prepared) -> None:
+    print(f"nothing to do: {prep.dest.root} is already complete for this input and config", file=sys.stderr)
+
+
 def run(
     cfg: PipelineConfig,
     input_path: str,
@@ -315,40 +373,41 @@ def run(
     input's run is refused unless `overwrite`. `output` may be an `s3://` URI: the work
     files then go to `work_dir` (see `pipeline.dest`).
     """
-    log = log or (lambda msg: None if quiet else print(msg, file=sys.stderr))
-    names = cfg.gate_names()
-    if gates is not None:
-        unknown = [g for g in gates if g not in names]
-        if not gates or unknown:
-            raise UserError(f"--gates: {', '.join(unknown) or 'no gate named'}; the config's gates: {', '.join(names)}")
-    active = list(gates) if gates is not None else names
-    if not output or not output.strip():
-        raise UserError("--output: empty; name an output folder")
-    dest = Dest(output)
-    output = staging_dir(dest.root, work_dir) if dest.remote else dest.root
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise UserError(f"--output {output}: exists and is not a folder")
-    check_nesting(input_path, dest.root)
-    with output_lock(output), (remote_lock(dest) if dest.remote else contextlib.nullcontext()):
-        return _run_locked(cfg, input_path, output, executor, active, limit_rows, quiet, log, overwrite, dest)
+    return run_prepared(prepare(cfg, input_path, output, gates, limit_rows, work_dir), executor, quiet, log, overwrite)
 
 
-def _run_locked(
-    cfg: PipelineConfig, input_path: str, output: str, executor: Any, active: list[str],
-    limit_rows: int | None, quiet: bool, log: Any, overwrite: bool, dest: Dest,
+def run_prepared(
+    prep: Prepared, executor: Any, quiet: bool = False, log: Any = None, overwrite: bool = False
 ) -> dict[str, Any]:
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
-    files, skipped = discover_with_skips(input_path, cfg.input.formats, exclude=dest.root)
-    units = plan_units(files, cfg.input.text_column, cfg.input.unit_rows, cfg.input.unit_bytes, limit_rows)
-    timings["plan"] = time.perf_counter() - t_start
-    spec = RunSpec(cfg.resolved(), active, output, cfg.input.text_column, dest.root)
-    passes = make_passes(cfg.gates)
-    keys = make_keys(cfg, passes, units, active)
+    """`run` of a `prepare`d run: holds the output's lock while it writes."""
+    log = log or (lambda msg: None if quiet else print(msg, file=sys.stderr))
+    with locked(prep):
+        return _run_locked(prep, executor, quiet, log, overwrite)
 
-    old = dest.read_json("manifest.json")
-    if old is not None and old.get("run_key") == keys.run:
-        print(f"nothing to do: {dest.root} is already complete for this input and config", file=sys.stderr)
+
+@contextlib.contextmanager
+def locked(prep: Prepared) -> Iterator[None]:
+    """Hold the output's lock (and the bucket's, for `s3://`): refused while another run writes."""
+    with output_lock(prep.output), (remote_lock(prep.dest) if prep.dest.remote else contextlib.nullcontext()):
+        yield
+
+
+def finished(prep: Prepared) -> dict[str, Any] | None:
+    """`Prepared.finished` under the output's lock (no answer while another run writes there)."""
+    with locked(prep):
+        return prep.finished()
+
+
+def _run_locked(prep: Prepared, executor: Any, quiet: bool, log: Any, overwrite: bool) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {"plan": prep.plan_seconds}
+    cfg, dest, active, output, units, passes, keys = (
+        prep.cfg, prep.dest, prep.active, prep.output, prep.units, prep.passes, prep.keys)
+    input_path, files, skipped = prep.input_path, prep.files, prep.skipped
+    spec = RunSpec(cfg.resolved(), active, output, cfg.input.text_column, dest.root)
+    old = prep.finished()
+    if old is not None:
+        nothing_to_do(prep)
         return old
     claim(dest, owner_record(cfg, input_path, files), overwrite)
     dest.remove_json("manifest.json")  # this run will replace it
@@ -368,7 +427,7 @@ def _run_locked(
     manifest = finalize(dest, cfg, units, stats, global_stats, input_path, files, spec.work)
     manifest["input"]["skipped"] = skipped
     timings["finalize"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - t_start
+    timings["total"] = prep.prepare_seconds + time.perf_counter() - t_start  # not the workers' start
     if getattr(executor, "start_seconds", None) is not None:
         timings["workers_start"] = executor.start_seconds  # before the run, not in `total`
     manifest.update(

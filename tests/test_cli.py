@@ -120,3 +120,28 @@ def test_run_loads_openblas_with_one_thread() -> None:
     assert blas("dry-run", "--help") == "1 [1]"
     assert blas("train-scorer", "--help").startswith("None")
     assert blas("run", "--help", OPENBLAS_NUM_THREADS="2") == "2 [2]"
+
+
+def test_run_checks_input_and_finished_output_before_starting_workers(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in --input is a one-line error and a finished output is "nothing to do", both
+    without starting Ray (the default executor)."""
+    from codesieve.pipeline import executors
+    from codesieve.pipeline.cli import main
+
+    started: list[str] = []
+
+    def make_executor(kind: str, *args, **kwargs):
+        started.append(kind)
+        return executors.LocalExecutor()
+
+    monkeypatch.setattr(executors, "make_executor", make_executor)
+    out = str(tmp_path / "out")
+    assert main(["run", "--config", "default", "--input", str(tmp_path / "typo"), "--output", out]) == 2
+    err = capsys.readouterr().err
+    assert started == [] and err.startswith("codesieve: error: --input") and err.count("\n") == 1
+    first = ["run", "--config", "default", "--input", str(SAMPLES), "--output", out, "--gates", "rules"]
+    assert main(first + ["--executor", "local", "--quiet"]) == 0 and started == ["local"]
+    assert main(first) == 0 and started == ["local"]  # the default executor (ray) was never made
+    assert "nothing to do" in capsys.readouterr().err
