@@ -194,13 +194,13 @@ def _count(folder: Path) -> int:
     return len(list(folder.glob("unit-*.json"))) if folder.exists() else 0
 
 
-def test_sigkill_then_rerun_gives_identical_output(tmp_path: Path, samples: Path) -> None:
-    cfg = small_units_config(tmp_path, unit_rows=60)
-    ref = tmp_path / "ref"
-    subprocess.run(CLI + ["run", "--config", str(cfg), "--input", str(samples), "--output", str(ref),
-                          "--executor", "local", "--quiet"], check=True)
+def test_sigkill_then_rerun_gives_identical_output(tmp_path: Path, local_run: Path) -> None:
+    from conftest import SAMPLES
+
+    ref = local_run  # an uninterrupted run of the same config and input
+    cfg = small_units_config(tmp_path, unit_rows=200)  # as local_run
     out = tmp_path / "out"
-    args = CLI + ["run", "--config", str(cfg), "--input", str(samples), "--output", str(out),
+    args = CLI + ["run", "--config", str(cfg), "--input", str(SAMPLES), "--output", str(out),
                   "--workers", "2", "--quiet"]
     proc = subprocess.Popen(args, start_new_session=False)
     done = out / ".codesieve" / "work" / "done" / "pass0"
