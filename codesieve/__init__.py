@@ -41,8 +41,12 @@ def code_fingerprint() -> str:
     digest = hashlib.sha256()
     for name in ("codesieve", "codesieve.pipeline", "codesieve.filters", "codesieve.scorers"):
         root = importlib.import_module(name).__path__[0]
-        for folder, dirs, files in sorted(os.walk(root)):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and (name != "codesieve" or d == "core"))
+        # a top-down walk (not a sorted copy of it), so that pruning `dirs` takes effect: the
+        # `codesieve` root contributes its own files and `core` (in a wheel, pipeline/, filters/
+        # and scorers/ live under it too, and are hashed once, under their own names)
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and (folder != root or name != "codesieve"
+                                                                      or d == "core"))
             for fname in sorted(files):
                 # ".c": the compiled kernels' source (core/_kernels.c decides values too)
                 if fname.endswith((".py", ".c", ".ftz", ".bin", ".json", ".safetensors", ".skops", ".txt")):
