@@ -107,25 +107,26 @@ def worker_warm(cfg: Any, gates: list[str]) -> functools.partial:
 def cmd_run(args: argparse.Namespace) -> int:
     from codesieve.pipeline.config import load_config
     from codesieve.pipeline.executors import make_executor
-    from codesieve.pipeline.runner import finished, nothing_to_do, prepare, run_prepared
+    from codesieve.pipeline.runner import execute, locked, nothing_to_do, prepare
 
     cfg = load_config(args.config, _overrides(args))
     gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates is not None else None
     if args.workers and args.executor == "local" and args.workers != 1:
         raise UserError("--workers: the local executor runs one task at a time; use --executor ray")
-    # options, input and plan are checked before any worker starts: a typo costs no Ray start,
-    # and a finished output is reported at once
+    # options, input, plan and the output's lock come before any worker starts: a typo or a
+    # busy output costs no Ray start, and a finished output is reported at once
     prep = prepare(cfg, args.input, args.output, gates, args.limit_rows, args.work_dir)
-    manifest = finished(prep)
-    if manifest is not None:
-        nothing_to_do(prep)
-    else:
-        warm = worker_warm(cfg, prep.active)
-        executor = make_executor(args.executor, args.workers, args.ray_address, preload=RUN_MODULES, warm=warm)
-        try:
-            manifest = run_prepared(prep, executor, quiet=args.quiet, overwrite=args.overwrite)
-        finally:
-            executor.close()
+    with locked(prep):
+        manifest = prep.finished()
+        if manifest is not None:
+            nothing_to_do(prep)
+        else:
+            warm = worker_warm(cfg, prep.active)
+            executor = make_executor(args.executor, args.workers, args.ray_address, preload=RUN_MODULES, warm=warm)
+            try:
+                manifest = execute(prep, executor, quiet=args.quiet, overwrite=args.overwrite)
+            finally:
+                executor.close()
     if not args.quiet:
         print_summary(manifest, args.output)
     return 0

@@ -373,16 +373,9 @@ def run(
     input's run is refused unless `overwrite`. `output` may be an `s3://` URI: the work
     files then go to `work_dir` (see `pipeline.dest`).
     """
-    return run_prepared(prepare(cfg, input_path, output, gates, limit_rows, work_dir), executor, quiet, log, overwrite)
-
-
-def run_prepared(
-    prep: Prepared, executor: Any, quiet: bool = False, log: Any = None, overwrite: bool = False
-) -> dict[str, Any]:
-    """`run` of a `prepare`d run: holds the output's lock while it writes."""
-    log = log or (lambda msg: None if quiet else print(msg, file=sys.stderr))
+    prep = prepare(cfg, input_path, output, gates, limit_rows, work_dir)
     with locked(prep):
-        return _run_locked(prep, executor, quiet, log, overwrite)
+        return execute(prep, executor, quiet, log, overwrite)
 
 
 @contextlib.contextmanager
@@ -392,13 +385,11 @@ def locked(prep: Prepared) -> Iterator[None]:
         yield
 
 
-def finished(prep: Prepared) -> dict[str, Any] | None:
-    """`Prepared.finished` under the output's lock (no answer while another run writes there)."""
-    with locked(prep):
-        return prep.finished()
-
-
-def _run_locked(prep: Prepared, executor: Any, quiet: bool, log: Any, overwrite: bool) -> dict[str, Any]:
+def execute(
+    prep: Prepared, executor: Any, quiet: bool = False, log: Any = None, overwrite: bool = False
+) -> dict[str, Any]:
+    """Run a `prepare`d run with the output's lock held (`locked`); return its manifest."""
+    log = log or (lambda msg: None if quiet else print(msg, file=sys.stderr))
     t_start = time.perf_counter()
     timings: dict[str, float] = {"plan": prep.plan_seconds}
     cfg, dest, active, output, units, passes, keys = (

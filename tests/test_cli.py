@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import socket
 import subprocess
 import sys
 import tempfile
@@ -125,8 +126,8 @@ def test_run_loads_openblas_with_one_thread() -> None:
 def test_run_checks_input_and_finished_output_before_starting_workers(
     tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A typo in --input is a one-line error and a finished output is "nothing to do", both
-    without starting Ray (the default executor)."""
+    """A typo in --input and an output another run writes are one-line errors, a finished
+    output is "nothing to do": all without starting Ray (the default executor)."""
     from codesieve.pipeline import executors
     from codesieve.pipeline.cli import main
 
@@ -145,3 +146,8 @@ def test_run_checks_input_and_finished_output_before_starting_workers(
     assert main(first + ["--executor", "local", "--quiet"]) == 0 and started == ["local"]
     assert main(first) == 0 and started == ["local"]  # the default executor (ray) was never made
     assert "nothing to do" in capsys.readouterr().err
+    busy = tmp_path / "busy"
+    (busy / ".codesieve").mkdir(parents=True)
+    (busy / ".codesieve" / "lock").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+    assert main(["run", "--config", "default", "--input", str(SAMPLES), "--output", str(busy)]) == 2
+    assert started == ["local"] and "another codesieve run" in capsys.readouterr().err
