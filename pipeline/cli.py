@@ -107,20 +107,23 @@ def worker_warm(cfg: Any, gates: list[str]) -> functools.partial:
 def cmd_run(args: argparse.Namespace) -> int:
     from codesieve.pipeline.config import load_config
     from codesieve.pipeline.executors import make_executor
+    from codesieve.pipeline.ownership import check_owner
     from codesieve.pipeline.runner import execute, locked, nothing_to_do, prepare
 
     cfg = load_config(args.config, _overrides(args))
     gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates is not None else None
     if args.workers and args.executor == "local" and args.workers != 1:
         raise UserError("--workers: the local executor runs one task at a time; use --executor ray")
-    # options, input, plan and the output's lock come before any worker starts: a typo or a
-    # busy output costs no Ray start, and a finished output is reported at once
+    # options, input, plan, the output's lock and owner come before any worker starts: a typo,
+    # a busy output or another config's output costs no Ray start, and a finished output is
+    # reported at once
     prep = prepare(cfg, args.input, args.output, gates, args.limit_rows, args.work_dir)
     with locked(prep):
         manifest = prep.finished()
         if manifest is not None:
             nothing_to_do(prep)
         else:
+            check_owner(prep.dest, prep.owner(), args.overwrite)  # another config's output: refused now
             warm = worker_warm(cfg, prep.active)
             executor = make_executor(args.executor, args.workers, args.ray_address, preload=RUN_MODULES, warm=warm)
             try:

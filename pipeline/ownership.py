@@ -78,7 +78,7 @@ def _read(path: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def claim(dest: Dest, owner: dict[str, Any], overwrite: bool) -> None:
+def check_owner(dest: Dest, owner: dict[str, Any], overwrite: bool) -> None:
     """Refuse a dataset root that holds another config's or input's run (unless `overwrite`)."""
     old = dest.read_json("owner.json") or {}
     if (old or dest.has_tiers()) and old != owner and not overwrite:
@@ -88,6 +88,11 @@ def claim(dest: Dest, owner: dict[str, Any], overwrite: bool) -> None:
             f"--output {dest.root}: holds {what} ({old.get('config_source', '?')} on {old.get('input', '?')}); "
             "pass --overwrite to replace it, or choose another --output"
         )
+
+
+def claim(dest: Dest, owner: dict[str, Any], overwrite: bool) -> None:
+    """`check_owner`, then record this run as the owner."""
+    check_owner(dest, owner, overwrite)
     dest.write_json("owner.json", owner)
 
 

@@ -321,6 +321,10 @@ class Prepared:
         old = self.dest.read_json("manifest.json")
         return old if old is not None and old.get("run_key") == self.keys.run else None
 
+    def owner(self) -> dict[str, Any]:
+        """The owner record this run writes (`ownership.claim`)."""
+        return owner_record(self.cfg, self.input_path, self.files)
+
 
 def prepare(
     cfg: PipelineConfig, input_path: str, output: str, gates: list[str] | None = None,
@@ -400,7 +404,7 @@ def execute(
     if old is not None:
         nothing_to_do(prep)
         return old
-    claim(dest, owner_record(cfg, input_path, files), overwrite)
+    claim(dest, prep.owner(), overwrite)
     dest.remove_json("manifest.json")  # this run will replace it
     os.makedirs(spec.work, exist_ok=True)
     total_rows = sum(u.num_rows or 0 for u in units)

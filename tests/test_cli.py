@@ -126,8 +126,8 @@ def test_run_loads_openblas_with_one_thread() -> None:
 def test_run_checks_input_and_finished_output_before_starting_workers(
     tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A typo in --input and an output another run writes are one-line errors, a finished
-    output is "nothing to do": all without starting Ray (the default executor)."""
+    """A typo in --input, an output another run writes and one of another config are one-line
+    errors, a finished output is "nothing to do": all without starting Ray (the default executor)."""
     from codesieve.pipeline import executors
     from codesieve.pipeline.cli import main
 
@@ -146,6 +146,9 @@ def test_run_checks_input_and_finished_output_before_starting_workers(
     assert main(first + ["--executor", "local", "--quiet"]) == 0 and started == ["local"]
     assert main(first) == 0 and started == ["local"]  # the default executor (ray) was never made
     assert "nothing to do" in capsys.readouterr().err
+    other = ["run", "--config", "starcoder2", "--input", str(SAMPLES), "--output", out, "--gates", "rules"]
+    assert main(other) == 2 and started == ["local"]
+    assert "another config" in capsys.readouterr().err
     busy = tmp_path / "busy"
     (busy / ".codesieve").mkdir(parents=True)
     (busy / ".codesieve" / "lock").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
