@@ -188,7 +188,12 @@ def print_summary(manifest: dict[str, Any], output: str) -> None:
             f"{why} {v['files']:,} (e.g. {', '.join(v['examples'][:2])})" for why, v in sorted(skipped.items())))
     print(f"manifest: {output.rstrip('/')}/.codesieve/manifest.json")
     total = manifest.get("timings", {}).get("total")
-    if total:
+    reused = {k: n for k, n in (manifest.get("reused") or {}).items() if n and k.startswith("pass")}
+    if total and reused:  # a resumed run's time covers only what it redid: no throughput figure
+        units = manifest.get("input", {}).get("units", "?")
+        print(f"{total:.1f} s with {manifest.get('workers', 1)} worker(s), resumed: kept "
+              + ", ".join(f"{n} of {units} units of {k.replace('pass', 'pass ')}" for k, n in reused.items()))
+    elif total:
         mb = manifest["bytes_in"] / 1e6
         print(f"{total:.1f} s, {mb / total:.1f} MB/s with {manifest.get('workers', 1)} worker(s)")
 

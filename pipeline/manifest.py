@@ -2,7 +2,8 @@
 
 `OUT/.codesieve/manifest.json` is written last, atomically; it carries the resolved config
 and its hash, the input fingerprint, the code version, rows and bytes in, per tier (with what
-each tier means), per gate and reason, quarantine counts, timings and peak RSS.
+each tier means), per gate and reason, quarantine counts, timings, peak RSS and what a resumed
+run kept (`reused`, filled in by the runner).
 """
 
 from __future__ import annotations

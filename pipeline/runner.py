@@ -410,13 +410,14 @@ def execute(
     total_rows = sum(u.num_rows or 0 for u in units)
     stats: list[list[dict[str, Any]]] = []
     global_stats: dict[str, Any] = {}
+    reused: dict[str, int] = {}  # per pass, units whose earlier result this run kept (1/0 per global step)
     for plan in passes:
         if plan.resolved is not None:
             t0 = time.perf_counter()
-            global_stats[plan.resolved[1].name] = _run_global(spec, plan, units, keys, executor)
+            global_stats[plan.resolved[1].name] = _run_global(spec, plan, units, keys, executor, reused)
             timings[f"global:{plan.resolved[1].name}"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        stats.append(_run_pass(spec, plan, units, keys.units[plan.index], executor, total_rows, quiet, log))
+        stats.append(_run_pass(spec, plan, units, keys.units[plan.index], executor, total_rows, quiet, log, reused))
         timings[f"pass{plan.index}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     manifest = finalize(dest, cfg, units, stats, global_stats, input_path, files, spec.work)
@@ -427,7 +428,7 @@ def execute(
         timings["workers_start"] = executor.start_seconds  # before the run, not in `total`
     manifest.update(
         run_key=keys.run, timings=timings, executor=executor.name, workers=getattr(executor, "workers", 1),
-        gates_active=active, code_version=code_version(),
+        gates_active=active, code_version=code_version(), reused=reused,
     )
     dest.write_json("manifest.json", manifest)
     return manifest
@@ -439,7 +440,8 @@ def owner_record(cfg: PipelineConfig, input_path: str, files: list[Any]) -> dict
 
 
 def _run_pass(
-    spec: RunSpec, plan: Pass, units: list[Unit], keys: list[str], executor: Any, total_rows: int, quiet: bool, log: Any
+    spec: RunSpec, plan: Pass, units: list[Unit], keys: list[str], executor: Any, total_rows: int, quiet: bool, log: Any,
+    reused: dict[str, int],
 ) -> list[dict[str, Any]]:
     p = plan.index
     code = code_version()
@@ -447,6 +449,7 @@ def _run_pass(
     stats: list[Any] = [st for st, _ in found]
     todo = [(spec, p, u, k) for u, k, s in zip(units, keys, stats) if s is None]
     log_resume(log, p, len(units), len(todo), [why for _, why in found])
+    reused[f"pass{p}"] = len(units) - len(todo)
     with Progress(f"pass {p}", len(units), total_rows, quiet, done=len(units) - len(todo)) as bar:
         for i, st in executor.imap(pass_task, todo):
             stats[todo[i][2].index] = st
@@ -467,13 +470,16 @@ def log_resume(log: Any, p: int, units: int, todo: int, why: list[str]) -> None:
         log(f"resuming: pass {p} has {units - todo} of {units} units done" + (f"; redoing {redo}" if stale else ""))
 
 
-def _run_global(spec: RunSpec, plan: Pass, units: list[Unit], keys: Keys, executor: Any) -> dict[str, Any]:
+def _run_global(
+    spec: RunSpec, plan: Pass, units: list[Unit], keys: Keys, executor: Any, reused: dict[str, int]
+) -> dict[str, Any]:
     assert plan.resolved is not None
     i, gate = plan.resolved
     if gate.name not in spec.active:
         return {}
     done = layout.gate_done(spec.work, gate.name)
     found = read_done(done, keys.globals[i])
+    reused[f"global:{gate.name}"] = int(found is not None)
     if found is not None:
         return found
     key_files = [layout.gate_keys(spec.work, gate.name, u.index) for u in units]

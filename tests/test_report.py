@@ -25,6 +25,7 @@ def test_report_numbers_match_the_manifest(report):
     out, dest, rep = report
     manifest = load_manifest(str(out))
     assert sum(t["rows"] for t in rep["tiers"]) == manifest["rows_in"]
+    assert rep["reused"] == {} and "A resumed run" not in (dest / "report.html").read_text()  # a fresh run
     for t in rep["tiers"]:
         assert t["rows"] == manifest["tiers"].get(str(t["tier"]), {}).get("rows", 0)
     # the funnel: each gate's input is the previous gate's output, and removals match stats

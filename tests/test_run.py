@@ -218,6 +218,14 @@ def test_sigkill_then_rerun_gives_identical_output(tmp_path: Path, local_run: Pa
     assert res.returncode == 0, res.stderr
     assert "resuming" in res.stderr
     assert tier_files(out) == tier_files(ref)
+    kept = json.loads((out / ".codesieve" / "manifest.json").read_text())["reused"]["pass0"]
+    assert 4 <= kept < units
+    # its time covers only what it redid: the summary says so instead of a throughput
+    assert f"resumed: kept {kept} of {units} units of pass 0" in res.stdout and "MB/s" not in res.stdout
+    from codesieve.pipeline.report import build, render_html
+
+    rep, figs = build(str(out))  # the report says so too
+    assert rep["reused"]["pass0"] == kept and "A resumed run" in render_html(rep, figs)
     again = subprocess.run(args, capture_output=True, text=True)
     assert again.returncode == 0 and "nothing to do" in (again.stderr + again.stdout)
 
@@ -251,6 +259,7 @@ def test_changed_pass2_setting_keeps_pass1(tmp_path: Path, samples: Path) -> Non
     # the rerun says what it reuses and why it redoes the rest
     assert said == [f"resuming: pass 0 has {n} of {n} units done",
                     f"pass 1: redoing {n} earlier result{'s' * (n > 1)} made with other settings or input"]
+    assert manifest["reused"] == {"pass0": n, "global:dedup": 1, "pass1": 0}
     low = output_dataset(str(out), tiers=[0, 1]).to_table()
     high = output_dataset(str(out), tiers=[2, 3, 4, 5]).to_table()
     assert low.column("content").null_count == low.num_rows

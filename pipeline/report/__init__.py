@@ -104,6 +104,7 @@ def build(out: str, bpt: float = 3.5, label: str | None = None) -> tuple[dict[st
         "dedup": stats.dedup_section(table),
         "samples": stats.samples_section(manifest, dataset, table, reasons),
         "sample_chars": stats.SAMPLE_CHARS, "timings": manifest.get("timings", {}),
+        "reused": {k: n for k, n in (manifest.get("reused") or {}).items() if n},
         "config": manifest.get("config", {}), "quarantine": manifest.get("quarantine", {}),
     }
     from codesieve.pipeline.report import plots  # matplotlib: 1 s of imports, only when a report is drawn
