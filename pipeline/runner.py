@@ -414,7 +414,7 @@ def execute(
     for plan in passes:
         if plan.resolved is not None:
             t0 = time.perf_counter()
-            global_stats[plan.resolved[1].name] = _run_global(spec, plan, units, keys, executor, reused)
+            global_stats[plan.resolved[1].name] = _run_global(spec, plan, units, keys, executor, reused, log)
             timings[f"global:{plan.resolved[1].name}"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         stats.append(_run_pass(spec, plan, units, keys.units[plan.index], executor, total_rows, quiet, log, reused))
@@ -471,7 +471,7 @@ def log_resume(log: Any, p: int, units: int, todo: int, why: list[str]) -> None:
 
 
 def _run_global(
-    spec: RunSpec, plan: Pass, units: list[Unit], keys: Keys, executor: Any, reused: dict[str, int]
+    spec: RunSpec, plan: Pass, units: list[Unit], keys: Keys, executor: Any, reused: dict[str, int], log: Any
 ) -> dict[str, Any]:
     assert plan.resolved is not None
     i, gate = plan.resolved
@@ -481,6 +481,7 @@ def _run_global(
     found = read_done(done, keys.globals[i])
     reused[f"global:{gate.name}"] = int(found is not None)
     if found is not None:
+        log(f"resuming: {gate.name}'s global step is done")
         return found
     key_files = [layout.gate_keys(spec.work, gate.name, u.index) for u in units]
     st = global_task(spec, i, key_files, executor)

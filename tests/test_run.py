@@ -257,7 +257,7 @@ def test_changed_pass2_setting_keeps_pass1(tmp_path: Path, samples: Path) -> Non
     assert {p: p.stat().st_mtime_ns for p in done1} == done1
     n = len(done1)
     # the rerun says what it reuses and why it redoes the rest
-    assert said == [f"resuming: pass 0 has {n} of {n} units done",
+    assert said == [f"resuming: pass 0 has {n} of {n} units done", "resuming: dedup's global step is done",
                     f"pass 1: redoing {n} earlier result{'s' * (n > 1)} made with other settings or input"]
     assert manifest["reused"] == {"pass0": n, "global:dedup": 1, "pass1": 0}
     low = output_dataset(str(out), tiers=[0, 1]).to_table()
