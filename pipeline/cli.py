@@ -107,8 +107,7 @@ def worker_warm(cfg: Any, gates: list[str]) -> functools.partial:
 def cmd_run(args: argparse.Namespace) -> int:
     from codesieve.pipeline.config import load_config
     from codesieve.pipeline.executors import make_executor
-    from codesieve.pipeline.ownership import check_owner
-    from codesieve.pipeline.runner import execute, locked, nothing_to_do, prepare
+    from codesieve.pipeline.runner import execute, locked, prepare, ready
 
     cfg = load_config(args.config, _overrides(args))
     gates = [g.strip() for g in args.gates.split(",") if g.strip()] if args.gates is not None else None
@@ -119,11 +118,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # reported at once
     prep = prepare(cfg, args.input, args.output, gates, args.limit_rows, args.work_dir)
     with locked(prep):
-        manifest = prep.finished()
-        if manifest is not None:
-            nothing_to_do(prep)
-        else:
-            check_owner(prep.dest, prep.owner(), args.overwrite)  # another config's output: refused now
+        manifest = ready(prep, args.overwrite)
+        if manifest is None:
             warm = worker_warm(cfg, prep.active)
             executor = make_executor(args.executor, args.workers, args.ray_address, preload=RUN_MODULES, warm=warm)
             try:

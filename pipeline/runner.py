@@ -52,7 +52,7 @@ from codesieve.pipeline.io import (
 from codesieve.pipeline.keys import Keys, code_version, make_keys
 from codesieve.pipeline.manifest import finalize, read_done, read_record
 from codesieve.pipeline.memo import Memo
-from codesieve.pipeline.ownership import check_nesting, claim, output_lock, remote_lock
+from codesieve.pipeline.ownership import check_nesting, check_owner, claim, output_lock, remote_lock
 from codesieve.pipeline.plan import QUARANTINE_NAME, Pass, late_points, make_passes, tier_names
 from codesieve.pipeline.plugins import plugin_fingerprint
 from codesieve.pipeline.progress import Progress
@@ -355,8 +355,16 @@ def prepare(
                     t_plan, time.perf_counter() - t_start)
 
 
-def nothing_to_do(prep: Prepared) -> None:
-    print(f"nothing to do: {prep.dest.root} is already complete for this input and config", file=sys.stderr)
+def ready(prep: Prepared, overwrite: bool = False) -> dict[str, Any] | None:
+    """With the output's lock held, before any work: the manifest of this run's finished
+    result ("nothing to do" said), else None once the output may take this run (a run of
+    another config or input there is refused unless `overwrite`: `ownership.check_owner`)."""
+    old = prep.finished()
+    if old is not None:
+        print(f"nothing to do: {prep.dest.root} is already complete for this input and config", file=sys.stderr)
+        return old
+    check_owner(prep.dest, prep.owner(), overwrite)
+    return None
 
 
 def run(
@@ -400,9 +408,8 @@ def execute(
         prep.cfg, prep.dest, prep.active, prep.output, prep.units, prep.passes, prep.keys)
     input_path, files, skipped = prep.input_path, prep.files, prep.skipped
     spec = RunSpec(cfg.resolved(), active, output, cfg.input.text_column, dest.root)
-    old = prep.finished()
+    old = ready(prep, overwrite)
     if old is not None:
-        nothing_to_do(prep)
         return old
     claim(dest, prep.owner(), overwrite)
     dest.remove_json("manifest.json")  # this run will replace it
